@@ -1,0 +1,1 @@
+"""Dataset implementations: ``digits`` (bundled, offline) and ``pet`` (Oxford-IIIT Pet)."""

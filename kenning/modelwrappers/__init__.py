@@ -1,0 +1,1 @@
+"""Model wrappers: ``frameworks/`` holds per-framework code, ``classification/`` the models."""

@@ -1,0 +1,1 @@
+"""Code shared by all models of one framework."""

@@ -1,0 +1,139 @@
+"""What every Keras (TensorFlow backend) model wrapper shares."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from kenning.core.errors import ModelError
+from kenning.core.iospec import IOSpec, TensorSpec
+from kenning.core.model import ModelWrapper
+from kenning.utils.imports import require
+from kenning.utils.progress import progress
+
+
+def keras() -> ModuleType:
+    """The keras module (TensorFlow backend), or an error naming the extra."""
+    require("tensorflow", "tensorflow")
+    return require("keras", "tensorflow")
+
+
+class TensorFlowWrapper(ModelWrapper):
+    """Base of Keras models: loading, saving, ONNX export, inference and training.
+
+    Subclasses implement :meth:`build_model`, leaving a compiled-or-not Keras
+    model whose last layer outputs class probabilities in ``self.model``.
+    """
+
+    framework = "tensorflow"
+    model_suffixes = (".keras", ".h5")
+
+    def load_model(self, path: Path) -> None:
+        k = keras()
+        try:
+            self.model = k.models.load_model(path, compile=False)
+        except Exception as exc:
+            raise ModelError(
+                f"{path} is not a Keras model file that can be loaded ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else 'no detail'})",
+                path,
+            ) from exc
+
+    def save_model(self, path: Path) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.model.save(path)
+
+    def save_to_onnx(self, path: Path) -> None:
+        tf = require("tensorflow", "tensorflow")
+        tf2onnx = require("tf2onnx", "tensorflow")
+        spec = self.get_io_specification().inputs[0]
+        signature = [tf.TensorSpec([None, *spec.shape[1:]], tf.float32, name=spec.name)]
+        function = tf.function(lambda x: self.model(x, training=False))
+        try:
+            tf2onnx.convert.from_function(
+                function, input_signature=signature, opset=17, output_path=str(path)
+            )
+        except Exception as exc:
+            raise ModelError(f"ONNX export of {self.model_path} failed: {exc}", path) from exc
+
+    def run_inference(self, inputs: Any) -> Any:
+        return self.model(inputs, training=False).numpy()
+
+    def get_framework_and_version(self) -> tuple[str, str]:
+        tf = require("tensorflow", "tensorflow")
+        return "tensorflow", tf.__version__
+
+    def get_io_specification(self) -> IOSpec:
+        in_shape = [int(d) for d in self.model.inputs[0].shape[1:]]
+        out_shape = [int(d) for d in self.model.outputs[0].shape[1:]]
+        return IOSpec(
+            inputs=[TensorSpec(name="input", shape=[-1, *in_shape], dtype="float32")],
+            outputs=[TensorSpec(name="output", shape=[-1, *out_shape], dtype="float32")],
+        )
+
+    def _keras_dataset(self, subset: str, batch_size: int, shuffle: bool) -> Any:
+        """The wrapped Dataset's subset as a ``keras.utils.PyDataset``."""
+        k = keras()
+        assert self.dataset is not None
+        dataset = self.dataset
+        wrapper = self
+        indices = dataset.subset_indices(subset)  # type: ignore[arg-type]
+
+        class _Subset(k.utils.PyDataset):  # type: ignore[name-defined]
+            def __init__(self) -> None:
+                super().__init__()
+                self.order = indices
+                self.epoch = 0
+
+            def __len__(self) -> int:
+                return math.ceil(len(indices) / batch_size)
+
+            def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+                chunk = self.order[i * batch_size : (i + 1) * batch_size]
+                x = dataset.prepare_input_samples([dataset.dataX[j] for j in chunk])
+                y = dataset.prepare_output_samples([dataset.dataY[j] for j in chunk])
+                return wrapper.preprocess_input(x), y
+
+            def on_epoch_end(self) -> None:
+                if shuffle:
+                    self.epoch += 1
+                    self.order = np.random.default_rng(self.epoch).permutation(indices)
+
+        return _Subset()
+
+    def train_model(
+        self, batch_size: int, learning_rate: float, epochs: int, logdir: Path | None
+    ) -> dict[str, float]:
+        k = keras()
+        k.utils.set_random_seed(12345)
+        self.model.compile(
+            optimizer=k.optimizers.Adam(learning_rate=learning_rate),
+            loss=k.losses.SparseCategoricalCrossentropy(),
+            metrics=["accuracy"],
+        )
+        train = self._keras_dataset("train", batch_size, shuffle=True)
+        val = self._keras_dataset("validation", batch_size, shuffle=False)
+        callbacks: list[Any] = []
+        if logdir is not None:
+            callbacks.append(k.callbacks.TensorBoard(log_dir=str(logdir)))
+        with progress("training", epochs) as advance:
+
+            class _Progress(k.callbacks.Callback):  # type: ignore[name-defined]
+                def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+                    advance(1)
+
+            callbacks.append(_Progress())
+            history = self.model.fit(
+                train, validation_data=val, epochs=epochs, verbose=0, callbacks=callbacks
+            )
+        last = {name: float(values[-1]) for name, values in history.history.items()}
+        return {
+            "loss": last["loss"],
+            "accuracy": last["accuracy"],
+            "val_loss": last["val_loss"],
+            "val_accuracy": last["val_accuracy"],
+        }

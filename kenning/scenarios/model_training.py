@@ -1,0 +1,75 @@
+r"""Train a model wrapper on a dataset and save the model.
+
+Example::
+
+    python -m kenning.scenarios.model_training \\
+        kenning.modelwrappers.classification.pytorch_digits.PyTorchDigitsCNN \\
+        kenning.datasets.digits.DigitsDataset \\
+        --model-path build/digits.pth --num-epochs 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from kenning.scenarios.common import ClassSlot, build_parser, check_output_path, run
+
+log = logging.getLogger("kenning.training")
+
+SLOTS = (
+    ClassSlot("modelwrappercls", "modelwrapper", "ModelWrapper class to train"),
+    ClassSlot("datasetcls", "dataset", "Dataset class to train on"),
+)
+
+
+def _scenario_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("training")
+    group.add_argument(
+        "--batch-size", type=int, default=32, help="training batch size (default: %(default)s)"
+    )
+    group.add_argument(
+        "--learning-rate", type=float, default=0.001, help="learning rate (default: %(default)s)"
+    )
+    group.add_argument(
+        "--num-epochs", type=int, default=10, help="number of epochs (default: %(default)s)"
+    )
+    group.add_argument(
+        "--logdir", type=Path, default=None, help="folder for TensorBoard event files"
+    )
+
+
+def main(argv: Sequence[str]) -> int:
+    """Parse ``argv``, train, save the model and print the final metrics."""
+    args, classes = build_parser(
+        "python -m kenning.scenarios.model_training",
+        __doc__ or "",
+        SLOTS,
+        _scenario_arguments,
+        argv,
+    )
+    model_path = check_output_path(args.model_path)
+    if args.logdir is not None:
+        check_output_path(args.logdir / "events")
+    dataset = classes["datasetcls"].from_argparse(args)
+    model = classes["modelwrappercls"].from_argparse(args, dataset=dataset, from_file=False)
+    model.prepare_model()
+    log.info(
+        "training %s on %s for %d epochs",
+        type(model).__name__,
+        type(dataset).__name__,
+        args.num_epochs,
+    )
+    metrics = model.train_model(args.batch_size, args.learning_rate, args.num_epochs, args.logdir)
+    model.save_model(model_path)
+    print(
+        json.dumps({"model_path": str(model_path), **{k: round(v, 4) for k, v in metrics.items()}})
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)

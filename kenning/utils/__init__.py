@@ -1,0 +1,1 @@
+"""Small helpers shared by kenning modules (no framework imports)."""
