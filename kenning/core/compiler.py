@@ -11,7 +11,9 @@ from typing import ClassVar
 
 from kenning.core.args import Arg, ArgumentsHandler
 from kenning.core.dataset import Dataset
+from kenning.core.errors import ConfigurationError
 from kenning.core.iospec import IOSpec
+from kenning.core.model import ModelWrapper
 
 
 class ModelCompiler(ArgumentsHandler):
@@ -31,6 +33,8 @@ class ModelCompiler(ArgumentsHandler):
 
     #: name of the compiler's framework module, e.g. ``"tvm"``
     framework: ClassVar[str] = ""
+    #: model formats :meth:`compile` accepts (``"keras"``, ``"torch"``, ``"onnx"``)
+    input_formats: ClassVar[tuple[str, ...]] = ("onnx",)
 
     def __init__(self, dataset: Dataset | None, compiled_model_path: Path) -> None:
         self.dataset = dataset
@@ -56,3 +60,26 @@ class ModelCompiler(ArgumentsHandler):
     def get_framework_and_version(self) -> tuple[str, str]:
         """The compiler's name and version."""
         raise NotImplementedError
+
+    def compile_wrapper(self, model: ModelWrapper) -> IOSpec:
+        """Compile a loaded model wrapper, exporting it to ONNX first when needed.
+
+        Raises
+        ------
+        ConfigurationError
+            If the compiler takes neither the wrapper's format nor ONNX.
+        """
+        if model.model_format in self.input_formats:
+            source = model.model_path
+        elif "onnx" in self.input_formats:
+            source = self.compiled_model_path.with_name(
+                self.compiled_model_path.stem + ".src.onnx"
+            )
+            source.parent.mkdir(parents=True, exist_ok=True)
+            model.save_to_onnx(source)
+        else:
+            raise ConfigurationError(
+                f"{type(self).__name__} takes {', '.join(self.input_formats)} models; "
+                f"{type(model).__name__} gives {model.model_format} and cannot export to ONNX"
+            )
+        return self.compile(source, model.get_io_specification())

@@ -38,6 +38,8 @@ class ModelWrapper(ArgumentsHandler):
 
     #: name of the framework's Python module, e.g. ``"torch"``
     framework: ClassVar[str] = ""
+    #: format of the saved model as compilers know it (``"keras"``, ``"torch"``)
+    model_format: ClassVar[str] = ""
     #: model file suffixes this wrapper reads and writes, preferred first
     model_suffixes: ClassVar[tuple[str, ...]] = ()
 

@@ -27,6 +27,9 @@ from kenning.core.measurements import SystemMonitor
 from kenning.core.metrics import ClassificationMetrics, LatencySummary, classification_metrics
 from kenning.core.metrics import latency_summary as summarise
 
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
 SCHEMA_NAME: Literal["kenning.results"] = "kenning.results"
 SCHEMA_VERSION: Literal[1] = 1
 
@@ -197,6 +200,7 @@ def write_atomically(path: Path, text: str) -> None:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         with os.fdopen(fd, "w") as handle:
             handle.write(text)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; results are meant to be shared
         os.replace(tmp, path)
     except OSError as exc:
         raise ResultsError(f"cannot write results to {path}: {exc.strerror or exc}", path) from exc

@@ -26,6 +26,7 @@ class PyTorchWrapper(ModelWrapper):
     """
 
     framework = "torch"
+    model_format = "torch"
     model_suffixes = (".pth", ".pt")
 
     def create_module(self) -> Any:

@@ -30,6 +30,7 @@ class TensorFlowWrapper(ModelWrapper):
     """
 
     framework = "tensorflow"
+    model_format = "keras"
     model_suffixes = (".keras", ".h5")
 
     def load_model(self, path: Path) -> None:
