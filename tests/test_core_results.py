@@ -1,0 +1,141 @@
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kenning.core.benchmark import BenchmarkError, Outcome, run_benchmark
+from kenning.core.errors import ResultsError
+from kenning.core.measurements import Measurements, SystemMonitor
+from kenning.core.results import (
+    DatasetInfo,
+    HostInfo,
+    ModelInfo,
+    Results,
+    ResultsRecorder,
+    load_results,
+)
+from kenning.datasets.digits import DigitsDataset
+
+
+def make_results(ds: DigitsDataset) -> Results:
+    return Results(
+        scenario="test",
+        command=["pytest"],
+        created=ResultsRecorder.now(),
+        host=HostInfo.current(),
+        frameworks=[],
+        model=ModelInfo(wrapper="oracle", path="-"),
+        dataset=DatasetInfo(
+            cls="digits", subset="validation", num_samples=len(ds.subset_indices("validation")),
+            class_names=ds.get_class_names(), batch_size=ds.batch_size,
+        ),
+    )
+
+
+def oracle(ds: DigitsDataset):
+    """An 'inference' that looks the labels up: accuracy must come out exactly 1."""
+    lookup = {ds.prepare_input_samples([i]).tobytes(): ds.dataY[i] for i in range(len(ds))}
+
+    def infer(x: np.ndarray) -> Outcome:
+        out = np.zeros((len(x), 10), np.float32)
+        for row, sample in enumerate(x):
+            out[row, lookup[sample[np.newaxis].tobytes()]] = 1.0
+        return Outcome(out)
+
+    return infer
+
+
+def test_benchmark_writes_complete_results(tmp_path: Path) -> None:
+    ds = DigitsDataset(None, batch_size=8)
+    out = tmp_path / "sub" / "r.json"
+    run_benchmark(ds, oracle(ds), ResultsRecorder(out, make_results(ds)), monitor_interval=0.01)
+    res = load_results(out)
+    assert res.status == "complete"
+    assert len(res.samples) == res.dataset.num_samples
+    assert res.metrics is not None and res.metrics.accuracy == 1.0
+    assert res.system is not None and len(res.system.timestamps) >= 1
+    assert len(res.system.cpu_percent[0]) == os.cpu_count()
+    assert res.system.gpu_available is False and res.system.gpu_percent is None
+    assert {s.batch for s in res.samples} == set(range((res.dataset.num_samples + 7) // 8))
+    raw = json.loads(out.read_text())
+    assert raw["schema"] == "kenning.results" and raw["schema_version"] == 1
+    assert oct(out.stat().st_mode & 0o777) == oct(0o666 & ~get_umask())
+
+
+def get_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_failure_keeps_completed_samples_and_names_the_sample(tmp_path: Path) -> None:
+    ds = DigitsDataset(None)
+    good = oracle(ds)
+    calls = {"n": 0}
+
+    def flaky(x: np.ndarray) -> Outcome:
+        calls["n"] += 1
+        if calls["n"] == 11:
+            raise ConnectionError("board went away")
+        return good(x)
+
+    out = tmp_path / "r.json"
+    with pytest.raises(BenchmarkError) as err:
+        run_benchmark(ds, flaky, ResultsRecorder(out, make_results(ds)))
+    failing = int(ds.subset_indices("validation")[10])
+    assert f"sample {failing}" in str(err.value) and "board went away" in str(err.value)
+    res = load_results(out)
+    assert res.status == "partial" and len(res.samples) == 10
+    assert res.metrics is not None and res.metrics.accuracy == 1.0
+    assert "board went away" in (res.error or "")
+
+
+def test_recorder_fails_early_on_unwritable_path(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(ResultsError, match="cannot write results"):
+        ResultsRecorder(blocker / "r.json", make_results(DigitsDataset(None)))
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        ("not json at all", "not JSON"),
+        ('{"some": "thing"}', "no 'schema' field"),
+        ('{"schema": "kenning.results", "schema_version": 99}', "schema version 99"),
+        ('{"schema": "kenning.results", "schema_version": 1}', "not a valid results file"),
+    ],
+)
+def test_load_results_errors(tmp_path: Path, content: str, fragment: str) -> None:
+    path = tmp_path / "r.json"
+    path.write_text(content)
+    with pytest.raises(ResultsError, match=fragment):
+        load_results(path)
+
+
+def test_measurements_collector() -> None:
+    m = Measurements()
+    m.set("compile_s", 1.5)
+    m.append("load_s", 0.1)
+    with m.timed("load_s"):
+        time.sleep(0.01)
+    other = Measurements()
+    other.append("load_s", 0.3)
+    other.set("compile_s", 2.0)
+    m.update(other)
+    d = m.to_dict()
+    assert d["compile_s"] == 2.0
+    assert len(d["load_s"]) == 3 and d["load_s"][1] >= 0.01
+
+
+def test_system_monitor_samples_in_background() -> None:
+    with SystemMonitor(interval=0.01) as mon:
+        time.sleep(0.2)
+    s = mon.series
+    assert len(s["timestamps"]) >= 5
+    assert s["timestamps"] == sorted(s["timestamps"])
+    assert all(0 < r for r in s["ram_used_bytes"])
+    assert HostInfo.current().ram_bytes > max(s["ram_used_bytes"])
