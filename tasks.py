@@ -14,8 +14,10 @@ PY = sys.executable
 DIGITS = "kenning.datasets.digits.DigitsDataset"
 MODELS = {
     "torch": ("kenning.modelwrappers.classification.pytorch_digits.PyTorchDigitsCNN", "pth"),
-    "tensorflow": ("kenning.modelwrappers.classification.tensorflow_digits.TensorFlowDigitsCNN",
-                   "keras"),
+    "tensorflow": (
+        "kenning.modelwrappers.classification.tensorflow_digits.TensorFlowDigitsCNN",
+        "keras",
+    ),
 }
 
 
@@ -31,9 +33,20 @@ def train(c: Context, build: str = "build", epochs: int = 10) -> None:
     out = Path(build)
     for name, (wrapper, suffix) in MODELS.items():
         print(f"== training {name} digits CNN")
-        _run(c, ["kenning.scenarios.model_training", wrapper, DIGITS,
-                 "--model-path", str(out / f"digits-{name}.{suffix}"),
-                 "--logdir", str(out / "logs" / name), "--num-epochs", str(epochs)])
+        _run(
+            c,
+            [
+                "kenning.scenarios.model_training",
+                wrapper,
+                DIGITS,
+                "--model-path",
+                str(out / f"digits-{name}.{suffix}"),
+                "--logdir",
+                str(out / "logs" / name),
+                "--num-epochs",
+                str(epochs),
+            ],
+        )
 
 
 @task(help={"build": "output folder (default: build)"})
@@ -45,8 +58,17 @@ def performance(c: Context, build: str = "build") -> None:
         if not model.is_file():
             raise Exit(f"{model} is missing: run `invoke train` first", code=1)
         print(f"== benchmarking {name} digits CNN on this machine")
-        _run(c, ["kenning.scenarios.inference_performance", wrapper, DIGITS,
-                 str(out / f"results-{name}.json"), "--model-path", str(model)])
+        _run(
+            c,
+            [
+                "kenning.scenarios.inference_performance",
+                wrapper,
+                DIGITS,
+                str(out / f"results-{name}.json"),
+                "--model-path",
+                str(model),
+            ],
+        )
 
 
 @task(help={"build": "output folder (default: build)"})

@@ -25,8 +25,9 @@ class Completed:
     stderr: str
 
 
-def run_kenning(args: Sequence[str | Path], timeout: float = 300, cwd: Path | None = None
-                ) -> Completed:
+def run_kenning(
+    args: Sequence[str | Path], timeout: float = 300, cwd: Path | None = None
+) -> Completed:
     """Run ``python -m <args>`` in a subprocess and capture its output."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.run(

@@ -29,7 +29,9 @@ class Child(Base):
         Arg("--fast", bool, help="go fast"),
     )
 
-    def __init__(self, model_path: Path, size: int = 7, fast: bool = False, extra: str = "") -> None:
+    def __init__(
+        self, model_path: Path, size: int = 7, fast: bool = False, extra: str = ""
+    ) -> None:
         super().__init__(model_path, size, extra)
         self.fast = fast
 

@@ -29,8 +29,11 @@ def make_results(ds: DigitsDataset) -> Results:
         frameworks=[],
         model=ModelInfo(wrapper="oracle", path="-"),
         dataset=DatasetInfo(
-            cls="digits", subset="validation", num_samples=len(ds.subset_indices("validation")),
-            class_names=ds.get_class_names(), batch_size=ds.batch_size,
+            cls="digits",
+            subset="validation",
+            num_samples=len(ds.subset_indices("validation")),
+            class_names=ds.get_class_names(),
+            batch_size=ds.batch_size,
         ),
     )
 
