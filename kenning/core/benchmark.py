@@ -50,7 +50,7 @@ def run_benchmark(
     infer: InferFn,
     recorder: ResultsRecorder,
     subset: Subset = "validation",
-    monitor_interval: float = 0.2,
+    monitor_interval: float = 0.1,
 ) -> Results:
     """Run ``infer`` over a dataset subset and record everything.
 
@@ -71,6 +71,7 @@ def run_benchmark(
                 start = time.perf_counter()
                 outcome = infer(inputs)
                 elapsed = time.perf_counter() - start
+                finished = round(time.monotonic() - monitor.start_time, 6)
                 top = dataset.evaluate(outcome.outputs)
                 for i, sample in enumerate(indices):
                     recorder.add(
@@ -81,6 +82,7 @@ def run_benchmark(
                             time_s=outcome.time_s if outcome.time_s is not None else elapsed,
                             target_time_s=outcome.target_time_s,
                             batch=batch_no,
+                            timestamp_s=finished,
                         )
                     )
                 advance(len(indices))

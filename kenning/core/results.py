@@ -74,6 +74,9 @@ class SampleResult(BaseModel):
     time_s: float = Field(description="host-observed duration of the inference call")
     target_time_s: float | None = Field(None, description="duration measured on the target")
     batch: int = Field(0, description="number of the inference call the sample was in")
+    timestamp_s: float | None = Field(
+        None, description="when the sample finished, in seconds on the system series' clock"
+    )
 
 
 class TimeSeries(BaseModel):
