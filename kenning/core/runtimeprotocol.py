@@ -1,40 +1,124 @@
-"""The RuntimeProtocol interface: how host and target exchange messages.
+"""The RuntimeProtocol interface: how host and target move messages.
 
-The wire format (frames, message types, checksums) is shared by every
-transport; a transport only moves bytes. Reference implementation:
+A transport only moves bytes (a few hooks below); the frames are encoded and
+checked by :mod:`kenning.runtimeprotocols.wire` and
+:mod:`kenning.runtimeprotocols.reader`, and the session (which
+message follows which) lives in :mod:`kenning.runtimeprotocols.client` and
+:mod:`kenning.runtimeprotocols.server`. Reference implementation:
 :class:`kenning.runtimeprotocols.network.NetworkProtocol`.
 """
 
 from __future__ import annotations
 
-from kenning.core.args import ArgumentsHandler
+from collections.abc import Sequence
+from typing import ClassVar
+
+from kenning.core.args import Arg, ArgumentsHandler
+from kenning.core.errors import ConfigurationError
+from kenning.runtimeprotocols.reader import FrameReader
+from kenning.runtimeprotocols.wire import MAX_MESSAGE_LENGTH, VERSION, Message, encode_frames
+
+Buffer = bytes | bytearray | memoryview
 
 
 class RuntimeProtocol(ArgumentsHandler):
     """Base class of host-target transports.
 
     Every method raises a :class:`~kenning.core.errors.ProtocolError` subclass
-    on failure; none returns a success flag.
+    (see :mod:`kenning.runtimeprotocols.errors`) on failure; none returns a
+    success flag. The constructor raises
+    :class:`~kenning.core.errors.ConfigurationError` for impossible settings.
+
+    Parameters
+    ----------
+    packet_size : int
+        Largest payload of one frame; longer messages are sent in several.
+    timeout : float
+        Seconds any single read or write may wait before it fails.
+    max_payload_size : int
+        Largest message accepted; a longer one is rejected before it is read.
     """
 
-    # -- connection ------------------------------------------------------------
+    arguments_structure: ClassVar[tuple[Arg, ...]] = (
+        Arg("--packet-size", int, 1 << 16, "largest payload of one frame, in bytes"),
+        Arg("--timeout", float, 30.0, "seconds to wait for the peer on any read or write"),
+        Arg("--max-payload-size", int, 1 << 28, "largest message accepted, in bytes"),
+    )
+
+    #: whether each host arrives on a connection of its own (a serial line has none)
+    has_connections: ClassVar[bool] = True
+
+    def __init__(
+        self, packet_size: int = 1 << 16, timeout: float = 30.0, max_payload_size: int = 1 << 28
+    ) -> None:
+        if not 1 <= packet_size <= MAX_MESSAGE_LENGTH:
+            raise ConfigurationError(f"--packet-size must be 1..{MAX_MESSAGE_LENGTH} bytes")
+        if timeout <= 0 or max_payload_size < 0:
+            raise ConfigurationError("--timeout must be > 0 and --max-payload-size >= 0")
+        self.packet_size = packet_size
+        self.timeout = timeout
+        self.max_payload_size = max_payload_size
+        self.reader = FrameReader(self.read_some, max_payload_size)
+
+    # -- hooks -----------------------------------------------------------------
     def initialize_server(self) -> None:
-        """Start listening for a client (target side)."""
+        """Open the target side: listen on a port, open a device."""
+        raise NotImplementedError
+
+    def accept_client(self, timeout: float | None) -> str:
+        """Wait for a host to connect (target side); return a description of it."""
         raise NotImplementedError
 
     def initialize_client(self) -> None:
-        """Connect to the server (host side)."""
+        """Connect to the target (host side)."""
         raise NotImplementedError
 
     def disconnect(self) -> None:
-        """Close the connection and free the transport."""
+        """End the current connection; a server can accept the next client."""
         raise NotImplementedError
 
-    # -- raw bytes -------------------------------------------------------------
-    def send_data(self, data: bytes) -> None:
-        """Write ``data`` to the peer in full."""
+    def resync(self) -> None:
+        """Recover after the byte stream lost frame alignment (default: disconnect)."""
+        self.disconnect()
+
+    def close(self) -> None:
+        """Free the transport entirely (also the listening side)."""
         raise NotImplementedError
+
+    def write(self, buffers: Sequence[Buffer]) -> None:
+        """Write all ``buffers`` to the peer, in order, as one write where possible."""
+        raise NotImplementedError
+
+    def read_some(self, view: memoryview, timeout: float | None) -> int:
+        """Read at least one byte into ``view`` within ``timeout``; return the count."""
+        raise NotImplementedError
+
+    # -- provided --------------------------------------------------------------
+    def send_message(self, type: int, payload: Buffer = b"") -> None:
+        """Send one message, split into frames of at most ``packet_size`` payload bytes."""
+        self.write(encode_frames(type, payload, self.packet_size))
+
+    def receive_message(
+        self, timeout: float | None = None, first_timeout: float | None = None
+    ) -> Message:
+        """Receive one whole, checked message (``timeout`` defaults to ``--timeout``)."""
+        timeout = self.timeout if timeout is None else timeout
+        return self.reader.read_message(timeout, first_timeout)
+
+    def send_data(self, data: Buffer) -> None:
+        """Write raw ``data`` to the peer in full."""
+        self.write([data])
 
     def receive_data(self, size: int, timeout: float | None) -> bytes:
-        """Read exactly ``size`` bytes, or raise a timeout or disconnection error."""
-        raise NotImplementedError
+        """Read exactly ``size`` raw bytes, or raise a timeout or disconnection error."""
+        out = bytearray(size)
+        self.reader.read_exact(memoryview(out), timeout)
+        return bytes(out)
+
+    def describe(self) -> str:
+        """Where the transport listens or connects, for people."""
+        return type(self).__name__
+
+    def get_framework_and_version(self) -> tuple[str, str]:
+        """The transport's name and the wire-format version it speaks."""
+        return type(self).__name__, f"wire-{VERSION}"

@@ -1,0 +1,186 @@
+"""TCP transport: the target listens, the host connects.
+
+Every frame goes out in one ``sendmsg`` call (header and payload gathered, no
+copy) on a socket with ``TCP_NODELAY``, so small replies are not held back by
+Nagle's algorithm. Reads and writes time out through ``SO_RCVTIMEO`` and
+``SO_SNDTIMEO`` on a blocking socket: one system call per read rather than a
+poll followed by the read.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import struct
+from collections.abc import Sequence
+from typing import ClassVar
+
+from kenning.core.args import Arg
+from kenning.core.runtimeprotocol import Buffer, RuntimeProtocol
+from kenning.runtimeprotocols.errors import (
+    ConnectionClosedError,
+    ProtocolTimeoutError,
+    TransportError,
+)
+
+_SOCKET_BUFFER = 4 << 20
+_BROKEN = (errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED, errno.ENOTCONN, errno.ESHUTDOWN)
+
+
+def _timeval(timeout: float | None) -> bytes:
+    seconds = 0.0 if timeout is None else max(timeout, 1e-6)
+    return struct.pack("ll", int(seconds), round((seconds % 1) * 1e6))
+
+
+class NetworkProtocol(RuntimeProtocol):
+    """Messages over TCP.
+
+    Parameters
+    ----------
+    host : str
+        Server: address to bind (``127.0.0.1`` by default, since the server
+        runs models it is sent). Client: address to connect to.
+    port : int
+        TCP port; ``0`` lets the server's system pick one (see :attr:`address`).
+    packet_size, timeout, max_payload_size
+        See :class:`~kenning.core.runtimeprotocol.RuntimeProtocol`.
+    """
+
+    arguments_structure: ClassVar[tuple[Arg, ...]] = (
+        Arg("--host", str, "127.0.0.1", "server address to bind or to connect to"),
+        Arg("--port", int, 12345, "TCP port (0: the server picks a free one)"),
+    )
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 12345,
+        packet_size: int = 1 << 16,
+        timeout: float = 30.0,
+        max_payload_size: int = 1 << 28,
+    ) -> None:
+        super().__init__(packet_size, timeout, max_payload_size)
+        self.host = host
+        self.port = port
+        self.listener: socket.socket | None = None
+        self.sock: socket.socket | None = None
+        self._read_timeout: float | bool | None = False  # False: not set yet
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """The bound (server) or configured (client) address."""
+        if self.listener is not None:
+            host, port = self.listener.getsockname()[:2]
+            return str(host), int(port)
+        return self.host, self.port
+
+    def describe(self) -> str:
+        host, port = self.address
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+    # -- connection --------------------------------------------------------------
+    def initialize_server(self) -> None:
+        try:
+            family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+            listener = socket.socket(family, socket.SOCK_STREAM)
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind((self.host, self.port))
+            listener.listen(1)
+        except OSError as exc:
+            raise TransportError(
+                f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}"
+            ) from exc
+        self.listener = listener
+
+    def accept_client(self, timeout: float | None) -> str:
+        if self.listener is None:
+            raise TransportError("initialize_server() must be called before accept_client()")
+        self.listener.settimeout(timeout)
+        try:
+            sock, peer = self.listener.accept()
+        except TimeoutError as exc:
+            raise ProtocolTimeoutError("a client to connect", timeout) from exc
+        except OSError as exc:
+            raise TransportError(f"accepting a client failed: {exc.strerror or exc}") from exc
+        self._use(sock)
+        return f"{peer[0]}:{peer[1]}"
+
+    def initialize_client(self) -> None:
+        try:
+            sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
+        except TimeoutError as exc:
+            raise ProtocolTimeoutError(
+                f"a connection to {self.host}:{self.port}", self.timeout
+            ) from exc
+        except OSError as exc:
+            raise TransportError(
+                f"cannot connect to {self.host}:{self.port}: {exc.strerror or exc} "
+                "(is kenning.scenarios.inference_server running there?)"
+            ) from exc
+        self._use(sock)
+
+    def _use(self, sock: socket.socket) -> None:
+        sock.settimeout(None)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for option in (socket.SO_SNDBUF, socket.SO_RCVBUF):  # fewer wake-ups for models
+            sock.setsockopt(socket.SOL_SOCKET, option, _SOCKET_BUFFER)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _timeval(self.timeout))
+        self.sock = sock
+        self._read_timeout = False
+        self.reader.reset()
+
+    def disconnect(self) -> None:
+        if self.sock is not None:
+            try:
+                self.sock.close()
+            finally:
+                self.sock = None
+                self.reader.reset()
+
+    def close(self) -> None:
+        self.disconnect()
+        if self.listener is not None:
+            self.listener.close()
+            self.listener = None
+
+    # -- bytes -------------------------------------------------------------------
+    def _connected(self) -> socket.socket:
+        if self.sock is None:
+            raise ConnectionClosedError("not connected")
+        return self.sock
+
+    def write(self, buffers: Sequence[Buffer]) -> None:
+        sock = self._connected()
+        try:
+            if len(buffers) == 1:
+                sock.sendall(buffers[0])
+                return
+            pending = [memoryview(b).cast("B") for b in buffers]
+            while pending:
+                sent = sock.sendmsg(pending)
+                while pending and sent >= len(pending[0]):
+                    sent -= len(pending[0])
+                    pending.pop(0)
+                if sent:
+                    pending[0] = pending[0][sent:]
+        except BlockingIOError as exc:  # SO_SNDTIMEO passed
+            raise ProtocolTimeoutError("the peer to accept more data", self.timeout) from exc
+        except OSError as exc:
+            raise ConnectionClosedError(f"send failed: {exc.strerror or exc}") from exc
+
+    def read_some(self, view: memoryview, timeout: float | None) -> int:
+        sock = self._connected()
+        if timeout != self._read_timeout:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(timeout))
+            self._read_timeout = timeout
+        try:
+            count = sock.recv_into(view)
+        except BlockingIOError as exc:  # SO_RCVTIMEO passed
+            raise ProtocolTimeoutError("data", timeout) from exc
+        except OSError as exc:
+            if exc.errno in _BROKEN:
+                raise ConnectionClosedError(f"connection broken: {exc.strerror}") from exc
+            raise TransportError(f"receive failed: {exc.strerror or exc}") from exc
+        if count == 0:
+            raise ConnectionClosedError("the peer closed the connection")
+        return count

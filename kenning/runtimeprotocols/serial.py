@@ -1,0 +1,153 @@
+"""Serial-line transport (UART, USB CDC, pseudo-terminal) through pyserial.
+
+A serial line has no connections: the target opens its device once and
+answers whatever frames arrive; a host opens its end and starts talking. After
+a frame that breaks alignment, the target drains the line until it is quiet
+and waits for the next frame header.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from kenning.core.args import Arg
+from kenning.core.runtimeprotocol import Buffer, RuntimeProtocol
+from kenning.runtimeprotocols.errors import (
+    ConnectionClosedError,
+    ProtocolTimeoutError,
+    TransportError,
+)
+from kenning.utils.imports import require
+
+
+class SerialProtocol(RuntimeProtocol):
+    """Messages over a serial line, 8N1.
+
+    Parameters
+    ----------
+    port : str
+        The device, e.g. ``/dev/ttyUSB0`` or a pseudo-terminal such as ``/dev/pts/3``.
+    baudrate : int
+        Line rate in bits per second.
+    packet_size, timeout, max_payload_size
+        See :class:`~kenning.core.runtimeprotocol.RuntimeProtocol`.
+    """
+
+    arguments_structure: ClassVar[tuple[Arg, ...]] = (
+        Arg("--port", str, help="serial device, e.g. /dev/ttyUSB0"),
+        Arg("--baudrate", int, 115200, "line rate in bits per second"),
+        Arg("--packet-size", int, 4096, "largest payload of one frame, in bytes"),
+    )
+
+    has_connections = False
+    #: how long the line must stay silent for a resynchronisation to end, in seconds
+    quiet_time = 0.05
+
+    def __init__(
+        self,
+        port: str,
+        baudrate: int = 115200,
+        packet_size: int = 4096,
+        timeout: float = 30.0,
+        max_payload_size: int = 1 << 28,
+    ) -> None:
+        super().__init__(packet_size, timeout, max_payload_size)
+        self.port = port
+        self.baudrate = baudrate
+        self.serial: Any = None
+        self._serial_exception: type[Exception] = OSError
+        self._write_timeout_exception: type[Exception] = OSError
+
+    def describe(self) -> str:
+        return f"{self.port} at {self.baudrate} baud"
+
+    # -- connection --------------------------------------------------------------
+    def _open(self) -> None:
+        pyserial = require("serial", "serial")
+        self._serial_exception = pyserial.SerialException
+        self._write_timeout_exception = pyserial.SerialTimeoutException
+        try:
+            self.serial = pyserial.Serial(
+                self.port,
+                self.baudrate,
+                timeout=self.timeout,
+                write_timeout=self.timeout,
+                exclusive=True,
+            )
+            self.serial.reset_input_buffer()
+        except (pyserial.SerialException, OSError, ValueError) as exc:
+            raise TransportError(f"cannot open serial port {self.port}: {exc}") from exc
+        self.reader.reset()
+
+    def initialize_server(self) -> None:
+        self._open()
+
+    def accept_client(self, timeout: float | None) -> str:
+        if self.serial is None:
+            raise TransportError("initialize_server() must be called before accept_client()")
+        return self.describe()
+
+    def initialize_client(self) -> None:
+        self._open()
+
+    def disconnect(self) -> None:
+        """Drop buffered input; the line itself stays open for the next host."""
+        self.reader.reset()
+        if self.serial is not None:
+            try:
+                self.serial.reset_input_buffer()
+            except (self._serial_exception, OSError) as exc:
+                raise ConnectionClosedError(f"serial port {self.port} failed: {exc}") from exc
+
+    def resync(self) -> None:
+        """Discard input until the line has been quiet for :attr:`quiet_time` seconds."""
+        self.reader.reset()
+        if self.serial is None:
+            return
+        deadline = time.monotonic() + self.timeout
+        try:
+            self.serial.timeout = self.quiet_time
+            while self.serial.read(4096) and time.monotonic() < deadline:
+                pass
+        except (self._serial_exception, OSError) as exc:
+            raise ConnectionClosedError(f"serial port {self.port} failed: {exc}") from exc
+
+    def close(self) -> None:
+        if self.serial is not None:
+            try:
+                self.serial.close()
+            finally:
+                self.serial = None
+                self.reader.reset()
+
+    # -- bytes -------------------------------------------------------------------
+    def _port(self) -> Any:
+        if self.serial is None:
+            raise ConnectionClosedError(f"serial port {self.port} is not open")
+        return self.serial
+
+    def write(self, buffers: Sequence[Buffer]) -> None:
+        port = self._port()
+        data = buffers[0] if len(buffers) == 1 else b"".join(buffers)
+        try:
+            port.write(data)
+        except self._write_timeout_exception as exc:
+            raise ProtocolTimeoutError("the line to accept more data", self.timeout) from exc
+        except (self._serial_exception, OSError) as exc:
+            raise ConnectionClosedError(f"writing to {self.port} failed: {exc}") from exc
+
+    def read_some(self, view: memoryview, timeout: float | None) -> int:
+        port = self._port()
+        try:
+            if port.timeout != timeout:
+                port.timeout = timeout
+            waiting = port.in_waiting
+            data = port.read(min(len(view), waiting) if waiting else 1)
+        except (self._serial_exception, OSError) as exc:
+            raise ConnectionClosedError(f"reading from {self.port} failed: {exc}") from exc
+        if not data:
+            raise ProtocolTimeoutError("data", timeout)
+        view[: len(data)] = data
+        return len(data)

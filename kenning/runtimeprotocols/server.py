@@ -1,0 +1,284 @@
+"""The target side of a session: answer the host's requests with a runtime.
+
+One host at a time is served; when it leaves, breaks a frame or goes quiet
+for ``idle_timeout`` seconds, the server drops it and waits for the next. No
+request, however malformed, and no model, however broken, stops the server:
+each gets an ``ERROR`` reply naming what was wrong (when the connection still
+allows a reply). See ``docs/protocol.md`` for the message flow.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import struct
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import ValidationError
+
+from kenning.core.errors import KenningError, ProtocolError
+from kenning.core.iospec import IOSpec
+from kenning.core.measurements import SystemMonitor
+from kenning.core.runtime import Runtime
+from kenning.core.runtimeprotocol import RuntimeProtocol
+from kenning.runtimeprotocols.errors import (
+    ConnectionClosedError,
+    FrameError,
+    ProtocolTimeoutError,
+)
+from kenning.runtimeprotocols.wire import FrameHeader, MessageType
+
+log = logging.getLogger("kenning.server")
+
+#: payload of the second OK to PROCESS: on-target inference time in seconds
+TARGET_TIME = struct.Struct("<d")
+_SERIES = ("timestamps", "cpu_percent", "ram_used_bytes", "ram_percent")
+
+
+class _RequestError(KenningError):
+    """A request the server cannot fulfil; its text becomes the ERROR reply."""
+
+
+class InferenceServer:
+    """Serve inference requests on a protocol with a runtime.
+
+    Parameters
+    ----------
+    protocol : RuntimeProtocol
+        The transport, not yet initialised.
+    runtime : Runtime
+        Loads and runs the models the host sends.
+    idle_timeout : float or None
+        Seconds a connected host may stay silent between requests.
+    monitor_interval : float
+        Seconds between CPU/RAM samples reported by STATS.
+    """
+
+    def __init__(
+        self,
+        protocol: RuntimeProtocol,
+        runtime: Runtime,
+        idle_timeout: float | None = 600.0,
+        monitor_interval: float = 0.2,
+    ) -> None:
+        self.protocol = protocol
+        self.runtime = runtime
+        self.idle_timeout = idle_timeout
+        self.monitor_interval = monitor_interval
+        self.stop_event = threading.Event()
+        self.clients_served = 0
+        self._handlers: dict[MessageType, Callable[[bytes | bytearray], bytes]] = {
+            MessageType.DATA: self._data,
+            MessageType.PROCESS: self._process,
+            MessageType.OUTPUT: self._output,
+            MessageType.STATS: self._stats,
+            MessageType.IOSPEC: self._receive_io_spec,
+        }
+        self.inference_times: list[float] = []
+        self.monitor: SystemMonitor | None = None
+        self._stats_sent = 0
+        self._forget_model()
+
+    def _forget_model(self) -> None:
+        self.model_loaded = self.input_ready = self.output_ready = False
+
+    # -- loop --------------------------------------------------------------------
+    def serve(
+        self, max_clients: int | None = None, poll: float = 0.5, initialize: bool = True
+    ) -> None:
+        """Serve hosts until :attr:`stop_event` is set, then close the transport.
+
+        Parameters
+        ----------
+        max_clients : int, optional
+            Return after serving this many hosts.
+        poll : float
+            Seconds between checks of :attr:`stop_event` while no host is connected.
+        initialize : bool
+            Open the transport first; ``False`` when the caller already did.
+
+        Raises
+        ------
+        TransportError
+            If the transport cannot be opened.
+        """
+        if initialize:
+            self.protocol.initialize_server()
+        try:
+            while not self.stop_event.is_set():
+                if max_clients is not None and self.clients_served >= max_clients:
+                    return
+                try:
+                    peer = self.protocol.accept_client(poll)
+                except ProtocolTimeoutError:
+                    continue
+                self.serve_client(peer)
+        finally:
+            self.protocol.close()
+
+    def serve_client(self, peer: str) -> None:
+        """Answer one host's requests until it leaves or must be dropped."""
+        log.info("host connected: %s", peer)
+        self.clients_served += 1
+        if self.protocol.has_connections:
+            self._forget_model()  # each host sends its own model
+        self.inference_times, self._stats_sent = [], 0
+        self.monitor = SystemMonitor(self.monitor_interval).start()
+        reason = "host disconnected"
+        try:
+            while not self.stop_event.is_set():
+                try:
+                    self._handle_one()
+                except FrameError as exc:
+                    log.warning("bad frame from %s: %s", peer, exc)
+                    self._reply_error(str(exc))
+                    if not exc.in_sync:
+                        self.protocol.resync()
+                        if self.protocol.has_connections:
+                            reason = f"dropped after a bad frame ({exc.kind})"
+                            break
+        except ProtocolTimeoutError as exc:
+            reason = f"dropped: {exc}"
+        except ConnectionClosedError as exc:
+            reason = f"host disconnected ({exc})" if exc.mid_frame else reason
+        except ProtocolError as exc:
+            reason = f"dropped: {exc}"
+        finally:
+            self.monitor.stop()
+            self.monitor = None
+            self.protocol.disconnect()
+        log.info("%s: %s", peer, reason)
+
+    def _reply_error(self, reason: str) -> None:
+        try:
+            self.protocol.send_message(MessageType.ERROR, reason.encode())
+        except ProtocolError as exc:
+            log.debug("could not send ERROR: %s", exc)
+
+    def _handle_one(self) -> None:
+        protocol = self.protocol
+        header = protocol.reader.read_header(protocol.timeout, self.idle_timeout)
+        if header.type == MessageType.MODEL:
+            self._receive_model(header)
+            return
+        message = protocol.reader.read_body(header, protocol.timeout)
+        try:
+            reply = self._dispatch(message.type, message.payload)
+        except ProtocolError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a broken model or input must not end the server
+            text = str(exc) if isinstance(exc, KenningError) else f"{type(exc).__name__}: {exc}"
+            if not isinstance(exc, _RequestError):
+                log.warning("%s failed: %s", message.type.name, text)
+            protocol.send_message(MessageType.ERROR, text.encode())
+            return
+        protocol.send_message(MessageType.OK, reply)
+
+    def _dispatch(self, type_: MessageType, payload: bytes | bytearray) -> bytes:
+        handler = self._handlers.get(type_)
+        if handler is None:
+            raise _RequestError(f"unexpected {type_.name} from the host: it is a reply")
+        return handler(payload)
+
+    # -- requests ------------------------------------------------------------------
+    def _data(self, payload: bytes | bytearray) -> bytes:
+        if not self.model_loaded:
+            raise _RequestError("no model loaded: send IOSPEC and MODEL before DATA")
+        self.input_ready = self.output_ready = False
+        self.runtime.prepare_input(bytes(payload))
+        self.input_ready = True
+        return b""
+
+    def _process(self, payload: bytes | bytearray) -> bytes:
+        if not self.input_ready:
+            raise _RequestError("no input: send DATA before PROCESS")
+        self.protocol.send_message(MessageType.OK)  # inference starts
+        start = time.perf_counter()
+        self.runtime.run()
+        elapsed = time.perf_counter() - start
+        self.inference_times.append(elapsed)
+        self.output_ready = True
+        return TARGET_TIME.pack(elapsed)
+
+    def _output(self, payload: bytes | bytearray) -> bytes:
+        if not self.output_ready:
+            raise _RequestError("no output: send PROCESS before OUTPUT")
+        return self.runtime.upload_output()
+
+    def _stats(self, payload: bytes | bytearray) -> bytes:
+        return json.dumps(self.statistics(), separators=(",", ":")).encode()
+
+    def _receive_io_spec(self, payload: bytes | bytearray) -> bytes:
+        try:
+            spec = IOSpec.model_validate_json(payload)
+        except ValidationError as exc:
+            raise _RequestError(f"malformed I/O specification: {exc}") from exc
+        path = self.runtime.save_model_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        spec.save(path)
+        self._forget_model()
+        return b""
+
+    def _receive_model(self, header: FrameHeader) -> None:
+        """Stream a MODEL message to disk chunk by chunk, then load it."""
+        path = self.runtime.save_model_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(path.name + ".partial")
+        self._forget_model()
+        previous = path.with_name(path.name + ".previous")
+        try:
+            with open(partial, "wb") as out:
+                for chunk in self.protocol.reader.iter_payload(header, self.protocol.timeout):
+                    out.write(chunk)
+            if path.exists():  # freeing a large old file is slow: do it after the reply
+                os.replace(path, previous)
+            os.replace(partial, path)
+        finally:
+            partial.unlink(missing_ok=True)
+        try:
+            self._load_model(header.message_length)
+        finally:
+            previous.unlink(missing_ok=True)
+
+    def _load_model(self, size: int) -> None:
+        start = time.perf_counter()
+        try:
+            self.runtime.prepare_model(None)
+        except Exception as exc:  # noqa: BLE001 - any load failure is reported to the host
+            text = str(exc) if isinstance(exc, KenningError) else f"{type(exc).__name__}: {exc}"
+            log.warning("model failed to load: %s", text)
+            self.protocol.send_message(MessageType.ERROR, f"model failed to load: {text}".encode())
+            return
+        self.model_loaded = True
+        name, version = self.runtime.get_framework_and_version()
+        info = {
+            "runtime": name,
+            "version": version,
+            "model_bytes": size,
+            "load_time_s": time.perf_counter() - start,
+        }
+        log.info("model of %d bytes loaded with %s %s", size, name, version)
+        self.protocol.send_message(MessageType.OK, json.dumps(info).encode())
+
+    def statistics(self) -> dict[str, Any]:
+        """What happened since the previous STATS: inference times and new system samples.
+
+        ``system`` (timestamps in seconds since the host connected, CPU percent per
+        core, RAM used in bytes and percent) is left out when the monitor took
+        no sample since the previous request.
+        """
+        times, self.inference_times = self.inference_times, []
+        stats: dict[str, Any] = {"inference_time_s": times}
+        if self.monitor is not None:
+            series = self.monitor.series
+            end = min(len(series[name]) for name in _SERIES)
+            if end > self._stats_sent:
+                system = {name: series[name][self._stats_sent : end] for name in _SERIES}
+                system["interval_s"] = series["interval_s"]
+                stats["system"] = system
+                self._stats_sent = end
+        return stats

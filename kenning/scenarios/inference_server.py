@@ -1,0 +1,74 @@
+r"""Run on the target: receive a model from the host, run inference on request.
+
+The server binds 127.0.0.1 unless told otherwise with ``--host``, because it
+runs whatever model it is sent. Example::
+
+    python -m kenning.scenarios.inference_server \\
+        kenning.runtimeprotocols.network.NetworkProtocol \\
+        kenning.runtimes.onnxruntime.ONNXRuntime \\
+        --save-model-path build/target/model.onnx --port 12345
+
+Once listening it prints one line, ``listening on <endpoint>``, then serves
+hosts one after another until interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Sequence
+
+from kenning.runtimeprotocols.server import InferenceServer
+from kenning.scenarios.common import ClassSlot, build_parser, run
+
+log = logging.getLogger("kenning.server")
+
+SLOTS = (
+    ClassSlot("protocolcls", "protocol", "RuntimeProtocol class to serve on"),
+    ClassSlot("runtimecls", "runtime", "Runtime class that runs the received models"),
+)
+
+
+def _scenario_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=600.0,
+        help="seconds a connected host may stay silent before it is dropped "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max-clients",
+        type=int,
+        default=None,
+        help="exit after serving this many hosts (default: serve until interrupted)",
+    )
+    parser.add_argument(
+        "--monitor-interval",
+        type=float,
+        default=0.2,
+        help="seconds between CPU/RAM samples reported to the host (default: %(default)s)",
+    )
+
+
+def main(argv: Sequence[str]) -> int:
+    """Parse ``argv`` and serve until interrupted (or ``--max-clients`` hosts)."""
+    args, classes = build_parser(
+        "python -m kenning.scenarios.inference_server",
+        __doc__ or "",
+        SLOTS,
+        _scenario_arguments,
+        argv,
+    )
+    protocol = classes["protocolcls"].from_argparse(args)
+    runtime = classes["runtimecls"].from_argparse(args)
+    server = InferenceServer(protocol, runtime, args.idle_timeout, args.monitor_interval)
+    protocol.initialize_server()
+    print(f"listening on {protocol.describe()}", flush=True)
+    log.info("serving with %s", type(runtime).__name__)
+    server.serve(args.max_clients, initialize=False)
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,198 @@
+"""Fixtures and helpers for the protocol tests.
+
+Import what a test module uses from here (fixtures with ``# noqa: F401``).
+Servers run for real: an :class:`InferenceServer` in a thread on a port the OS
+picks, or ``kenning.scenarios.inference_server`` in a subprocess.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from kenning.core.iospec import IOSpec, TensorSpec
+from kenning.runtimeprotocols.client import ProtocolClient
+from kenning.runtimeprotocols.network import NetworkProtocol
+from kenning.runtimeprotocols.server import InferenceServer
+from kenning.runtimeprotocols.wire import HEADER_SIZE, MessageType, encode_frames
+from kenning.runtimes.null import NullRuntime
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SPEC = IOSpec(
+    inputs=[TensorSpec(name="x", shape=[-1, 16], dtype="float32")],
+    outputs=[TensorSpec(name="y", shape=[-1, 10], dtype="float32")],
+)
+SAMPLE = bytes(range(64))  # one 16-float32 sample
+
+
+@dataclass
+class ThreadServer:
+    server: InferenceServer
+    port: int
+    thread: threading.Thread
+
+
+@contextmanager
+def thread_server(
+    tmp_path: Path, timeout: float = 2.0, idle_timeout: float = 5.0, **protocol_args: int
+) -> Iterator[ThreadServer]:
+    """An InferenceServer with a NullRuntime on 127.0.0.1:<free port>, in a thread."""
+    protocol = NetworkProtocol(port=0, timeout=timeout, **protocol_args)
+    protocol.initialize_server()
+    server = InferenceServer(
+        protocol,
+        NullRuntime(tmp_path / "target" / "model.bin"),
+        idle_timeout=idle_timeout,
+        monitor_interval=0.05,
+    )
+    thread = threading.Thread(
+        target=server.serve, kwargs={"initialize": False, "poll": 0.05}, daemon=True
+    )
+    thread.start()
+    try:
+        yield ThreadServer(server, protocol.address[1], thread)
+    finally:
+        server.stop_event.set()
+        thread.join(idle_timeout + 5)
+        assert not thread.is_alive(), "server thread did not stop"
+
+
+@pytest.fixture
+def null_server(tmp_path: Path) -> Iterator[ThreadServer]:
+    with thread_server(tmp_path) as server:
+        yield server
+
+
+def model_file(tmp_path: Path, size: int = 1000) -> Path:
+    path = tmp_path / "host" / "model.bin"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(os.urandom(size))
+    return path
+
+
+def ready_client(port: int, tmp_path: Path, timeout: float = 5.0) -> ProtocolClient:
+    """A client connected to ``port`` that has uploaded SPEC and a model."""
+    client = ProtocolClient(NetworkProtocol(port=port, timeout=timeout))
+    client.connect()
+    client.upload_io_spec(SPEC)
+    client.upload_model(model_file(tmp_path))
+    return client
+
+
+def full_exchange(client: ProtocolClient, data: bytes = SAMPLE) -> tuple[float, float, bytes]:
+    client.upload_input(data)
+    host, target = client.request_processing()
+    output = bytes(client.download_output())
+    client.download_statistics()
+    return host, target, output
+
+
+@contextmanager
+def raw_connection(port: int, timeout: float = 5.0) -> Iterator[socket.socket]:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        yield sock
+    finally:
+        sock.close()
+
+
+def recv_frames(sock: socket.socket, timeout: float = 5.0) -> list[tuple[int, bytes]]:
+    """Every (type, payload) the peer sends until it closes or goes quiet."""
+    sock.settimeout(timeout)
+    data = b""
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+            sock.settimeout(0.3)
+    except TimeoutError:
+        pass
+    except ConnectionResetError:
+        pass
+    frames, offset = [], 0
+    while offset + HEADER_SIZE <= len(data):
+        length = int.from_bytes(data[offset + 12 : offset + 16], "little")
+        frames.append(
+            (data[offset + 5], data[offset + HEADER_SIZE : offset + HEADER_SIZE + length])
+        )
+        offset += HEADER_SIZE + length
+    return frames
+
+
+def frame(type: int, payload: bytes = b"", packet_size: int = 1 << 16) -> bytes:
+    return b"".join(bytes(b) for b in encode_frames(type, payload, packet_size))
+
+
+OK_FRAME = frame(MessageType.OK)
+
+
+class ServerProcess:
+    """A running ``inference_server``: the process, its endpoint and its log lines."""
+
+    def __init__(self, proc: subprocess.Popen[str], endpoint: str) -> None:
+        self.proc = proc
+        self.endpoint = endpoint
+        self.log: list[str] = []
+        self._changed = threading.Condition()
+        # Reading stderr all the time keeps a chatty server from blocking on a full pipe.
+        self._reader = threading.Thread(target=self._drain, daemon=True)
+        self._reader.start()
+
+    @property
+    def port(self) -> int:
+        return int(self.endpoint.rsplit(":", 1)[1])
+
+    def _drain(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            with self._changed:
+                self.log.append(line)
+                self._changed.notify_all()
+
+    def wait_for(self, text: str, timeout: float) -> None:
+        with self._changed:
+            found = self._changed.wait_for(lambda: any(text in x for x in self.log), timeout)
+        assert found, f"server never logged {text!r}: {''.join(self.log)[-2000:]}"
+
+
+@contextmanager
+def server_process(args: Sequence[str | Path], timeout: float = 60) -> Iterator[ServerProcess]:
+    """``python -m kenning.scenarios.inference_server ARGS``, listening."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kenning.scenarios.inference_server", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    server = None
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()
+        assert line.startswith("listening on "), (line, proc.stderr and proc.stderr.read())
+        server = ServerProcess(proc, line.removeprefix("listening on "))
+        yield server
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if server is not None:
+            server._reader.join(10)
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()

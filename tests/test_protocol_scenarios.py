@@ -1,0 +1,170 @@
+"""inference_server and inference_tester from the command line, as a user runs them.
+
+The digits model goes through ONNX to ONNX Runtime on the server (network and
+serial), and must score exactly as the host-only run of the same model.
+Failures mid-run are in test_protocol_failures.py.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import DIGITS, TORCH_CNN, run_kenning
+from conftest_protocol import server_process
+
+from kenning.core.results import Results, load_results
+from kenning.runtimeprotocols.ptylink import PtyLink
+
+FRAMEWORKS = ("tensorflow", "torch", "tvm", "onnxruntime", "tflite_runtime", "ai_edge_litert")
+
+
+def cli_args(model: Path, out: Path, compiled: Path, *extra: str | Path) -> list[str | Path]:
+    return [
+        "kenning.scenarios.inference_tester",
+        TORCH_CNN,
+        "onnx",
+        "onnxruntime",
+        DIGITS,
+        out,
+        "--model-path",
+        model,
+        "--compiled-model-path",
+        compiled,
+        *extra,
+    ]
+
+
+@pytest.fixture(scope="module")
+def host_only(torch_digits_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Results:
+    tmp = tmp_path_factory.mktemp("host-only")
+    res = run_kenning(cli_args(torch_digits_model, tmp / "r.json", tmp / "m.onnx"))
+    assert res.returncode == 0, res.stderr
+    return load_results(tmp / "r.json")
+
+
+def assert_same_as_host(remote: Results, host: Results, protocol: str) -> None:
+    assert remote.status == "complete"
+    assert remote.metrics is not None and host.metrics is not None
+    assert remote.metrics.accuracy == host.metrics.accuracy >= 0.9
+    assert [s.predictions for s in remote.samples] == [s.predictions for s in host.samples]
+    assert len(remote.samples) == remote.dataset.num_samples == 450
+    for sample in remote.samples:
+        assert sample.time_s >= 0 and sample.target_time_s is not None
+        assert sample.target_time_s > 0
+    roles = {f.role: f for f in remote.frameworks}
+    assert roles["runtime"].name == "onnxruntime" and roles["compiler"].name == "onnx"
+    assert roles["protocol"].name == protocol and roles["model"].name == "torch"
+    target = remote.measurements["target"]
+    assert len(target["inference_time_s"]) == 450
+    assert target["runtime"] == "onnxruntime" and target["model_bytes"] > 0
+    assert "p99" in remote.measurements["protocol_overhead"]
+
+
+def test_scenario_modules_import_no_framework() -> None:
+    code = (
+        "import sys, kenning.scenarios.inference_server, kenning.scenarios.inference_tester, "
+        "kenning.runtimeprotocols.serial, kenning.runtimes.null, "
+        "kenning.runtimeprotocols.ptylink; "
+        f"print([m for m in {FRAMEWORKS!r} + ('serial',) if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_help_lists_protocol_flags_and_defaults() -> None:
+    server = run_kenning(["kenning.scenarios.inference_server", "network", "null", "-h"])
+    assert server.returncode == 0
+    for text in (
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "--packet-size",
+        "--timeout",
+        "--max-payload-size",
+        "--idle-timeout",
+        "--save-model-path",
+    ):
+        assert text in server.stdout
+    tester = run_kenning(
+        [
+            "kenning.scenarios.inference_tester",
+            TORCH_CNN,
+            "onnx",
+            "onnxruntime",
+            DIGITS,
+            "out.json",
+            "--protocol-cls",
+            "serial",
+            "-h",
+        ]
+    )
+    assert tester.returncode == 0
+    for text in ("--baudrate", "--timeout", "--compiled-model-path", "--protocol-cls"):
+        assert text in tester.stdout
+
+
+@pytest.mark.slow
+def test_network_end_to_end_matches_the_host_only_run(
+    torch_digits_model: Path, host_only: Results, tmp_path: Path
+) -> None:
+    args = [
+        "network",
+        "onnxruntime",
+        "--save-model-path",
+        tmp_path / "target" / "m.onnx",
+        "--port",
+        "0",
+    ]
+    with server_process(args) as server:
+        port = str(server.port)
+        out = tmp_path / "remote.json"
+        res = run_kenning(
+            cli_args(
+                torch_digits_model,
+                out,
+                tmp_path / "m.onnx",
+                "--protocol-cls",
+                "network",
+                "--port",
+                port,
+            )
+        )
+        assert res.returncode == 0, res.stderr
+        assert server.proc.poll() is None
+    assert_same_as_host(load_results(out), host_only, "NetworkProtocol")
+
+
+@pytest.mark.slow
+def test_serial_end_to_end_matches_the_host_only_run(
+    torch_digits_model: Path, host_only: Results, tmp_path: Path
+) -> None:
+    with PtyLink() as (target_end, host_end):
+        args = [
+            "serial",
+            "onnxruntime",
+            "--save-model-path",
+            tmp_path / "t" / "m.onnx",
+            "--port",
+            target_end,
+        ]
+        with server_process(args) as server:
+            assert server.endpoint == f"{target_end} at 115200 baud"
+            out = tmp_path / "remote.json"
+            res = run_kenning(
+                cli_args(
+                    torch_digits_model,
+                    out,
+                    tmp_path / "m.onnx",
+                    "--protocol-cls",
+                    "serial",
+                    "--port",
+                    host_end,
+                )
+            )
+            assert res.returncode == 0, res.stderr
+            assert server.proc.poll() is None
+    remote = load_results(out)
+    assert_same_as_host(remote, host_only, "SerialProtocol")
