@@ -6,8 +6,11 @@ artifact and an :class:`~kenning.core.iospec.IOSpec` beside it.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
+
+import numpy as np
 
 from kenning.core.args import Arg, ArgumentsHandler
 from kenning.core.dataset import Dataset
@@ -39,6 +42,32 @@ class ModelCompiler(ArgumentsHandler):
     def __init__(self, dataset: Dataset | None, compiled_model_path: Path) -> None:
         self.dataset = dataset
         self.compiled_model_path = Path(compiled_model_path)
+        #: turns a dataset batch into what the source model takes; set by compile_wrapper
+        self.input_transform: Callable[[np.ndarray], Any] = lambda x: x
+
+    def calibration_batches(self, samples: int, option: str) -> Iterator[np.ndarray]:
+        """Up to ``samples`` single-sample model inputs from the train split, for quantising.
+
+        Parameters
+        ----------
+        samples : int
+            How many samples to draw.
+        option : str
+            The option that asked for calibration, named in the error.
+
+        Raises
+        ------
+        ConfigurationError
+            If the compiler was given no dataset.
+        """
+        if self.dataset is None:
+            raise ConfigurationError(
+                f"{type(self).__name__} {option} calibrates on a dataset, and none was given"
+            )
+        for count, (_, inputs, _) in enumerate(self.dataset.iter_batches("train", 1)):
+            if count >= samples:
+                return
+            yield np.asarray(self.input_transform(inputs), dtype=np.float32)
 
     def compile(self, input_model_path: Path, io_spec: IOSpec) -> IOSpec:
         """Compile ``input_model_path`` to ``compiled_model_path``.
@@ -69,6 +98,7 @@ class ModelCompiler(ArgumentsHandler):
         ConfigurationError
             If the compiler takes neither the wrapper's format nor ONNX.
         """
+        self.input_transform = model.preprocess_input
         if model.model_format in self.input_formats:
             source = model.model_path
         elif "onnx" in self.input_formats:
@@ -80,6 +110,6 @@ class ModelCompiler(ArgumentsHandler):
         else:
             raise ConfigurationError(
                 f"{type(self).__name__} takes {', '.join(self.input_formats)} models; "
-                f"{type(model).__name__} gives {model.model_format} and cannot export to ONNX"
+                f"{type(model).__name__} is a {model.model_format} model"
             )
         return self.compile(source, model.get_io_specification())

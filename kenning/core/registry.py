@@ -37,10 +37,28 @@ SHORT_NAMES: dict[str, dict[str, str]] = {
             "TensorFlowPetDatasetMobileNetV2"
         ),
     },
-    "compiler": {},
-    "runtime": {},
-    "protocol": {},
-    "onnxconverter": {},
+    "compiler": {
+        "onnx": "kenning.compilers.onnx.ONNXCompiler",
+        "onnxruntime-quant": "kenning.compilers.onnxruntime.ONNXRuntimeQuantizer",
+        "tflite": "kenning.compilers.tflite.TFLiteCompiler",
+        "tvm": "kenning.compilers.tvm.TVMCompiler",
+    },
+    "runtime": {
+        "onnxruntime": "kenning.runtimes.onnxruntime.ONNXRuntime",
+        "pytorch": "kenning.runtimes.pytorch.PyTorchRuntime",
+        "tflite": "kenning.runtimes.tflite.TFLiteRuntime",
+        "tvm": "kenning.runtimes.tvm.TVMRuntime",
+        "null": "kenning.runtimes.null.NullRuntime",
+    },
+    "protocol": {
+        "network": "kenning.runtimeprotocols.network.NetworkProtocol",
+        "serial": "kenning.runtimeprotocols.serial.SerialProtocol",
+    },
+    "onnxconverter": {
+        "pytorch": "kenning.onnxconverters.pytorch.PyTorchONNXConversion",
+        "tensorflow": "kenning.onnxconverters.tensorflow.TensorFlowONNXConversion",
+        "mxnet": "kenning.onnxconverters.mxnet.MXNetONNXConversion",
+    },
 }
 
 

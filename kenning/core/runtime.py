@@ -14,7 +14,12 @@ from typing import ClassVar
 import numpy as np
 
 from kenning.core.args import Arg, ArgumentsHandler
+from kenning.core.errors import ConfigurationError, KenningError
 from kenning.core.iospec import IOSpec
+
+
+class InferenceError(KenningError):
+    """The runtime failed to run a loaded model on the given inputs."""
 
 
 class Runtime(ArgumentsHandler):
@@ -67,9 +72,22 @@ class Runtime(ArgumentsHandler):
 
     # -- host side, in-process -------------------------------------------------
     def infer(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
-        """Run one batch through the target-side steps without a protocol."""
+        """Run one batch through the target-side steps without a protocol.
+
+        ``inputs`` are what the model wrapper's ``preprocess_input`` produces
+        (real values; quantised inputs are quantised here through the I/O
+        specification), and the outputs come back dequantised, before the
+        wrapper's ``postprocess_outputs``.
+
+        Raises
+        ------
+        ConfigurationError
+            If no model is loaded, or the inputs do not fit the specification.
+        InferenceError
+            If the runtime fails.
+        """
         if self.io_spec is None:
-            raise RuntimeError("load_model() must be called before infer()")
+            raise ConfigurationError(f"{type(self).__name__}: load_model() before infer()")
         self.prepare_input(self.io_spec.inputs_to_bytes(inputs))
         self.run()
         return self.io_spec.outputs_from_bytes(self.upload_output())
