@@ -1,0 +1,165 @@
+"""Several runs side by side: a table, latency against accuracy with its Pareto front, bars.
+
+Runs are keyed ``R1``, ``R2``, ... in the order given and labelled from their
+own metadata (:func:`kenning.reports.metadata.labels`). The Pareto front is
+the set of runs that no other run beats on both latency (p50, lower is
+better) and accuracy (higher is better).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from kenning.core.results import Results
+from kenning.reports import metadata, plots
+from kenning.reports.document import Figure, Table, fixed
+from kenning.reports.stats import MS, evaluated
+
+KIB = 1024.0
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One run of a comparison, with the figures the comparison uses."""
+
+    key: str
+    label: str
+    source: Path
+    results: Results
+    accuracy: float | None
+    top5_accuracy: float | None
+    g_mean: float | None
+    p50_ms: float | None
+    p99_ms: float | None
+    size_kib: float | None
+
+
+def entries(runs: Sequence[tuple[Path, Results]]) -> list[Entry]:
+    """Key, label and evaluate each run."""
+    names = metadata.labels([r for _, r in runs])
+    out = []
+    for i, ((source, results), label) in enumerate(zip(runs, names, strict=True)):
+        done = evaluated(results)
+        m, lat = done.metrics, done.latency
+        size = results.model.size_bytes
+        out.append(
+            Entry(
+                key=f"R{i + 1}",
+                label=label,
+                source=source,
+                results=results,
+                accuracy=m.accuracy if m else None,
+                top5_accuracy=m.top5_accuracy if m else None,
+                g_mean=m.g_mean if m else None,
+                p50_ms=lat.median * MS if lat else None,
+                p99_ms=lat.p99 * MS if lat else None,
+                size_kib=size / KIB if size is not None else None,
+            )
+        )
+    return out
+
+
+def pareto_front(latencies: Sequence[float], accuracies: Sequence[float]) -> list[int]:
+    """Indices of the points no other point dominates (lower latency, higher accuracy)."""
+    front = []
+    points = list(zip(latencies, accuracies, strict=True))
+    for i, (lat, acc) in enumerate(points):
+        dominated = any(
+            other_lat <= lat and other_acc >= acc and (other_lat < lat or other_acc > acc)
+            for other_lat, other_acc in points
+        )
+        if not dominated:
+            front.append(i)
+    return front
+
+
+#: (attribute, title, unit, decimals) of the per-metric bar plots
+BARS = (
+    ("accuracy", "Accuracy", "", 4),
+    ("top5_accuracy", "Top-5 accuracy", "", 4),
+    ("g_mean", "G-mean", "", 4),
+    ("p50_ms", "Latency p50", "ms", 3),
+    ("p99_ms", "Latency p99", "ms", 3),
+    ("size_kib", "Model size", "KiB", 1),
+)
+
+
+def comparison_section(runs: list[Entry], stem: str = "") -> dict[str, Any]:
+    """The comparison table, the latency-accuracy plot and one bar plot per metric."""
+    measured = [e for e in runs if e.accuracy is not None and e.p50_ms is not None]
+    front_idx = pareto_front(
+        [e.p50_ms or 0.0 for e in measured], [e.accuracy or 0.0 for e in measured]
+    )
+    front = {measured[i].key for i in front_idx}
+    listing = Table("Runs compared", ["#", "Label", "Created", "Results file"])
+    table = Table(
+        "Comparison of runs",
+        [
+            "#",
+            "Model",
+            "Compiler",
+            "Runtime",
+            "Board",
+            "Batch size",
+            "Status",
+            "Accuracy",
+            "Size (KiB)",
+            "Latency p50 (ms)",
+            "Latency p99 (ms)",
+            "Pareto-optimal",
+        ],
+    )
+    for e in runs:
+        r = e.results
+        listing.add(e.key, e.label, r.created, e.source.name)
+        table.add(
+            e.key,
+            metadata.model_name(r),
+            metadata.compiler(r) or "none",
+            metadata.runtime(r),
+            metadata.board(r),
+            r.dataset.batch_size,
+            r.status,
+            fixed(e.accuracy, 4),
+            fixed(e.size_kib, 1),
+            fixed(e.p50_ms, 3),
+            fixed(e.p99_ms, 3),
+            "yes" if e.key in front else "no",
+        )
+    figures = []
+    if measured:
+        figures.append(
+            Figure(
+                f"{stem}_pareto",
+                "Latency (p50) against accuracy; stars and the dashed line mark the Pareto front",
+                lambda: plots.pareto_plot(
+                    [e.p50_ms or 0.0 for e in measured],
+                    [e.accuracy or 0.0 for e in measured],
+                    [e.key for e in measured],
+                    [e.label for e in measured],
+                    front_idx,
+                ),
+            )
+        )
+    names = [f"{e.key} {e.label}" for e in runs]
+    for attr, title, unit, digits in BARS:
+        values = [getattr(e, attr) for e in runs]
+        if all(v is None for v in values):
+            continue
+        figures.append(
+            Figure(
+                f"{stem}_bars_{attr}",
+                f"{title} of each run",
+                partial(plots.bar_plot, names, values, title, unit, digits),
+            )
+        )
+    return {
+        "listing": listing,
+        "table": table,
+        "front": [measured[i].key for i in front_idx],
+        "figures": figures,
+    }
