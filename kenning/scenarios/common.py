@@ -99,11 +99,15 @@ def build_parser(
                 classes[slot.name] = load_class(name, slot.family)
                 classes[slot.name].form_argparse(full)
     args = full.parse_args(argv)
+    # frameworks log chatter at INFO on the root logger; --verbosity is kenning's own level,
+    # and only DEBUG lets the frameworks' INFO through as well
+    level = getattr(logging, args.verbosity)
     logging.basicConfig(
-        level=getattr(logging, args.verbosity),
+        level=min(level, logging.WARNING) if level == logging.DEBUG else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
+    logging.getLogger("kenning").setLevel(level)
     return args, classes
 
 

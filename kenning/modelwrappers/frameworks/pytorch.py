@@ -74,6 +74,7 @@ class PyTorchWrapper(ModelWrapper):
                 dynamic_shapes=({0: batch},),
                 external_data=False,
                 dynamo=True,
+                verbose=False,
             )
         except Exception as exc:
             raise ModelError(f"ONNX export of {self.model_path} failed: {exc}", path) from exc
