@@ -9,10 +9,14 @@ STAMP := $(VENV)/.kenning-installed
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml kenning/onnxconverters/requirements-converters.txt kenning/onnxconverters/requirements-mxnet.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[all,dev]'
+	# ONNX import converters pin older frameworks in their metadata: installed without deps
+	$(BIN)/python -m pip install --quiet --no-deps -r kenning/onnxconverters/requirements-converters.txt
+	# MXNet needs numpy<1.24, so it gets a virtual environment of its own
+	$(BIN)/python -m kenning.onnxconverters.mxnet_env
 	touch $@
 
 ## install everything, then train, compile, benchmark and report on the local board
