@@ -53,8 +53,9 @@ def labels(runs: Sequence[Results]) -> list[str]:
     """Distinct, readable labels for runs, from their metadata.
 
     A label is model, compiler (when any), runtime name and board; where two
-    runs would share one, the first of batch size, creation time and position
-    that tells them apart is added.
+    runs would share one, the first of the artifact name a pipeline recorded in
+    the provenance, batch size, creation time and position that tells them apart
+    is added.
     """
     out = []
     for results in runs:
@@ -64,6 +65,7 @@ def labels(runs: Sequence[Results]) -> list[str]:
         parts += [runtime(results).split(" ")[0], board(results)]
         out.append(" · ".join(parts))
     extras = (
+        lambda r, i: str(r.provenance.get("artifact", f"batch {r.dataset.batch_size}")),
         lambda r, i: f"batch {r.dataset.batch_size}",
         lambda r, i: r.created,
         lambda r, i: f"#{i + 1}",
