@@ -1,0 +1,159 @@
+"""Errors of running steps in an environment and of preparing those environments.
+
+::
+
+    KenningError
+    └── ExecutorError                 an environment cannot be used
+        ├── DockerUnavailableError    no Docker daemon answers (or the SDK is missing)
+        ├── ImageNotFoundError        an image is not built on this machine
+        ├── ImageBuildError           building an image (or the offline base) failed
+        └── ExecutionError            a step ran and failed (command, exit code, stderr tail)
+            ├── CommandError          ... as a local subprocess
+            ├── ContainerError        ... in a container (also carries the image)
+            └── ExecutionTimeoutError ... did not finish in time and was stopped
+
+Docker SDK exceptions are converted in one place,
+:func:`kenning.executors.dockerclient.docker_errors`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from kenning.core.errors import KenningError
+
+#: how many trailing stderr lines an ExecutionError keeps and prints
+STDERR_TAIL_LINES = 20
+
+
+class ExecutorError(KenningError):
+    """An execution environment that cannot be used."""
+
+
+class DockerUnavailableError(ExecutorError):
+    """No Docker daemon answers, or the docker SDK is not installed.
+
+    Parameters
+    ----------
+    reason : str
+        What the SDK reported.
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(
+            f"Docker is not available ({reason}); start the daemon with `.ci/setup-docker` "
+            "(or `sudo systemctl start docker`), or use the local executor (--executor local)"
+        )
+
+
+class ImageNotFoundError(ExecutorError):
+    """An image that has not been built on this machine.
+
+    Parameters
+    ----------
+    image : str
+        The image reference that was looked up.
+    hint : str
+        The command that builds it.
+    """
+
+    def __init__(self, image: str, hint: str) -> None:
+        self.image = image
+        self.hint = hint
+        super().__init__(f"image {image} is not built on this machine; build it with: {hint}")
+
+
+class ImageBuildError(ExecutorError):
+    """Building an image failed.
+
+    Parameters
+    ----------
+    image : str
+        The image being built.
+    message : str
+        What failed.
+    log_tail : sequence of str
+        The last lines of the build output.
+    """
+
+    def __init__(self, image: str, message: str, log_tail: Sequence[str] = ()) -> None:
+        self.image = image
+        self.log_tail = list(log_tail)
+        tail = "".join(f"\n    {line}" for line in self.log_tail)
+        super().__init__(f"building {image} failed: {message}{tail}")
+
+
+class ExecutionError(ExecutorError):
+    """A step that ran and failed.
+
+    Parameters
+    ----------
+    command : sequence of str
+        The command that was run.
+    exit_code : int
+        Its exit status (negative: killed by that signal).
+    stderr_tail : sequence of str
+        The last lines it wrote to stderr.
+    where : str
+        Where it ran, e.g. ``"locally"`` or ``"in image kenning/compile-tvm:latest"``.
+    """
+
+    def __init__(
+        self, command: Sequence[str], exit_code: int, stderr_tail: Sequence[str], where: str
+    ) -> None:
+        self.command = list(command)
+        self.exit_code = exit_code
+        self.stderr_tail = list(stderr_tail)[-STDERR_TAIL_LINES:]
+        tail = "".join(f"\n    {line}" for line in self.stderr_tail) or " (no stderr output)"
+        super().__init__(
+            f"`{' '.join(self.command)}` {where} exited with status {exit_code}; "
+            f"last stderr lines:{tail}"
+        )
+
+
+class CommandError(ExecutionError):
+    """A local subprocess exited non-zero."""
+
+    def __init__(self, command: Sequence[str], exit_code: int, stderr_tail: Sequence[str]) -> None:
+        super().__init__(command, exit_code, stderr_tail, "run locally")
+
+
+class ContainerError(ExecutionError):
+    """A command in a container exited non-zero.
+
+    Parameters
+    ----------
+    image : str
+        The image the container ran.
+    command, exit_code, stderr_tail
+        As for :class:`ExecutionError`.
+    """
+
+    def __init__(
+        self, image: str, command: Sequence[str], exit_code: int, stderr_tail: Sequence[str]
+    ) -> None:
+        self.image = image
+        super().__init__(command, exit_code, stderr_tail, f"in image {image}")
+
+
+class ExecutionTimeoutError(ExecutionError):
+    """A step that did not finish within its time limit; it was stopped.
+
+    Parameters
+    ----------
+    command : sequence of str
+        The command that was run.
+    timeout_s : float
+        The limit.
+    stderr_tail : sequence of str
+        What it wrote to stderr before being stopped.
+    where : str
+        Where it ran.
+    """
+
+    def __init__(
+        self, command: Sequence[str], timeout_s: float, stderr_tail: Sequence[str], where: str
+    ) -> None:
+        self.timeout_s = timeout_s
+        super().__init__(command, -9, stderr_tail, f"{where} (stopped after {timeout_s:g} s)")

@@ -1,0 +1,112 @@
+"""Run steps as subprocesses of this Python environment."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, ClassVar, TextIO
+
+import kenning
+from kenning.executors.base import ExecutionRecord, Executor, OutputSink, hostname
+from kenning.executors.errors import CommandError, ExecutionTimeoutError, ExecutorError
+from kenning.toolchain.provenance import git_commit
+
+_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
+#: seconds a stopped command gets to exit before it is killed
+STOP_GRACE_S = 5.0
+
+
+class LocalExecutor(Executor):
+    """Run commands here, with this interpreter for ``python``; the image is only recorded."""
+
+    name: ClassVar[str] = "local"
+
+    def run(
+        self,
+        command: Sequence[str],
+        *,
+        image: str | None = None,
+        workdir: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        check: bool = True,
+        stdout: TextIO | None = None,
+        stderr: TextIO | None = None,
+    ) -> ExecutionRecord:
+        argv = [
+            sys.executable if i == 0 and arg == "python" else arg for i, arg in enumerate(command)
+        ]
+        cwd = Path(workdir or Path.cwd()).resolve()
+        environ = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        out = OutputSink(stdout or sys.stdout)
+        err = OutputSink(stderr or sys.stderr)
+        started_at = datetime.now(UTC)
+        start = time.monotonic()
+        try:
+            proc = subprocess.Popen(
+                argv, cwd=cwd, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            )
+        except OSError as exc:
+            raise ExecutorError(f"cannot start `{' '.join(argv)}`: {exc}") from exc
+        assert proc.stdout is not None and proc.stderr is not None
+        readers = [_pump(proc.stdout, out), _pump(proc.stderr, err)]
+        try:
+            code = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            _stop(proc)
+            _join(readers)
+            raise ExecutionTimeoutError(argv, timeout or 0.0, err.lines(), "run locally") from exc
+        except BaseException:
+            _stop(proc)  # Ctrl-C or an error here: never leave the child behind
+            raise
+        _join(readers)
+        record = ExecutionRecord(
+            executor=self.name,
+            environment=image,
+            kenning_version=kenning.__version__,
+            git_commit=git_commit(),
+            command=list(argv),
+            workdir=str(cwd),
+            host=hostname(),
+            platform=f"{sys.platform}/{_ARCH.get(platform.machine(), platform.machine())}",
+            exit_code=code,
+            started_at=started_at,
+            duration_s=time.monotonic() - start,
+        )
+        if check and code != 0:
+            raise CommandError(argv, code, err.lines())
+        return record
+
+
+def _pump(stream: IO[bytes], sink: OutputSink) -> threading.Thread:
+    def copy() -> None:
+        with stream:
+            while chunk := stream.read1(65536):  # type: ignore[attr-defined]
+                sink.write(chunk)
+
+    thread = threading.Thread(target=copy, daemon=True)
+    thread.start()
+    return thread
+
+
+def _join(threads: list[threading.Thread]) -> None:
+    for thread in threads:
+        thread.join(timeout=STOP_GRACE_S)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=STOP_GRACE_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -1,0 +1,1 @@
+"""The container toolchain: image catalogue, offline base image, builds and lock files."""

@@ -1,0 +1,334 @@
+"""Build kenning's images and read back where they came from.
+
+:func:`build_image` sends Docker a build context holding exactly what the Dockerfiles
+copy (kenning's sources, the image's folder, extra CA certificates, wheels that are not on
+PyPI) laid out as in the repository, so ``docker build -f images/NAME/Dockerfile .`` from
+the work tree builds the same thing. Images are labelled with the sha256 of their lock
+files, the kenning version, the git commit and a hash of the sources, which
+:func:`image_info` reads back for provenance and :func:`stale_locks` compares with the work
+tree. Image errors are :mod:`kenning.executors.errors`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import sys
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import kenning
+from kenning.executors.base import ExecutionRecord
+from kenning.executors.dockerclient import docker_errors, session
+from kenning.executors.errors import ImageBuildError
+from kenning.toolchain import catalogue
+from kenning.toolchain.baseimage import build_base_image
+from kenning.toolchain.catalogue import ImageSpec, images_dir, lock_hashes, spec
+from kenning.toolchain.provenance import git_commit, work_tree
+from kenning.utils.progress import progress
+
+#: where the machine's extra CA certificates are (copied in when ``extra_ca``)
+HOST_CA_DIR = Path("/usr/local/share/ca-certificates")
+#: the Dockerfiles' default base, for users who can reach Docker Hub
+OFFICIAL_BASE = "python:3.11-slim-bookworm"
+_SKIP_SUFFIXES = (".pyc", ".pyo")
+_STEP = re.compile(r"^Step (\d+)/(\d+) :")
+
+
+@dataclass
+class ImageInfo:
+    """An image on this machine and where it came from."""
+
+    name: str
+    tag: str
+    image_id: str
+    arch: str
+    size_bytes: int
+    created: str
+    lock_sha256: dict[str, str] = field(default_factory=dict)
+    kenning_version: str | None = None
+    git_commit: str | None = None
+    sources_sha256: str | None = None
+    build_seconds: float | None = None
+
+
+def image_info(name: str, client: Any = None) -> ImageInfo:
+    """Describe the built image ``name`` (catalogue name or reference).
+
+    Raises
+    ------
+    ImageNotFoundError
+        If it is not built; the message says how to build it.
+    DockerUnavailableError
+        If no daemon answers.
+    """
+    reference = catalogue.image_tag(name) if name in catalogue.CATALOGUE else name
+    with session(client) as active, docker_errors(reference, name):
+        image = active.images.get(reference)
+    labels = image.attrs.get("Config", {}).get("Labels") or {}
+    return ImageInfo(
+        name=name,
+        tag=reference,
+        image_id=image.id,
+        arch=image.attrs.get("Architecture", "?"),
+        size_bytes=image.attrs.get("Size", 0),
+        created=image.attrs.get("Created", ""),
+        lock_sha256=catalogue.lock_labels(labels),
+        kenning_version=labels.get(catalogue.LABEL_VERSION),
+        git_commit=labels.get(catalogue.LABEL_COMMIT),
+        sources_sha256=labels.get(catalogue.LABEL_SOURCES),
+    )
+
+
+def stale_locks(name: str, client: Any = None, root: Path | None = None) -> list[str]:
+    """Lock files of ``name`` whose work-tree hash differs from the one the image was built from.
+
+    Raises
+    ------
+    ImageNotFoundError
+        If the image is not built.
+    """
+    built = image_info(name, client).lock_sha256
+    current = lock_hashes(name, root)
+    return sorted(f for f in set(built) | set(current) if built.get(f) != current.get(f))
+
+
+def image_differences(record: ExecutionRecord, client: Any = None) -> list[str]:
+    """How the image a step ran in differs from the one now built under the same name.
+
+    Parameters
+    ----------
+    record : ExecutionRecord
+        A step recorded by the Docker executor.
+    client : docker.DockerClient, optional
+        A connected client.
+
+    Returns
+    -------
+    list of str
+        One line per difference (image ID, each lock file, kenning sources); empty when the
+        step would run in the same image again.
+
+    Raises
+    ------
+    ImageNotFoundError
+        If no image of that name is built now.
+    """
+    if record.image is None:
+        return []
+    now = image_info(record.environment or record.image, client)
+    changes = []
+    if record.image_id and now.image_id != record.image_id:
+        changes.append(f"{now.tag}: image ID {_short(record.image_id)} -> {_short(now.image_id)}")
+    for lock in sorted(set(record.lock_sha256) | set(now.lock_sha256)):
+        before, after = record.lock_sha256.get(lock), now.lock_sha256.get(lock)
+        if before != after:
+            changes.append(f"{now.tag}: {lock} {_short(before)} -> {_short(after)}")
+    if record.sources_sha256 and now.sources_sha256 != record.sources_sha256:
+        changes.append(f"{now.tag}: kenning sources changed (git {now.git_commit})")
+    return changes
+
+
+def _short(digest: str | None) -> str:
+    return (digest or "none").removeprefix("sha256:")[:12]
+
+
+def build_image(
+    name: str,
+    *,
+    base_image: str | None = None,
+    extra_ca: bool = True,
+    wheel_dirs: list[Path] | None = None,
+    nocache: bool = False,
+    verbose: bool = False,
+    log_path: Path | None = None,
+    root: Path | None = None,
+) -> ImageInfo:
+    """Build image ``name`` from ``images/NAME/Dockerfile`` and tag it.
+
+    Parameters
+    ----------
+    name : str
+        Catalogue name.
+    base_image : str, optional
+        ``BASE_IMAGE`` build argument; default the offline Debian base for the image's
+        architecture, built first if missing (see :mod:`kenning.toolchain.baseimage`).
+    extra_ca : bool
+        Trust this machine's extra CA certificates while installing packages (needed behind
+        a TLS-intercepting proxy). They never reach the final image; turn off for images
+        shipped to real boards.
+    wheel_dirs : list of Path, optional
+        Folders searched for wheels that are not on PyPI (default :func:`default_wheel_dirs`).
+    nocache : bool
+        Ignore Docker's layer cache.
+    verbose : bool
+        Echo the whole build output (else only its steps).
+    log_path : Path, optional
+        Also write the build output there.
+    root : Path, optional
+        Work tree (default: where kenning is installed from).
+
+    Returns
+    -------
+    ImageInfo
+        The image, with ``build_seconds``.
+
+    Raises
+    ------
+    ImageBuildError
+        If the build fails (the message ends with the build output's last lines).
+    DockerUnavailableError
+        If no daemon answers.
+    """
+    image = spec(name)
+    root = root or work_tree()
+    base = base_image or build_base_image(image.arch).tag
+    buildargs = {"BASE_IMAGE": base, "EXTRA_CA_CERTS": "1" if extra_ca else "0"}
+    wheels = find_local_wheels(image, wheel_dirs)
+    if wheels and image.index_arg:
+        buildargs[image.index_arg] = ""
+    start = time.monotonic()
+    with tempfile.TemporaryFile() as context:
+        sources = _write_context(context, image, root, extra_ca, wheels)
+        context.seek(0)
+        labels = {
+            catalogue.LABEL_IMAGE: image.name,
+            catalogue.LABEL_VERSION: kenning.__version__,
+            catalogue.LABEL_COMMIT: git_commit(root) or "unknown",
+            catalogue.LABEL_SOURCES: sources,
+            **{catalogue.LABEL_LOCK_PREFIX + k: v for k, v in lock_hashes(name, root).items()},
+        }
+        with session(timeout=3600) as client, docker_errors(image.tag, name):
+            stream = client.api.build(
+                fileobj=context,
+                custom_context=True,
+                dockerfile=f"images/{image.name}/Dockerfile",
+                tag=image.tag,
+                buildargs=buildargs,
+                labels=labels,
+                nocache=nocache,
+                rm=True,
+                forcerm=True,
+                decode=True,
+                platform=f"linux/{image.arch}",
+            )
+            steps = _count_steps(images_dir(root) / image.name / "Dockerfile")
+            _follow(stream, image, steps and steps + len(labels), verbose, log_path)
+    info = image_info(name)
+    info.build_seconds = time.monotonic() - start
+    return info
+
+
+def default_wheel_dirs() -> list[Path]:
+    """Local wheel folders: ``$KENNING_WHEEL_DIRS`` (``:``-separated), else pip's find-links."""
+    value = os.environ.get("KENNING_WHEEL_DIRS")
+    entries = value.split(os.pathsep) if value else os.environ.get("PIP_FIND_LINKS", "").split()
+    return [Path(e) for e in entries if e and "://" not in e and Path(e).is_dir()]
+
+
+def find_local_wheels(image: ImageSpec, wheel_dirs: list[Path] | None = None) -> list[Path]:
+    """The local copies of the wheels ``image`` needs from outside PyPI (may be none)."""
+    found: list[Path] = []
+    for pattern in image.local_wheels:
+        for folder in default_wheel_dirs() if wheel_dirs is None else wheel_dirs:
+            matches = sorted(folder.glob(pattern))
+            if matches:
+                found.append(matches[-1])
+                break
+    return found
+
+
+def _write_context(
+    fileobj: Any, image: ImageSpec, root: Path, extra_ca: bool, wheels: list[Path]
+) -> str:
+    """Write the build context tar; return the sha256 of the kenning sources in it."""
+    sources = hashlib.sha256()
+    with tarfile.open(fileobj=fileobj, mode="w") as tar:
+        for rel in ("pyproject.toml", "README.md"):
+            _add(tar, root / rel, rel, sources)
+        for path in sorted((root / "kenning").rglob("*")):
+            if (
+                path.is_file()
+                and "__pycache__" not in path.parts
+                and path.suffix not in _SKIP_SUFFIXES
+            ):
+                _add(tar, path, path.relative_to(root).as_posix(), sources)
+        folder = images_dir(root) / image.name
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                _add(tar, path, path.relative_to(root).as_posix(), None)
+        for path in sorted((images_dir(root) / "certs").glob("*")):
+            _add(tar, path, f"images/certs/{path.name}", None)
+        if extra_ca:
+            for path in sorted(HOST_CA_DIR.glob("*.crt")):
+                _add(tar, path, f"images/certs/{path.name}", None)
+        for wheel in wheels:
+            _add(tar, wheel, f"images/{image.name}/wheels/{wheel.name}", None)
+    return sources.hexdigest()
+
+
+def _add(tar: tarfile.TarFile, path: Path, arcname: str, digest: Any) -> None:
+    info = tar.gettarinfo(str(path), arcname)
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    info.mtime = 0  # the layer cache then depends on content only
+    with path.open("rb") as stream:
+        tar.addfile(info, stream)
+    if digest is not None:
+        digest.update(arcname.encode() + b"\0")
+        with path.open("rb") as stream:
+            while chunk := stream.read(1 << 20):
+                digest.update(chunk)
+
+
+def _follow(
+    stream: Any, image: ImageSpec, total: int | None, verbose: bool, log_path: Path | None
+) -> None:
+    tail: list[str] = []
+    log = log_path.open("w") if log_path else None
+    interactive = sys.stderr.isatty()
+    try:
+        with progress(f"building {image.tag}", total) as advance:
+            for chunk in stream:
+                if "error" in chunk:
+                    raise ImageBuildError(image.tag, chunk["error"].strip(), tail[-30:])
+                text = chunk.get("stream") or chunk.get("status") or ""
+                if not text:
+                    continue
+                if log:
+                    log.write(text)
+                if verbose:
+                    sys.stderr.write(text)
+                for line in text.splitlines():
+                    tail = [*tail[-29:], line]
+                    if _STEP.match(line):
+                        advance(1)
+                        if not verbose and not interactive:
+                            print(f"  {image.name}: {line[:110]}", file=sys.stderr)
+    finally:
+        if log:
+            log.close()
+
+
+def _count_steps(dockerfile: Path) -> int | None:
+    """Instructions in a Dockerfile (continuation lines joined), as the builder numbers them."""
+    try:
+        text = dockerfile.read_text()
+    except OSError:
+        return None
+    lines = [ln for ln in text.replace("\\\n", " ").splitlines() if ln.strip()]
+    return sum(1 for ln in lines if not ln.lstrip().startswith("#"))
+
+
+def describe(info: ImageInfo) -> str:
+    """One line: tag, short ID, architecture, size, build time."""
+    built = f", built in {info.build_seconds:.0f} s" if info.build_seconds is not None else ""
+    return (
+        f"{info.tag} {info.image_id.removeprefix('sha256:')[:12]} {info.arch} "
+        f"{info.size_bytes / 1e6:.0f} MB{built}"
+    )
