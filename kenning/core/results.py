@@ -155,6 +155,71 @@ class Results(BaseModel):
         return self.model_dump_json(indent=1, by_alias=True)
 
 
+def _dotted(obj: object) -> str:
+    return f"{type(obj).__module__}.{type(obj).__name__}"
+
+
+def new_results(
+    scenario: str,
+    model: Any,
+    dataset: Any,
+    frameworks: list[FrameworkInfo],
+    model_path: Path,
+    compiler: Any = None,
+    runtime: str | None = None,
+) -> Results:
+    """The metadata of a run on the validation subset, with no samples yet.
+
+    Parameters
+    ----------
+    scenario : str
+        Name of the scenario writing the file.
+    model, dataset : ModelWrapper, Dataset
+        What runs, on what.
+    frameworks : list of FrameworkInfo
+        The frameworks taking part.
+    model_path : Path
+        The model file that runs (the compiled artifact when there is one).
+    compiler : ModelCompiler, optional
+        The compiler that produced ``model_path``.
+    runtime : str, optional
+        The runtime's name.
+    """
+    model_path = Path(model_path)
+    return Results(
+        scenario=scenario,
+        command=command_line(),
+        created=ResultsRecorder.now(),
+        host=HostInfo.current(),
+        frameworks=frameworks,
+        model=ModelInfo(
+            wrapper=_dotted(model),
+            path=str(model_path),
+            size_bytes=model_path.stat().st_size if model_path.is_file() else None,
+            compiler=_dotted(compiler) if compiler is not None else None,
+            runtime=runtime,
+        ),
+        dataset=DatasetInfo(
+            cls=_dotted(dataset),
+            subset="validation",
+            num_samples=len(dataset.subset_indices("validation")),
+            class_names=dataset.get_class_names(),
+            batch_size=dataset.batch_size,
+        ),
+    )
+
+
+def summary_line(results: Results, path: Path) -> str:
+    """One line for the terminal: samples, accuracy, top-5, latency, where the file is."""
+    if results.metrics is None or results.latency is None:
+        return f"no samples completed -> {path}"
+    return (
+        f"{results.dataset.num_samples} samples: accuracy {results.metrics.accuracy:.4f}, "
+        f"top-5 {results.metrics.top5_accuracy:.4f}, latency p50 "
+        f"{results.latency.median * 1e3:.3f} ms p99 {results.latency.p99 * 1e3:.3f} ms -> {path}"
+    )
+
+
 def load_results(path: Path) -> Results:
     """Read and validate a results file.
 

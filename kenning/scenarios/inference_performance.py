@@ -17,15 +17,7 @@ from pathlib import Path
 
 from kenning.core.benchmark import Outcome, run_benchmark
 from kenning.core.measurements import collector
-from kenning.core.results import (
-    DatasetInfo,
-    FrameworkInfo,
-    HostInfo,
-    ModelInfo,
-    Results,
-    ResultsRecorder,
-    command_line,
-)
+from kenning.core.results import FrameworkInfo, ResultsRecorder, new_results, summary_line
 from kenning.scenarios.common import ClassSlot, build_parser, check_output_path, run
 
 log = logging.getLogger("kenning.inference")
@@ -55,35 +47,18 @@ def main(argv: Sequence[str]) -> int:
     with collector.timed("model_load_s"):
         model.prepare_model()
     name, version = model.get_framework_and_version()
-    results = Results(
-        scenario="inference_performance",
-        command=command_line(),
-        created=ResultsRecorder.now(),
-        host=HostInfo.current(),
-        frameworks=[FrameworkInfo(role="model", name=name, version=version)],
-        model=ModelInfo(
-            wrapper=f"{type(model).__module__}.{type(model).__name__}",
-            path=str(model.model_path),
-            size_bytes=model.model_path.stat().st_size,
-        ),
-        dataset=DatasetInfo(
-            cls=f"{type(dataset).__module__}.{type(dataset).__name__}",
-            subset="validation",
-            num_samples=len(dataset.subset_indices("validation")),
-            class_names=dataset.get_class_names(),
-            batch_size=dataset.batch_size,
-        ),
+    results = new_results(
+        "inference_performance",
+        model,
+        dataset,
+        [FrameworkInfo(role="model", name=name, version=version)],
+        model.model_path,
     )
     recorder = ResultsRecorder(output, results)
     final = run_benchmark(dataset, lambda x: Outcome(model.infer(x)), recorder)
     final.measurements = collector.to_dict()
     recorder.flush()
-    assert final.metrics is not None and final.latency is not None
-    print(
-        f"{final.dataset.num_samples} samples: accuracy {final.metrics.accuracy:.4f}, "
-        f"top-5 {final.metrics.top5_accuracy:.4f}, latency p50 "
-        f"{final.latency.median * 1e3:.3f} ms p99 {final.latency.p99 * 1e3:.3f} ms -> {output}"
-    )
+    print(summary_line(final, output))
     return 0
 
 

@@ -36,14 +36,11 @@ from kenning.core.metrics import latency_summary
 from kenning.core.model import ModelWrapper
 from kenning.core.pipeline import compile_and_load, host_outcome
 from kenning.core.results import (
-    DatasetInfo,
     FrameworkInfo,
-    HostInfo,
-    ModelInfo,
-    Results,
     ResultsRecorder,
     TimeSeries,
-    command_line,
+    new_results,
+    summary_line,
 )
 from kenning.core.runtimeprotocol import RuntimeProtocol
 from kenning.runtimeprotocols.client import ProtocolClient
@@ -121,10 +118,6 @@ def remote_outcome(
     return infer
 
 
-def _name(obj: object) -> str:
-    return f"{type(obj).__module__}.{type(obj).__name__}"
-
-
 def main(argv: Sequence[str]) -> int:
     """Parse ``argv``, compile, run the benchmark and write the results file."""
     args, classes = build_parser(
@@ -179,27 +172,14 @@ def main(argv: Sequence[str]) -> int:
         name, version = protocol.get_framework_and_version()
         frameworks.append(FrameworkInfo(role="protocol", name=name, version=version))
 
-    compiled = compiler.compiled_model_path
-    results = Results(
-        scenario="inference_tester",
-        command=command_line(),
-        created=ResultsRecorder.now(),
-        host=HostInfo.current(),
-        frameworks=frameworks,
-        model=ModelInfo(
-            wrapper=_name(model),
-            path=str(compiled),
-            size_bytes=compiled.stat().st_size if compiled.is_file() else None,
-            compiler=_name(compiler),
-            runtime=runtime_name,
-        ),
-        dataset=DatasetInfo(
-            cls=_name(dataset),
-            subset="validation",
-            num_samples=len(dataset.subset_indices("validation")),
-            class_names=dataset.get_class_names(),
-            batch_size=dataset.batch_size,
-        ),
+    results = new_results(
+        "inference_tester",
+        model,
+        dataset,
+        frameworks,
+        compiler.compiled_model_path,
+        compiler=compiler,
+        runtime=runtime_name,
     )
     recorder = _Recorder(output, results)
     recorder.target = target if protocol is not None else None
@@ -219,12 +199,7 @@ def main(argv: Sequence[str]) -> int:
         if overhead:
             final.measurements["protocol_overhead"] = latency_summary(overhead).model_dump()
     recorder.flush()
-    assert final.metrics is not None and final.latency is not None
-    print(
-        f"{final.dataset.num_samples} samples: accuracy {final.metrics.accuracy:.4f}, "
-        f"top-5 {final.metrics.top5_accuracy:.4f}, latency p50 "
-        f"{final.latency.median * 1e3:.3f} ms p99 {final.latency.p99 * 1e3:.3f} ms -> {output}"
-    )
+    print(summary_line(final, output))
     return 0
 
 
