@@ -1,0 +1,179 @@
+"""Run ``.tflite`` models with LiteRT (ai_edge_litert), tflite_runtime or tf.lite.
+
+The interpreter is taken from the first of those that imports, so a board
+needs only the small LiteRT wheel; delegates (e.g. ``libedgetpu.so.1`` for
+Coral) come from ``--delegates-list``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from kenning.core.args import Arg
+from kenning.core.errors import ConfigurationError, MissingDependencyError, ModelError
+from kenning.core.iospec import IOSpec
+from kenning.core.runtime import InferenceError, Runtime
+
+
+@dataclass(frozen=True)
+class TFLiteBackend:
+    """The interpreter implementation found in this environment."""
+
+    name: str
+    version: str
+    interpreter: Any
+    load_delegate: Any
+
+
+def tflite_backend() -> TFLiteBackend:
+    """ai_edge_litert, else tflite_runtime, else tf.lite.
+
+    Raises
+    ------
+    MissingDependencyError
+        If none of them is installed.
+    """
+    for package, module in (
+        ("ai_edge_litert", "ai_edge_litert.interpreter"),
+        ("tflite_runtime", "tflite_runtime.interpreter"),
+    ):
+        try:
+            mod = importlib.import_module(module)
+        except ImportError:
+            continue
+        version = getattr(importlib.import_module(package), "__version__", "")
+        if not version:
+            from importlib.metadata import version as dist_version
+
+            version = dist_version(package.replace("_", "-"))
+        return TFLiteBackend(package, version, mod.Interpreter, mod.load_delegate)
+    try:
+        tf = importlib.import_module("tensorflow")
+    except ImportError as exc:
+        raise MissingDependencyError("ai_edge_litert", "tflite") from exc
+    return TFLiteBackend(
+        "tensorflow.lite", tf.__version__, tf.lite.Interpreter, tf.lite.experimental.load_delegate
+    )
+
+
+class TFLiteRuntime(Runtime):
+    """Runs TFLite models, optionally through delegates.
+
+    Parameters
+    ----------
+    save_model_path : Path
+        Where the model received from the host is stored.
+    delegates_list : list of str
+        Delegate libraries to load, e.g. ``libedgetpu.so.1``.
+    num_threads : int
+        Interpreter threads; 0 lets the interpreter choose.
+    """
+
+    arguments_structure: ClassVar[tuple[Arg, ...]] = (
+        Arg("--save-model-path", Path, Path("model.tflite"), "where the target stores the model"),
+        Arg("--delegates-list", str, [], "TFLite delegate libraries to load", nargs="*"),
+        Arg("--num-threads", int, 0, "interpreter threads (0: the interpreter decides)"),
+    )
+
+    framework = "tflite"
+
+    def __init__(
+        self,
+        save_model_path: Path = Path("model.tflite"),
+        delegates_list: list[str] | None = None,
+        num_threads: int = 0,
+    ) -> None:
+        super().__init__(save_model_path)
+        self.delegates_list = list(delegates_list or [])
+        self.num_threads = num_threads
+        self.interpreter: Any = None
+        self._inputs: list[int] = []
+        self._outputs: list[int] = []
+
+    def load_model(self, path: Path) -> None:
+        """Create an interpreter for ``path`` with the configured delegates.
+
+        Raises
+        ------
+        ConfigurationError
+            If a delegate library cannot be loaded.
+        ModelError
+            If ``path`` is not a TFLite model or lacks its I/O specification.
+        """
+        backend = tflite_backend()
+        path = Path(path)
+        self.io_spec = IOSpec.load(path)
+        delegates = []
+        for library in self.delegates_list:
+            try:
+                # LiteRT's Delegate raises again in __del__ when the library is missing;
+                # loading it first turns that case into one clean error
+                ctypes.CDLL(library)
+                delegates.append(backend.load_delegate(library))
+            except (ValueError, OSError, RuntimeError) as exc:
+                raise ConfigurationError(
+                    f"--delegates-list: cannot load TFLite delegate {library}: {exc}"
+                ) from exc
+        try:
+            self.interpreter = backend.interpreter(
+                model_path=str(path),
+                experimental_delegates=delegates or None,
+                num_threads=self.num_threads or None,
+            )
+            self.interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise ModelError(
+                f"{path} is not a TFLite model that can be loaded: {exc}", path
+            ) from exc
+        self._inputs = self._indices(
+            self.interpreter.get_input_details(), self.io_spec.inputs, path
+        )
+        self._outputs = self._indices(
+            self.interpreter.get_output_details(), self.io_spec.outputs, path
+        )
+
+    @staticmethod
+    def _indices(details: list[dict[str, Any]], specs: list[Any], path: Path) -> list[int]:
+        by_name = {d["name"]: d["index"] for d in details}
+        missing = [s.name for s in specs if s.name not in by_name]
+        if missing or len(specs) != len(details):
+            raise ModelError(
+                f"{path} does not match its I/O specification (tensors {missing or 'count'})",
+                path,
+            )
+        return [by_name[s.name] for s in specs]
+
+    def prepare_input(self, data: bytes) -> None:
+        assert self.io_spec is not None, "load_model() first"
+        arrays = self.io_spec.inputs_from_bytes(data)
+        details = {d["index"]: d for d in self.interpreter.get_input_details()}
+        resized = False
+        for index, array in zip(self._inputs, arrays, strict=True):
+            if tuple(details[index]["shape"]) != array.shape:
+                self.interpreter.resize_tensor_input(index, array.shape)
+                resized = True
+        if resized:
+            self.interpreter.allocate_tensors()
+        for index, array in zip(self._inputs, arrays, strict=True):
+            self.interpreter.set_tensor(index, array)
+
+    def run(self) -> None:
+        try:
+            self.interpreter.invoke()
+        except (ValueError, RuntimeError) as exc:
+            raise InferenceError(f"TFLite inference failed: {exc}") from exc
+
+    def upload_output(self) -> bytes:
+        assert self.io_spec is not None, "load_model() first"
+        outputs = [np.asarray(self.interpreter.get_tensor(i)) for i in self._outputs]
+        return self.io_spec.outputs_to_bytes(outputs)
+
+    def get_framework_and_version(self) -> tuple[str, str]:
+        backend = tflite_backend()
+        return backend.name, backend.version
