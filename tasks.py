@@ -71,9 +71,15 @@ def performance(c: Context, build: str = "build") -> None:
         )
 
 
-@task(help={"build": "output folder (default: build)"})
-def demo(c: Context, build: str = "build") -> None:
-    """The main job: train the digits models and measure them on this machine."""
-    train(c, build=build)
-    performance(c, build=build)
-    print(f"== done: results in {build}/results-*.json")
+@task(help={"build": "output folder (default: build)", "epochs": "training epochs"})
+def demo(c: Context, build: str = "build", epochs: int = 10) -> None:
+    """The main job: train, compile every way, benchmark on the local board, render the report."""
+    from kenning.core.errors import KenningError
+    from kenning.executors.local import LocalExecutor
+    from kenning.toolchain.demo import run_demo
+
+    try:
+        report = run_demo(LocalExecutor(), Path(build) / "demo", epochs)
+    except KenningError as exc:
+        raise Exit(f"demo failed: {exc}", code=1) from exc
+    print(f"== report: {report.resolve()}")

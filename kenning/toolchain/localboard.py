@@ -1,0 +1,117 @@
+"""The local board: an ``inference_server`` started on this machine, on loopback.
+
+It is the default board: everything the demo benchmarks goes through the real
+protocol, even with no hardware at hand.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from kenning.core.errors import KenningError
+
+log = logging.getLogger("kenning.localboard")
+
+_LISTENING = re.compile(r"listening on .*?:(\d+)")
+
+
+class BoardError(KenningError):
+    """A board could not be started or stopped; carries the board and the step."""
+
+    def __init__(self, board: str, step: str, detail: str, log_tail: Sequence[str] = ()) -> None:
+        self.board = board
+        self.step = step
+        self.log_tail = list(log_tail)
+        tail = ("; server log ends: " + " | ".join(self.log_tail[-5:])) if self.log_tail else ""
+        super().__init__(f"board '{board}', {step}: {detail}{tail}")
+
+
+@dataclass
+class RunningServer:
+    """A started server: where to reach it and where its log goes."""
+
+    host: str
+    port: int
+    log_path: Path
+    process: subprocess.Popen[str]
+
+
+@contextmanager
+def local_server(
+    runtime: str,
+    save_model_path: Path,
+    log_path: Path,
+    runtime_args: Sequence[str] = (),
+    startup_timeout: float = 60.0,
+) -> Iterator[RunningServer]:
+    """Start ``inference_server`` over TCP on an OS-chosen loopback port.
+
+    Parameters
+    ----------
+    runtime : str
+        Runtime short name or dotted path.
+    save_model_path : Path
+        Where the server stores the model it receives.
+    log_path : Path
+        The server's combined output.
+    runtime_args : sequence of str
+        Extra runtime flags.
+    startup_timeout : float
+        Seconds to wait for the server to listen.
+
+    Raises
+    ------
+    BoardError
+        If the server exits or does not listen in time.
+    """
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    command = [
+        sys.executable, "-m", "kenning.scenarios.inference_server", "network", runtime,
+        "--host", "127.0.0.1", "--port", "0", "--save-model-path", str(save_model_path),
+        "--verbosity", "WARNING", *runtime_args,
+    ]  # fmt: skip
+    with log_path.open("w") as log_file:
+        proc = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=log_file, text=True, bufsize=1
+        )
+    try:
+        port = _wait_for_port(proc, log_path, startup_timeout)
+        yield RunningServer("127.0.0.1", port, log_path, proc)
+    finally:
+        _stop(proc)
+
+
+def _wait_for_port(proc: subprocess.Popen[str], log_path: Path, timeout: float) -> int:
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        match = _LISTENING.search(line)
+        if match:
+            return int(match.group(1))
+    proc.kill()
+    proc.wait()
+    tail = log_path.read_text(errors="replace").splitlines()
+    raise BoardError("local", "starting the server", "it exited before listening", tail)
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()

@@ -1,0 +1,41 @@
+"""The README's main job, end to end: train, compile every way, bench on the local board, report."""
+
+from pathlib import Path
+
+import pytest
+
+from kenning.core.results import load_results
+from kenning.executors.local import LocalExecutor
+from kenning.toolchain.demo import ARTIFACTS, MODELS, run_demo
+from kenning.toolchain.localboard import BoardError, local_server
+
+
+@pytest.mark.slow
+def test_demo_benchmarks_every_artifact_through_the_protocol(tmp_path: Path) -> None:
+    report = run_demo(LocalExecutor(), tmp_path, epochs=4)
+    assert report.is_file()
+    html = report.read_text()
+    results = sorted((tmp_path / "results").glob("*.json"))
+    assert len(results) == len(ARTIFACTS) + len(MODELS) >= 7
+    for path in results:
+        res = load_results(path)
+        assert res.status == "complete", path
+        assert res.metrics is not None and res.metrics.accuracy > 0.85, path
+        steps = res.provenance["steps"]
+        assert all(step["exit_code"] == 0 for step in steps.values())
+        if res.scenario == "inference_tester":
+            # benchmarked on the local board through the protocol
+            assert res.provenance["board"] == "local"
+            assert all(s.target_time_s is not None for s in res.samples)
+            assert {f.role for f in res.frameworks} >= {"compiler", "runtime", "protocol"}
+    assert html.count("<img") >= len(results)
+    assert "Pareto" in html
+
+
+def test_local_board_that_cannot_start_names_board_and_step(tmp_path: Path) -> None:
+    with pytest.raises(BoardError) as err:
+        with local_server("kenning.runtimes.nothing.Nope", tmp_path / "m", tmp_path / "log"):
+            pass
+    message = str(err.value)
+    assert "board 'local', starting the server" in message
+    assert "kenning.runtimes.nothing.Nope" in message
