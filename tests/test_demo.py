@@ -1,4 +1,4 @@
-"""The README's main job, end to end: train, compile every way, bench on the local board, report."""
+"""The README's main job end to end: train, compile every way, bench on the local board."""
 
 from pathlib import Path
 
