@@ -16,7 +16,8 @@ $(STAMP): pyproject.toml kenning/onnxconverters/requirements-converters.txt kenn
 	# ONNX import converters pin older frameworks in their metadata: installed without deps
 	$(BIN)/python -m pip install --quiet --no-deps -r kenning/onnxconverters/requirements-converters.txt
 	# MXNet needs numpy<1.24, so it gets a virtual environment of its own
-	$(BIN)/python -m kenning.onnxconverters.mxnet_env
+	$(BIN)/python -m kenning.onnxconverters.mxnet_env --check >/dev/null 2>&1 || \
+		$(BIN)/python -m kenning.onnxconverters.mxnet_env
 	touch $@
 
 ## install everything, then train, compile, benchmark and report on the local board
