@@ -12,14 +12,6 @@ from pathlib import Path
 from invoke import Context, Exit, task
 
 PY = sys.executable
-DIGITS = "kenning.datasets.digits.DigitsDataset"
-MODELS = {
-    "torch": ("kenning.modelwrappers.classification.pytorch_digits.PyTorchDigitsCNN", "pth"),
-    "tensorflow": (
-        "kenning.modelwrappers.classification.tensorflow_digits.TensorFlowDigitsCNN",
-        "keras",
-    ),
-}
 
 
 def _run(c: Context, args: list[str]) -> None:
@@ -28,48 +20,59 @@ def _run(c: Context, args: list[str]) -> None:
         raise Exit(f"step failed: python -m {' '.join(args)}", code=1)
 
 
-@task(help={"build": "output folder (default: build)", "epochs": "training epochs"})
-def train(c: Context, build: str = "build", epochs: int = 10) -> None:
-    """Train the digits CNNs (PyTorch and TensorFlow) on the bundled digits dataset."""
-    out = Path(build)
-    for name, (wrapper, suffix) in MODELS.items():
-        print(f"== training {name} digits CNN")
-        _run(
-            c,
-            [
-                "kenning.scenarios.model_training",
-                wrapper,
-                DIGITS,
-                "--model-path",
-                str(out / f"digits-{name}.{suffix}"),
-                "--logdir",
-                str(out / "logs" / name),
-                "--num-epochs",
-                str(epochs),
-            ],
-        )
+@task(
+    help={
+        "compiler": "tvm, tflite or onnxruntime (int8)",
+        "target": "compiler target, e.g. aarch64 for tvm, int8 for tflite",
+        "model": "torch or tensorflow (default: torch; tflite takes tensorflow)",
+        "executor": "auto (docker when a daemon answers), local or docker",
+        "build": "folder holding models/ from `invoke train` (default: build/demo)",
+    }
+)
+def compile(
+    c: Context,
+    compiler: str = "tvm",
+    target: str = "",
+    model: str = "",
+    executor: str = "auto",
+    build: str = "build/demo",
+) -> None:
+    """Compile a trained digits model, each step in its pinned image."""
+    from kenning.core.errors import KenningError
+    from kenning.executors import select_executor
+    from kenning.toolchain.compile import run_compile
+
+    chosen = model or ("tensorflow" if compiler == "tflite" else "torch")
+    try:
+        with select_executor(executor) as runner:
+            artifact, records = run_compile(runner, chosen, compiler, target, Path(build))
+    except KenningError as exc:
+        raise Exit(f"compile failed: {exc}", code=1) from exc
+    where = ", ".join(f"{r.image or 'local'}" for r in records)
+    print(f"== {artifact} (ran in: {where})")
 
 
-@task(help={"build": "output folder (default: build)"})
-def performance(c: Context, build: str = "build") -> None:
-    """Run each trained digits model in its own framework and write results JSON."""
-    out = Path(build)
-    for name, (wrapper, suffix) in MODELS.items():
-        model = out / f"digits-{name}.{suffix}"
-        if not model.is_file():
-            raise Exit(f"{model} is missing: run `invoke train` first", code=1)
-        print(f"== benchmarking {name} digits CNN on this machine")
-        _run(
-            c,
-            [
-                "kenning.scenarios.inference_performance",
-                wrapper,
-                DIGITS,
-                str(out / f"results-{name}.json"),
-                "--model-path",
-                str(model),
-            ],
-        )
+@task(
+    help={
+        "build": "output folder (default: build/demo)",
+        "epochs": "training epochs",
+        "executor": "auto (docker when a daemon answers), local or docker",
+    }
+)
+def train(
+    c: Context, build: str = "build/demo", epochs: int = 10, executor: str = "local"
+) -> None:
+    """Train the digits CNNs (PyTorch and TensorFlow), each in its training image."""
+    from kenning.core.errors import KenningError
+    from kenning.executors import select_executor
+    from kenning.toolchain.demo import train as train_models
+
+    try:
+        with select_executor(executor) as runner:
+            train_models(runner, Path(build), epochs)
+    except KenningError as exc:
+        raise Exit(f"training failed: {exc}", code=1) from exc
+    print(f"== models in {Path(build) / 'models'}")
 
 
 @task(help={"build": "output folder (default: build)", "epochs": "training epochs"})

@@ -32,6 +32,7 @@ SHORT_NAMES: dict[str, dict[str, str]] = {
             "kenning.modelwrappers.classification.tensorflow_digits.TensorFlowDigitsCNN"
         ),
         "torch-digits-cnn": "kenning.modelwrappers.classification.pytorch_digits.PyTorchDigitsCNN",
+        "onnx-model": "kenning.modelwrappers.onnx.ONNXModel",
         "tf-pet-mobilenetv2": (
             "kenning.modelwrappers.classification.tensorflow_pet_dataset."
             "TensorFlowPetDatasetMobileNetV2"

@@ -68,6 +68,10 @@ ARTIFACTS = (
 )  # fmt: skip
 
 
+#: the image each model trains (and exports to ONNX) in
+TRAIN_IMAGES = {"torch": "train-torch", "tensorflow": "train-tensorflow"}
+
+
 def model_path(build: Path, model: Model) -> Path:
     """Where the demo keeps a trained model."""
     return build / "models" / f"digits-{model.name}.{model.suffix}"
@@ -93,6 +97,7 @@ def train(executor: Executor, build: Path, epochs: int) -> dict[str, ExecutionRe
             _python("kenning.scenarios.model_training", model.wrapper, DIGITS,
                     "--model-path", str(model_path(build, model)),
                     "--logdir", str(build / "logs" / model.name), "--num-epochs", str(epochs)),
+            image=TRAIN_IMAGES[model.name],
         )  # fmt: skip
     return records
 

@@ -1,0 +1,86 @@
+"""`invoke compile` runs each step in its pinned image and writes the artifact to the host."""
+
+# ruff: noqa: F811 - pytest fixtures imported from conftest_docker are redefined as arguments
+
+import json
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+from conftest_docker import docker_client  # noqa: F401 - fixture
+
+from kenning.core.errors import ConfigurationError
+from kenning.core.iospec import IOSpec
+from kenning.toolchain.compile import plan
+
+
+@pytest.fixture
+def build(torch_digits_model: Path, tf_digits_model: Path) -> Iterator[Path]:
+    # inside the work tree: the Docker executor bind-mounts the working folder only
+    folder = ROOT / "build" / f"test-compile-{uuid.uuid4().hex[:8]}"
+    (folder / "models").mkdir(parents=True)
+    shutil.copy(torch_digits_model, folder / "models" / "digits-torch.pth")
+    shutil.copy(tf_digits_model, folder / "models" / "digits-tensorflow.keras")
+    yield folder.relative_to(ROOT)
+    shutil.rmtree(folder)
+
+
+def invoke(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", *args], cwd=ROOT, capture_output=True, text=True,
+        timeout=600,
+    )  # fmt: skip
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize(
+    ("compiler", "artifact", "images", "elf"),
+    [
+        ("tvm", "digits-torch-tvm.so", ["kenning/train-torch", "kenning/compile-tvm"], "x86-64"),
+        ("tflite", "digits-tensorflow-tflite.tflite", ["kenning/compile-tflite"], None),
+        (
+            "onnxruntime",
+            "digits-torch-onnxruntime.onnx",
+            ["kenning/train-torch", "kenning/compile-tvm"],
+            None,
+        ),
+    ],
+)
+def test_compile_runs_in_the_compile_images(
+    build: Path, compiler: str, artifact: str, images: list[str], elf: str | None,
+    docker_client: object,
+) -> None:  # fmt: skip
+    done = invoke("compile", "--compiler", compiler, "--executor", "docker", "--build", str(build))
+    assert done.returncode == 0, done.stderr
+    out = ROOT / build / "compiled" / artifact
+    assert out.is_file() and IOSpec.load(out).inputs
+    records = json.loads(out.with_name(out.name + ".provenance.json").read_text())
+    assert [r["image"].split(":")[0] for r in records] == images
+    for record in records:
+        assert record["executor"] == "docker" and record["exit_code"] == 0
+        assert record["image_id"] == docker_client.images.get(record["image"]).id
+        assert record["lock_sha256"]
+    if elf:
+        assert elf in subprocess.run(["file", str(out)], capture_output=True, text=True).stdout
+
+
+def test_compile_plan_refuses_what_cannot_work(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="takes tensorflow models"):
+        plan("torch", "tflite", "", tmp_path)
+    with pytest.raises(ConfigurationError, match="unknown compiler 'xla'"):
+        plan("torch", "xla", "", tmp_path)
+    steps, artifact = plan("torch", "tvm", "aarch64", tmp_path)
+    assert [s.image for s in steps] == ["train-torch", "compile-tvm"]
+    assert artifact.name == "digits-torch-tvm-aarch64.so"
+    assert steps[1].command[-2:] == ["--target", "aarch64"]
+
+
+def test_compile_without_a_trained_model_says_what_to_run(tmp_path: Path) -> None:
+    done = invoke("compile", "--compiler", "tvm", "--executor", "local", "--build", str(tmp_path))
+    assert done.returncode != 0
+    assert "run `invoke train`" in done.stderr and "Traceback" not in done.stderr
