@@ -120,6 +120,7 @@ class TensorFlowWrapper(ModelWrapper):
         val = self._keras_dataset("validation", batch_size, shuffle=False)
         callbacks: list[Any] = []
         if logdir is not None:
+            require("tensorboard", "tensorflow")  # Keras only fails at the first epoch's end
             callbacks.append(k.callbacks.TensorBoard(log_dir=str(logdir)))
         with progress("training", epochs) as advance:
 
