@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,13 @@ class ClassSlot:
     family: str
     help: str
     flag: str = ""
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps short names such as ``torch-digits-cnn`` whole when help lines wrap."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
 
 
 def _add_slot(parser: argparse.ArgumentParser, slot: ClassSlot) -> None:
@@ -80,7 +88,7 @@ def build_parser(
     known, _ = first.parse_known_args(argv) if _has_positionals(slots, argv) else (None, None)
 
     full = argparse.ArgumentParser(
-        prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog=prog, description=description, formatter_class=_HelpFormatter
     )
     for slot in slots:
         _add_slot(full, slot)
