@@ -35,7 +35,11 @@ def serial_server(link: tuple[str, str], tmp_path: Path) -> Iterator[InferenceSe
         idle_timeout=0.2,
         monitor_interval=0.05,
     )
-    thread = threading.Thread(target=server.serve, kwargs={"poll": 0.05}, daemon=True)
+    # open the port before any client writes: opening a tty drops what is already buffered
+    protocol.initialize_server()
+    thread = threading.Thread(
+        target=server.serve, kwargs={"poll": 0.05, "initialize": False}, daemon=True
+    )
     thread.start()
     yield server
     server.stop_event.set()
@@ -98,7 +102,9 @@ def test_serial_server_resyncs_after_garbage_and_serves_on(
     protocol.send_data(b"garbage that is not a frame at all, " * 3)
     with pytest.raises(RemoteError, match="bad magic"):
         client._reply("garbage")
-    time.sleep(0.3)  # the target drains the line until it is quiet
+    # the target drains the line until it has been quiet for 50 ms; leave a wide margin on a
+    # loaded machine, where the paced link and the server can be descheduled for a while
+    time.sleep(1.0)
     protocol.disconnect()
     assert full_exchange(client)[2] == bytes(40)
     corrupted = bytearray(frame(MessageType.DATA, SAMPLE))
