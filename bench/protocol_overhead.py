@@ -8,15 +8,9 @@ p99 <= 250 us; no exchange >= 40 ms in 10,000.
 from __future__ import annotations
 
 import argparse
-import tempfile
-import time
-from pathlib import Path
 
 import numpy as np
-from protocol_common import emit, float_spec, micro, run_exchanges, server
-
-from kenning.runtimeprotocols.client import ProtocolClient
-from kenning.runtimeprotocols.network import NetworkProtocol
+from protocol_common import emit, micro, network_session
 
 
 def main() -> None:
@@ -24,24 +18,12 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=10_000)
     parser.add_argument("--input-floats", type=int, default=38_400, help="150 KB of float32")
     args = parser.parse_args()
-    spec = float_spec(args.input_floats, 10)
-    data = np.random.default_rng(0).random(args.input_floats, dtype=np.float32).tobytes()
-    with server("network", ["--port", "0"]) as endpoint, tempfile.TemporaryDirectory() as tmp:
-        host, port = endpoint.rsplit(":", 1)
-        model = Path(tmp) / "model.bin"
-        model.write_bytes(b"\0" * 1024)
-        with ProtocolClient(NetworkProtocol(host, int(port))) as client:
-            client.upload_io_spec(spec)
-            client.upload_model(model)
-            run_exchanges(client, data, 200)  # warm-up
-            start = time.perf_counter()
-            t = run_exchanges(client, data, args.samples)
-            elapsed = time.perf_counter() - start
+    t, elapsed = network_session(args.input_floats, args.samples, warmup=200)
     overhead = np.asarray(t["host"]) - np.asarray(t["target"])
     exchange = np.asarray(t["exchange"])
     emit(
         {
-            "input_bytes": len(data),
+            "input_bytes": args.input_floats * 4,  # float32
             "samples": args.samples,
             "overhead": micro(overhead),
             "overhead_negative_fraction": round(float(np.mean(overhead < 0)), 4),
