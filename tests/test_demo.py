@@ -15,7 +15,7 @@ def test_demo_benchmarks_every_artifact_through_the_protocol(tmp_path: Path) -> 
     report = run_demo(LocalExecutor(), tmp_path, epochs=4)
     assert report.is_file()
     html = report.read_text()
-    results = sorted((tmp_path / "results").glob("*.json"))
+    results = sorted((tmp_path / "results").rglob("*.json"))
     assert len(results) == len(ARTIFACTS) + len(MODELS) >= 7
     for path in results:
         res = load_results(path)

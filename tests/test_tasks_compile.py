@@ -3,38 +3,17 @@
 # ruff: noqa: F811 - pytest fixtures imported from conftest_docker are redefined as arguments
 
 import json
-import shutil
 import subprocess
-import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import ROOT
 from conftest_docker import docker_client  # noqa: F401 - fixture
+from conftest_tasks import build, invoke  # noqa: F401 - fixture
 
 from kenning.core.errors import ConfigurationError
 from kenning.core.iospec import IOSpec
 from kenning.toolchain.compile import plan
-
-
-@pytest.fixture
-def build(torch_digits_model: Path, tf_digits_model: Path) -> Iterator[Path]:
-    # inside the work tree: the Docker executor bind-mounts the working folder only
-    folder = ROOT / "build" / f"test-compile-{uuid.uuid4().hex[:8]}"
-    (folder / "models").mkdir(parents=True)
-    shutil.copy(torch_digits_model, folder / "models" / "digits-torch.pth")
-    shutil.copy(tf_digits_model, folder / "models" / "digits-tensorflow.keras")
-    yield folder.relative_to(ROOT)
-    shutil.rmtree(folder)
-
-
-def invoke(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "invoke", *args], cwd=ROOT, capture_output=True, text=True,
-        timeout=600,
-    )  # fmt: skip
 
 
 @pytest.mark.docker

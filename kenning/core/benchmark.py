@@ -51,8 +51,12 @@ def run_benchmark(
     recorder: ResultsRecorder,
     subset: Subset = "validation",
     monitor_interval: float = 0.1,
+    skip: frozenset[int] = frozenset(),
 ) -> Results:
     """Run ``infer`` over a dataset subset and record everything.
+
+    Batches whose samples are all in ``skip`` (already in the recorder, from a run being
+    resumed) are not run again.
 
     Raises
     ------
@@ -68,6 +72,9 @@ def run_benchmark(
         with progress("inference", total) as advance:
             for batch_no, (indices, inputs, labels) in enumerate(dataset.iter_batches(subset)):
                 index = int(indices[0])
+                if skip and all(int(i) in skip for i in indices):
+                    advance(len(indices))
+                    continue
                 start = time.perf_counter()
                 outcome = infer(inputs)
                 elapsed = time.perf_counter() - start

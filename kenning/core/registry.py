@@ -41,6 +41,7 @@ SHORT_NAMES: dict[str, dict[str, str]] = {
     "compiler": {
         "onnx": "kenning.compilers.onnx.ONNXCompiler",
         "onnxruntime-quant": "kenning.compilers.onnxruntime.ONNXRuntimeQuantizer",
+        "precompiled": "kenning.compilers.precompiled.PrecompiledModel",
         "pytorch": "kenning.compilers.pytorch.PyTorchCompiler",
         "tflite": "kenning.compilers.tflite.TFLiteCompiler",
         "tvm": "kenning.compilers.tvm.TVMCompiler",

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from kenning.core.benchmark import Outcome, run_benchmark
+from kenning.core.errors import ConfigurationError
 from kenning.core.iospec import IOSpec
 from kenning.core.measurements import collector
 from kenning.core.metrics import latency_summary
@@ -38,7 +39,9 @@ from kenning.core.pipeline import compile_and_load, host_outcome
 from kenning.core.results import (
     FrameworkInfo,
     ResultsRecorder,
+    SampleResult,
     TimeSeries,
+    load_results,
     new_results,
     summary_line,
 )
@@ -66,6 +69,11 @@ def _scenario_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         default=None,
         help="where an in-process runtime keeps the model (default: --compiled-model-path)",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the samples of a partial OUTPUT and run only the missing ones",
     )
 
 
@@ -116,6 +124,17 @@ def remote_outcome(
         return Outcome(model.postprocess_outputs(outputs[0]), host_s, target_s)
 
     return infer
+
+
+def _resumed_samples(output: Path) -> list[SampleResult]:
+    """The samples of a results file being resumed (none when it is absent)."""
+    if not output.is_file():
+        log.warning("nothing to resume: %s does not exist; starting from the first sample", output)
+        return []
+    previous = load_results(output)
+    if previous.scenario != "inference_tester":
+        raise ConfigurationError(f"{output} was written by {previous.scenario}; cannot resume it")
+    return list(previous.samples)
 
 
 def main(argv: Sequence[str]) -> int:
@@ -181,10 +200,15 @@ def main(argv: Sequence[str]) -> int:
         compiler=compiler,
         runtime=runtime_name,
     )
+    kept = _resumed_samples(output) if args.resume else []
+    if kept:
+        results.samples.extend(kept)
+        results.provenance["resumed"] = {"kept_samples": len(kept)}
+        log.info("resuming %s: %d samples kept", output, len(kept))
     recorder = _Recorder(output, results)
     recorder.target = target if protocol is not None else None
     try:
-        final = run_benchmark(dataset, infer, recorder)
+        final = run_benchmark(dataset, infer, recorder, skip=frozenset(s.index for s in kept))
     finally:
         if client is not None:
             client.close()

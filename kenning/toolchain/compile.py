@@ -1,40 +1,77 @@
 """Compile a trained demo model in the pinned images, each step where its framework is.
 
 TVM and ONNX Runtime take ONNX, and their image has no training framework, so
-those compiles are two steps: ``model_compilation ... onnx`` in the model's
-training image, then ``model_compilation onnx-model ...`` in ``compile-tvm``.
-TFLite takes the Keras model directly in ``compile-tflite``.
+those compiles are two steps: ``model_compilation ... onnx`` (the *export*) in the
+model's training image, then ``model_compilation onnx-model ...`` (the *compile*) in
+``compile-tvm``. TFLite takes the Keras model directly in ``compile-tflite``; the
+``onnx`` compiler is the export alone.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from kenning.core.errors import ConfigurationError, ModelError
 from kenning.core.results import write_atomically
 from kenning.executors.base import ExecutionRecord, Executor
-from kenning.toolchain.demo import DIGITS, MODELS, TRAIN_IMAGES, model_path
+from kenning.toolchain.demo_models import DIGITS, MODELS, TRAIN_IMAGES, model_path
 
-#: compiler -> (short name, artifact suffix, image, model frameworks it takes directly)
+
+@dataclass(frozen=True)
+class Compiler:
+    """How ``invoke compile --compiler NAME`` builds an artifact."""
+
+    short: str
+    suffix: str
+    image: str
+    direct: tuple[str, ...] = ()  # model frameworks it takes without an ONNX export
+
+
 COMPILERS = {
-    "tvm": ("tvm", "so", "compile-tvm", ()),
-    "onnxruntime": ("onnxruntime-quant", "onnx", "compile-tvm", ()),
-    "tflite": ("tflite", "tflite", "compile-tflite", ("tensorflow",)),
+    "onnx": Compiler("onnx", "onnx", ""),  # the export alone
+    "onnxruntime": Compiler("onnxruntime-quant", "onnx", "compile-tvm"),
+    "tvm": Compiler("tvm", "so", "compile-tvm"),
+    "tflite": Compiler("tflite", "tflite", "compile-tflite", ("tensorflow",)),
 }
 
 
 @dataclass(frozen=True)
 class Step:
-    """One command and the image it runs in."""
+    """One command, its name (``export``, ``compile``) and the image it runs in."""
 
+    name: str
     image: str
     command: list[str]
 
 
-def plan(model: str, compiler: str, target: str, build: Path) -> tuple[list[Step], Path]:
+def plan(
+    model: str,
+    compiler: str,
+    target: str,
+    build: Path,
+    *,
+    args: Sequence[str] = (),
+    name: str = "",
+) -> tuple[list[Step], Path]:
     """The steps compiling demo model ``model`` with ``compiler``, and the artifact's path.
+
+    Parameters
+    ----------
+    model : str
+        ``torch`` or ``tensorflow``.
+    compiler : str
+        A key of :data:`COMPILERS`.
+    target : str
+        The compiler's ``--target`` (empty: its default).
+    build : Path
+        Folder holding ``models/``; artifacts go to ``compiled/``.
+    args : sequence of str
+        More compiler flags.
+    name : str
+        Artifact file name without suffix (default: ``digits-MODEL-COMPILER[-TARGET]``).
 
     Raises
     ------
@@ -47,45 +84,55 @@ def plan(model: str, compiler: str, target: str, build: Path) -> tuple[list[Step
         raise ConfigurationError(
             f"unknown compiler '{compiler}'; choose from {', '.join(COMPILERS)}"
         )
-    short, suffix, image, direct = COMPILERS[compiler]
+    how = COMPILERS[compiler]
     source = MODELS[model]
     out = build / "compiled"
-    artifact = out / f"digits-{model}-{compiler}{'-' + target if target else ''}.{suffix}"
-    extra = ["--target", target] if target else []
+    stem = name or f"digits-{model}-{compiler}{'-' + target if target else ''}"
+    artifact = out / f"{stem}.{how.suffix}"
+    extra = [*(["--target", target] if target else []), *args]
     scenario = ["python", "-m", "kenning.scenarios.model_compilation"]
-    if direct:
-        if model not in direct:
-            raise ConfigurationError(f"--compiler {compiler} takes {', '.join(direct)} models")
-        return [
-            Step(
-                image,
-                [
-                    *scenario,
-                    source.wrapper,
-                    short,
-                    DIGITS,
-                    "--model-path",
-                    str(model_path(build, source)),
-                    "--compiled-model-path",
-                    str(artifact),
-                    *extra,
-                ],
-            )
-        ], artifact
-    onnx = out / f"digits-{model}.onnx"
+    trained = ["--model-path", str(model_path(build, source))]
+    if how.direct:
+        if model not in how.direct:
+            raise ConfigurationError(f"--compiler {compiler} takes {', '.join(how.direct)} models")
+        command = [*scenario, source.wrapper, how.short, DIGITS, *trained,
+                   "--compiled-model-path", str(artifact), *extra]  # fmt: skip
+        return [Step("compile", how.image, command)], artifact
+    onnx = artifact if compiler == "onnx" else out / f"digits-{model}.onnx"
+    export = Step("export", TRAIN_IMAGES[model], [*scenario, source.wrapper, "onnx", DIGITS,
+                  *trained, "--compiled-model-path", str(onnx)])  # fmt: skip
+    if compiler == "onnx":
+        return [export], artifact
     return [
-        Step(TRAIN_IMAGES[model], [*scenario, source.wrapper, "onnx", DIGITS,
-                                   "--model-path", str(model_path(build, source)),
-                                   "--compiled-model-path", str(onnx)]),
-        Step(image, [*scenario, "onnx-model", short, DIGITS, "--model-path", str(onnx),
-                     "--compiled-model-path", str(artifact), *extra]),
+        export,
+        Step("compile", how.image, [*scenario, "onnx-model", how.short, DIGITS,
+             "--model-path", str(onnx), "--compiled-model-path", str(artifact), *extra]),
     ], artifact  # fmt: skip
 
 
+def provenance_path(artifact: Path) -> Path:
+    """Where the records of the steps that built ``artifact`` are kept."""
+    return artifact.with_name(artifact.name + ".provenance.json")
+
+
 def run_compile(
-    executor: Executor, model: str, compiler: str, target: str, build: Path
-) -> tuple[Path, list[ExecutionRecord]]:
+    executor: Executor,
+    model: str,
+    compiler: str,
+    target: str,
+    build: Path,
+    *,
+    args: Sequence[str] = (),
+    name: str = "",
+) -> tuple[Path, dict[str, ExecutionRecord]]:
     """Run the compile steps; write ``<artifact>.provenance.json`` beside the artifact.
+
+    Parameters are those of :func:`plan`.
+
+    Returns
+    -------
+    tuple of Path and dict
+        The artifact, and the record of each step by step name.
 
     Raises
     ------
@@ -94,15 +141,15 @@ def run_compile(
     ExecutorError
         If a step fails (its image, command, exit code and stderr tail are in the error).
     """
-    steps, artifact = plan(model, compiler, target, build)
+    steps, artifact = plan(model, compiler, target, build, args=args, name=name)
     trained = model_path(build, MODELS[model])
     if not trained.is_file():
         raise ModelError(f"{trained} is missing: run `invoke train` (or `invoke demo`) first",
                          trained)  # fmt: skip
     artifact.parent.mkdir(parents=True, exist_ok=True)
-    records = [executor.run(step.command, image=step.image) for step in steps]
+    records = {step.name: executor.run(step.command, image=step.image) for step in steps}
     write_atomically(
-        artifact.with_name(artifact.name + ".provenance.json"),
-        json.dumps([r.model_dump(mode="json") for r in records], indent=1),
+        provenance_path(artifact),
+        json.dumps([r.model_dump(mode="json") for r in records.values()], indent=1),
     )
     return artifact, records

@@ -1,0 +1,322 @@
+"""Re-run the steps recorded in a results file, in the same images, and compare.
+
+A results file written by ``invoke demo`` or ``invoke bench`` keeps, per step, the command,
+the executor, the image and its ID and lock hashes (:class:`ExecutionRecord`). Here every
+step runs again in a fresh workspace (``build/reproduce/<name>/`` by default: relative paths
+of the commands land there, the original files stay untouched), the benchmark against a
+freshly started server on the same board, and the new results are compared with the old:
+
+* environment: each image is the one the step ran in (else: which image, which lock file);
+  local steps compare the kenning commit (a difference is a warning: the code is this one);
+* accuracy and every prediction: equal (the runtimes are deterministic);
+* latency p50: within a stated band (default ±50 %: on a shared machine latency varies).
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kenning.core.errors import KenningError, ResultsError
+from kenning.core.results import Results, load_results
+from kenning.executors.base import ExecutionRecord, Executor
+from kenning.executors.errors import ExecutionError, ImageNotFoundError
+from kenning.toolchain.bench import Board, Endpoint
+from kenning.toolchain.provenance import git_commit
+
+#: default relative band for latency p50 (0.5: the new p50 is within 1/1.5 ... 1.5 x the old)
+LATENCY_BAND = 0.5
+
+
+@dataclass
+class Check:
+    """One row of the verdict table."""
+
+    subject: str
+    original: str
+    reproduced: str
+    verdict: str
+    ok: bool
+    warning: bool = False
+
+
+@dataclass
+class Verdict:
+    """What :func:`reproduce` found."""
+
+    original: Path
+    reproduced: Path | None
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when every check passed (warnings allowed)."""
+        return bool(self.checks) and all(c.ok for c in self.checks)
+
+
+def _executor_for(record: ExecutionRecord) -> Executor:
+    if record.executor == "docker":
+        from kenning.executors.docker import DockerExecutor
+
+        return DockerExecutor()
+    from kenning.executors.local import LocalExecutor
+
+    return LocalExecutor()
+
+
+def environment_checks(name: str, record: ExecutionRecord, client: Any = None) -> list[Check]:
+    """Check that step ``name`` would run in the environment it ran in."""
+    if record.executor == "docker" and record.image:
+        from kenning.toolchain.images import image_differences
+
+        try:
+            changes = image_differences(record, client)
+        except ImageNotFoundError as exc:
+            return [Check(f"{name}: image", record.image, "not built", str(exc), ok=False)]
+        if changes:
+            return [
+                Check(f"{name}: image", _short(record.image_id), "rebuilt", f"differs: {c}",
+                      ok=False)
+                for c in changes
+            ]  # fmt: skip
+        return [Check(f"{name}: image {record.image}", _short(record.image_id),
+                      _short(record.image_id), "same image", ok=True)]  # fmt: skip
+    now = git_commit()
+    if record.git_commit == now:
+        dirty = (now or "").endswith("+dirty")
+        return [Check(f"{name}: kenning code", _short(now), _short(now),
+                      "same commit, with uncommitted changes" if dirty else "same commit",
+                      ok=True, warning=dirty)]  # fmt: skip
+    return [Check(f"{name}: kenning code", _short(record.git_commit), _short(now),
+                  "differs (local step: runs this code)", ok=True, warning=True)]  # fmt: skip
+
+
+def _short(value: str | None) -> str:
+    text = (value or "none").removeprefix("sha256:")
+    return text[:12] + ("+dirty" if text.endswith("+dirty") else "")
+
+
+def relocate(
+    command: Sequence[str], old: Path, new: Path, earlier: set[str]
+) -> tuple[list[str], list[Path]]:
+    """Rewrite ``command`` for workspace ``new``; list the inputs to copy from ``old``.
+
+    A leading interpreter path becomes ``python`` (the executor's own), absolute paths under
+    ``old`` move under ``new``, and relative paths that exist under ``old`` but no earlier
+    step mentions (inputs made before the recorded run, e.g. a dataset) are copied over.
+    """
+    argv = list(command)
+    if argv and Path(argv[0]).name.startswith("python"):
+        argv[0] = "python"
+    inputs: list[Path] = []
+    for i, arg in enumerate(argv[1:], start=1):
+        path = Path(arg)
+        if path.is_absolute():
+            if path.is_relative_to(old):
+                argv[i] = str(new / path.relative_to(old))
+            continue
+        if "/" in arg and arg not in earlier and (old / path).exists():
+            inputs.append(path)
+    return argv, inputs
+
+
+def _copy_inputs(inputs: list[Path], old: Path, new: Path) -> None:
+    for rel in inputs:
+        source, dest = old / rel, new / rel
+        if dest.exists():
+            continue
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, dest)
+        else:
+            shutil.copy2(source, dest)
+
+
+def _flag(argv: list[str], flag: str) -> str | None:
+    return argv[argv.index(flag) + 1] if flag in argv[:-1] else None
+
+
+def _set_flag(argv: list[str], flag: str, value: str) -> None:
+    argv[argv.index(flag) + 1] = value
+
+
+def _results_arg(record: ExecutionRecord, original: Path) -> str:
+    target = original.resolve()
+    for arg in record.command:
+        if arg.endswith(".json") and (Path(record.workdir) / arg).resolve() == target:
+            return arg
+    raise ResultsError(
+        f"the last step of {original} does not write it (was the file moved?); "
+        "reproduce a results file where its task wrote it"
+    )
+
+
+def reproduce(
+    results: Path,
+    *,
+    workspace: Path | None = None,
+    latency_band: float = LATENCY_BAND,
+    board_for: Callable[[dict[str, Any]], Board] | None = None,
+    client: Any = None,
+) -> Verdict:
+    """Re-run the steps recorded in ``results`` and compare the outcome with it.
+
+    Parameters
+    ----------
+    results : Path
+        A results file written by ``invoke demo`` or ``invoke bench``.
+    workspace : Path, optional
+        Where the steps run again (default: ``build/reproduce/<file stem>``).
+    latency_band : float
+        Relative band latency p50 must stay within.
+    board_for : callable, optional
+        Returns the board to serve on from the recorded ``server`` entry
+        (default: the local board for local servers).
+    client : docker.DockerClient, optional
+        A connected client for image checks.
+
+    Returns
+    -------
+    Verdict
+        The checks, in the order of the table.
+
+    Raises
+    ------
+    ResultsError
+        If the file cannot be read or records no steps.
+    """
+    original = load_results(results)
+    steps = {k: ExecutionRecord.model_validate(v)
+             for k, v in (original.provenance.get("steps") or {}).items()}  # fmt: skip
+    if not steps:
+        raise ResultsError(
+            f"{results} records no steps: only results of `invoke demo` or `invoke bench` "
+            "can be reproduced"
+        )
+    workspace = (workspace or Path("build") / "reproduce" / results.stem).resolve()
+    if workspace.exists():
+        shutil.rmtree(workspace)
+    workspace.mkdir(parents=True)
+    verdict = Verdict(results, None)
+    for name, record in steps.items():
+        verdict.checks.extend(environment_checks(name, record, client))
+    last = list(steps)[-1]
+    out_arg = _results_arg(steps[last], results)
+    earlier: set[str] = set()
+    for name, record in steps.items():
+        argv, inputs = relocate(record.command, Path(record.workdir), workspace, earlier)
+        if name == last:
+            inputs = [p for p in inputs if str(p) != out_arg]
+        _copy_inputs(inputs, Path(record.workdir), workspace)
+        earlier.update(record.command)
+        try:
+            _run_step(name, record, argv, workspace, original, board_for)
+        except KenningError as exc:
+            verdict.checks.append(Check(f"{name}: ran again", "exit 0", "failed", str(exc),
+                                        ok=False))  # fmt: skip
+            return verdict
+        verdict.checks.append(Check(f"{name}: ran again", "exit 0", "exit 0", "ran", ok=True))
+    produced = workspace / out_arg if not Path(out_arg).is_absolute() else Path(out_arg)
+    verdict.reproduced = produced
+    verdict.checks.extend(compare(original, load_results(produced), latency_band))
+    return verdict
+
+
+def _run_step(
+    name: str,
+    record: ExecutionRecord,
+    argv: list[str],
+    workspace: Path,
+    original: Results,
+    board_for: Callable[[dict[str, Any]], Board] | None,
+) -> None:
+    image = record.environment or record.image
+    server = original.provenance.get("server")
+    if not (server and _flag(argv, "--protocol-cls") and _flag(argv, "--port")):
+        with _executor_for(record) as executor:
+            executor.run(argv, image=image, workdir=workspace)
+        return
+    if board_for is None:
+        from kenning.toolchain.localboard import LocalBoard
+
+        if server.get("kind") != "local":
+            raise ExecutionError(argv, -1, [], f"(board '{server.get('name')}' needs a board)")
+        board: Board = LocalBoard(str(server.get("name", "local")))
+    else:
+        board = board_for(server)
+    suffix = Path(_flag(argv, "--compiled-model-path") or "model.bin").suffix.lstrip(".")
+    folder = workspace / "boards" / board.name / name
+    with board.serve(str(server["runtime"]), suffix, folder) as endpoint:
+        _point_at(argv, endpoint)
+        with _executor_for(record) as executor:
+            executor.run(argv, image=image, workdir=workspace)
+
+
+def _point_at(argv: list[str], endpoint: Endpoint) -> None:
+    _set_flag(argv, "--host", endpoint.host)
+    _set_flag(argv, "--port", str(endpoint.port))
+
+
+def _p50(results: Results) -> float | None:
+    times = [s.target_time_s for s in results.samples if s.target_time_s is not None]
+    if not times:
+        times = [s.time_s for s in results.samples]
+    if not times:
+        return None
+    ordered = sorted(times)
+    return ordered[len(ordered) // 2]
+
+
+def compare(old: Results, new: Results, band: float = LATENCY_BAND) -> list[Check]:
+    """Compare a reproduced run with the original: status, samples, accuracy, latency."""
+    checks = [Check("status", old.status, new.status, "", ok=new.status == "complete")]
+    checks[-1].verdict = "complete" if checks[-1].ok else "the run did not complete"
+    same_n = len(old.samples) == len(new.samples)
+    checks.append(Check("samples", str(len(old.samples)), str(len(new.samples)),
+                        "same" if same_n else "differs", ok=same_n))  # fmt: skip
+    acc_old = old.metrics.accuracy if old.metrics else math.nan
+    acc_new = new.metrics.accuracy if new.metrics else math.nan
+    same_acc = acc_old == acc_new
+    checks.append(Check("accuracy", f"{acc_old:.4f}", f"{acc_new:.4f}",
+                        "equal" if same_acc else "differs", ok=same_acc))  # fmt: skip
+    if same_n:
+        changed = sum(a.predictions[:1] != b.predictions[:1]
+                      for a, b in zip(old.samples, new.samples, strict=True))  # fmt: skip
+        checks.append(Check("predictions", "", f"{changed} differ",
+                            "identical" if not changed else "differ", ok=not changed))  # fmt: skip
+    p_old, p_new = _p50(old), _p50(new)
+    if p_old and p_new:
+        ratio = p_new / p_old
+        inside = 1 / (1 + band) <= ratio <= 1 + band
+        checks.append(Check(
+            "latency p50", f"{p_old * 1e3:.4f} ms", f"{p_new * 1e3:.4f} ms",
+            f"x{ratio:.2f} ({'within' if inside else 'outside'} ±{band:.0%})", ok=inside,
+        ))  # fmt: skip
+    return checks
+
+
+def format_verdict(verdict: Verdict) -> str:
+    """The verdict table and a last line saying REPRODUCED or NOT REPRODUCED."""
+    from io import StringIO
+
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"reproducing {verdict.original}")
+    for column in ("check", "original", "reproduced", "verdict"):
+        table.add_column(column)
+    for c in verdict.checks:
+        mark = "ok" if c.ok and not c.warning else ("warning" if c.ok else "FAIL")
+        table.add_row(c.subject, c.original, c.reproduced, f"{mark}: {c.verdict}")
+    buffer = StringIO()
+    Console(file=buffer, width=140, force_terminal=False).print(table)
+    failed = [f"{c.subject}: {c.verdict}" for c in verdict.checks if not c.ok]
+    if verdict.ok:
+        last = f"REPRODUCED: {verdict.original} (new results: {verdict.reproduced})"
+    else:
+        last = f"NOT REPRODUCED: {verdict.original}:\n" + "".join(f"  - {f}\n" for f in failed)
+    return buffer.getvalue() + last.rstrip("\n") + "\n"

@@ -1,0 +1,103 @@
+"""`invoke bench` on the local board, `--resume`, and `invoke reproduce` of its results."""
+
+# ruff: noqa: F811 - pytest fixtures imported from conftest modules are redefined as arguments
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+from conftest_docker import docker_client  # noqa: F401 - fixture
+from conftest_tasks import build, invoke  # noqa: F401 - fixture
+
+from kenning.core.results import load_results, write_atomically
+
+
+def _bench(build: Path, *args: str) -> Path:
+    done = invoke("bench", "--build", str(build), *args)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    assert (ROOT / build / "reports" / "local" / "index.html").is_file()
+    return ROOT / build / "results" / "local"
+
+
+@pytest.mark.slow
+def test_bench_on_the_local_board_then_reproduce_and_resume(build: Path) -> None:
+    results = _bench(build, "--artifact", "tf-tflite", "--executor", "local") / "tf-tflite.json"
+    first = load_results(results)
+    assert first.status == "complete" and len(first.samples) == 450
+    assert first.provenance["board"] == "local"
+    assert first.provenance["server"]["kind"] == "local"
+    assert list(first.provenance["steps"]) == ["compile", "benchmark"]
+    assert all(s.target_time_s is not None for s in first.samples)  # through the protocol
+
+    done = invoke("reproduce", str(build / "results" / "local" / "tf-tflite.json"),
+                  "--workspace", str(build / "again"))  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "REPRODUCED" in done.stdout and "NOT REPRODUCED" not in done.stdout
+    again = load_results(ROOT / build / "again" / build / "results" / "local" / "tf-tflite.json")
+    assert [s.predictions for s in again.samples] == [s.predictions for s in first.samples]
+
+    # a result that no longer matches what its steps produce is not reproduced
+    tampered = first.model_copy(deep=True)
+    tampered.samples[0].predictions = [(tampered.samples[0].predictions[0] + 1) % 10]
+    tampered.compute_metrics()
+    write_atomically(results, tampered.dump())
+    done = invoke("reproduce", str(results), "--workspace", str(build / "again"))
+    assert done.returncode == 1
+    assert "NOT REPRODUCED" in done.stdout and "predictions" in done.stdout
+
+    # --resume keeps the finished samples of a partial run and runs the rest
+    partial = first.model_copy(deep=True)
+    partial.samples = partial.samples[:100]
+    partial.status, partial.error = "partial", "board died"
+    write_atomically(results, partial.dump())
+    _bench(build, "--artifact", "tf-tflite", "--executor", "local", "--resume")
+    resumed = load_results(results)
+    assert resumed.status == "complete" and len(resumed.samples) == 450
+    assert resumed.provenance["resumed"] == {"kept_samples": 100}
+    assert resumed.samples[:100] == partial.samples
+    assert sorted(s.index for s in resumed.samples) == sorted(s.index for s in first.samples)
+
+
+def test_reproduce_refuses_results_without_steps(tmp_path: Path) -> None:
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({"schema": "kenning.results", "schema_version": 1}))
+    done = invoke("reproduce", str(path))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "reproduce failed" in done.stderr
+
+
+def test_bench_without_models_says_what_to_run(tmp_path: Path) -> None:
+    done = invoke("bench", "--artifact", "tf-tflite", "--executor", "local",
+                  "--build", str(tmp_path))  # fmt: skip
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "invoke train" in done.stderr
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_reproduce_in_the_same_images_and_name_the_image_that_changed(
+    build: Path, docker_client: object
+) -> None:
+    results = _bench(build, "--artifact", "torch-tvm", "--executor", "docker") / "torch-tvm.json"
+    steps = load_results(results).provenance["steps"]
+    assert [steps[s]["image"] for s in ("export", "compile")] == [
+        "kenning/train-torch:latest", "kenning/compile-tvm:latest"]  # fmt: skip
+
+    done = invoke("reproduce", str(results), "--workspace", str(build / "again"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "REPRODUCED" in done.stdout
+    assert done.stdout.count("same image") == 2
+
+    # the results were made before compile-tvm's lock changed and the image was rebuilt
+    edited = load_results(results)
+    record = edited.provenance["steps"]["compile"]
+    record["lock_sha256"]["requirements.lock"] = "0" * 64
+    record["image_id"] = "sha256:" + "1" * 64
+    write_atomically(results, edited.dump())
+    done = invoke("reproduce", str(results), "--workspace", str(build / "again"))
+    assert done.returncode == 1
+    assert "NOT REPRODUCED" in done.stdout
+    assert "kenning/compile-tvm:latest: requirements.lock 000000000000 ->" in done.stdout
+    assert "train-torch" not in done.stdout.split("NOT REPRODUCED")[1]
+    assert "accuracy" not in done.stdout.split("NOT REPRODUCED")[1]  # the numbers agree
