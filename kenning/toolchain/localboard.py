@@ -16,22 +16,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from kenning.core.errors import KenningError
+from kenning.executors.errors import BoardError
+from kenning.toolchain.bench import Endpoint
+
+__all__ = ["BoardError", "LocalBoard", "RunningServer", "local_server"]
 
 log = logging.getLogger("kenning.localboard")
 
 _LISTENING = re.compile(r"listening on .*?:(\d+)")
-
-
-class BoardError(KenningError):
-    """A board could not be started or stopped; carries the board and the step."""
-
-    def __init__(self, board: str, step: str, detail: str, log_tail: Sequence[str] = ()) -> None:
-        self.board = board
-        self.step = step
-        self.log_tail = list(log_tail)
-        tail = ("; server log ends: " + " | ".join(self.log_tail[-5:])) if self.log_tail else ""
-        super().__init__(f"board '{board}', {step}: {detail}{tail}")
 
 
 @dataclass
@@ -115,3 +107,47 @@ def _stop(proc: subprocess.Popen[str]) -> None:
             proc.wait()
     if proc.stdout is not None:
         proc.stdout.close()
+
+
+class LocalBoard:
+    """The machine kenning runs on, as a board: the default of ``invoke bench`` and the demo.
+
+    Parameters
+    ----------
+    name : str
+        The board's name in results and errors.
+    runtime_args : sequence of str
+        Extra runtime flags for the server.
+    """
+
+    def __init__(self, name: str = "local", runtime_args: Sequence[str] = ()) -> None:
+        import platform
+
+        self.name = name
+        self.arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(
+            platform.machine(), platform.machine()
+        )
+        self.runtime_args = list(runtime_args)
+        #: runtimes it offers (None: whatever is installed here)
+        self.runtimes: list[str] | None = None
+
+    @contextmanager
+    def serve(self, runtime: str, suffix: str, folder: Path) -> Iterator[Endpoint]:
+        """Start ``inference_server`` here; its log is ``folder/server.log``.
+
+        Raises
+        ------
+        BoardError
+            If the server does not start.
+        """
+        with local_server(
+            runtime, folder / f"model.{suffix}", folder / "server.log", self.runtime_args
+        ) as server:
+            yield Endpoint(server.host, server.port)
+
+    def describe(self) -> dict[str, str]:
+        """The board as results record it."""
+        import socket
+
+        return {"name": self.name, "kind": "local", "host": socket.gethostname(),
+                "arch": self.arch}  # fmt: skip
