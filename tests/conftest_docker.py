@@ -43,7 +43,9 @@ def ours(docker_client: Any) -> Iterator[Callable[[], list[Any]]]:
     def listing() -> list[Any]:
         return list(
             docker_client.containers.list(
-                all=True, filters={"label": [CONTAINER_LABEL, f"org.kenning.pid={os.getpid()}"]}
+                all=True,
+                # the executor's own: session-long SSH test boards (value "board") are not
+                filters={"label": [f"{CONTAINER_LABEL}=docker", f"org.kenning.pid={os.getpid()}"]},
             )
         )
 

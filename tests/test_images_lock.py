@@ -10,7 +10,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from kenning.toolchain.catalogue import CATALOGUE, images_dir, lock_hashes
+from kenning.toolchain.catalogue import CATALOGUE, image_tag, images_dir, lock_hashes
 from kenning.toolchain.provenance import sha256_file
 
 IMAGES = images_dir()
@@ -42,10 +42,13 @@ def test_catalogue_matches_the_folders() -> None:
 @pytest.mark.parametrize("name", sorted(CATALOGUE))
 def test_every_lock_line_is_pinned_to_an_exact_version(name: str) -> None:
     folder = IMAGES / name
-    assert (folder / "requirements.lock").is_file(), f"{name} has no requirements.lock"
-    pins = _pins(name)
-    assert {"pip", "setuptools", "wheel"} <= set(pins), "the venv's own tools are pinned too"
-    assert len(pins) == len(_lines(folder / "requirements.lock")), "a package is listed twice"
+    if CATALOGUE[name].parent:  # Debian packages on top of a catalogue image (its venv)
+        assert (folder / "apt.lock").is_file(), f"{name} has no apt.lock"
+    else:
+        assert (folder / "requirements.lock").is_file(), f"{name} has no requirements.lock"
+        pins = _pins(name)
+        assert {"pip", "setuptools", "wheel"} <= set(pins), "the venv's own tools are pinned too"
+        assert len(pins) == len(_lines(folder / "requirements.lock")), "a package is listed twice"
     for apt_lock in folder.glob("apt.lock"):
         for line in _lines(apt_lock):
             assert APT_PIN.match(line), f"{name}/apt.lock: '{line}' is not pinned as name=version"
@@ -53,8 +56,9 @@ def test_every_lock_line_is_pinned_to_an_exact_version(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(CATALOGUE))
 def test_the_lock_satisfies_requirements_in(name: str) -> None:
-    pins = _pins(name)
-    for line in _lines(IMAGES / name / "requirements.in"):
+    pins = {} if CATALOGUE[name].parent else _pins(name)
+    requirements_in = IMAGES / name / "requirements.in"
+    for line in _lines(requirements_in) if requirements_in.is_file() else []:
         requirement = Requirement(line)
         key = canonicalize_name(requirement.name)
         assert key in pins, f"{name}: {requirement.name} is in requirements.in but not locked"
@@ -69,13 +73,19 @@ def test_the_lock_satisfies_requirements_in(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(CATALOGUE))
 def test_dockerfile_takes_the_base_as_an_argument(name: str) -> None:
+    image = CATALOGUE[name]
     text = (IMAGES / name / "Dockerfile").read_text()
     instructions = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
-    assert instructions[0] == "ARG BASE_IMAGE=python:3.11-slim-bookworm"
+    default = image_tag(image.parent) if image.parent else "python:3.11-slim-bookworm"
+    assert instructions[0] == f"ARG {image.base_arg}={default}"
     froms = [ln for ln in instructions if ln.startswith("FROM ")]
-    assert froms and all(ln.split()[1] == "${BASE_IMAGE}" for ln in froms)
-    assert f"images/{name}/requirements.lock" in text
-    assert "--no-deps" in text, "only locked packages may be installed"
+    assert froms and all(ln.split()[1] == f"${{{image.base_arg}}}" for ln in froms)
+    if image.parent:
+        assert f"images/{name}/apt.lock" in text
+        assert "--no-install-recommends" in text, "only locked packages may be installed"
+    else:
+        assert f"images/{name}/requirements.lock" in text
+        assert "--no-deps" in text, "only locked packages may be installed"
 
 
 def test_target_images_are_runtime_only() -> None:
@@ -101,3 +111,7 @@ def test_lock_hashes_are_the_sha256_of_the_files() -> None:
     hashes = lock_hashes("compile-tvm")
     assert set(hashes) == {"apt.lock", "requirements.lock"}
     assert hashes["requirements.lock"] == sha256_file(IMAGES / "compile-tvm" / "requirements.lock")
+    # an image built FROM another depends on the other's lock files as well
+    board = lock_hashes("board-arm64")
+    assert board["requirements.lock"] == sha256_file(IMAGES / "target-arm64" / "requirements.lock")
+    assert board["apt.lock"] == sha256_file(IMAGES / "board-arm64" / "apt.lock")

@@ -41,6 +41,9 @@ class ImageSpec:
         Extra package index for those wheels when no local copy is found.
     index_arg : str
         The Dockerfile build argument naming that index (set empty when a local copy is used).
+    parent : str
+        Catalogue image this one is built FROM (passed as ``TARGET_IMAGE`` instead of
+        ``BASE_IMAGE``); its lock files count as this image's too. Empty: the Python base.
     """
 
     name: str
@@ -49,11 +52,17 @@ class ImageSpec:
     local_wheels: tuple[str, ...] = ()
     index_url: str = ""
     index_arg: str = ""
+    parent: str = ""
 
     @property
     def tag(self) -> str:
         """The image tag, e.g. ``kenning/compile-tvm:latest``."""
         return image_tag(self.name)
+
+    @property
+    def base_arg(self) -> str:
+        """The Dockerfile build argument naming the image to build FROM."""
+        return "TARGET_IMAGE" if self.parent else "BASE_IMAGE"
 
 
 CATALOGUE: dict[str, ImageSpec] = {
@@ -74,6 +83,12 @@ CATALOGUE: dict[str, ImageSpec] = {
         ImageSpec("target-amd64", "amd64", "runtime only: LiteRT, ONNX Runtime, TVM runtime"),
         ImageSpec(
             "target-arm64", "arm64", "runtime only (arm64): LiteRT, ONNX Runtime, TVM runtime"
+        ),
+        ImageSpec(
+            "board-amd64", "amd64", "SSH test board: target-amd64 + sshd", parent="target-amd64"
+        ),
+        ImageSpec(
+            "board-arm64", "arm64", "SSH test board: target-arm64 + sshd", parent="target-arm64"
         ),
         ImageSpec("mxnet", "amd64", "MXNet 1.9.1, numpy 1.23, onnx 1.14 (ONNX table)"),
     )
@@ -125,9 +140,16 @@ def lock_labels(labels: dict[str, str]) -> dict[str, str]:
 
 
 def lock_files(name: str, root: Path | None = None) -> list[Path]:
-    """The lock files of image ``name`` (``requirements.lock``, and ``apt.lock`` if any)."""
-    folder = images_dir(root) / spec(name).name
-    return sorted(folder.glob("*.lock"))
+    """The lock files of image ``name`` (``requirements.lock``, and ``apt.lock`` if any).
+
+    An image built FROM a parent also depends on the parent's lock files; its own file of
+    the same name wins.
+    """
+    image = spec(name)
+    inherited = lock_files(image.parent, root) if image.parent else []
+    own = sorted((images_dir(root) / image.name).glob("*.lock"))
+    names = {path.name for path in own}
+    return sorted([p for p in inherited if p.name not in names] + own, key=lambda p: p.name)
 
 
 def lock_hashes(name: str, root: Path | None = None) -> dict[str, str]:

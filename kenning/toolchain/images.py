@@ -158,6 +158,8 @@ def build_image(
     base_image : str, optional
         ``BASE_IMAGE`` build argument; default the offline Debian base for the image's
         architecture, built first if missing (see :mod:`kenning.toolchain.baseimage`).
+        For an image with a catalogue parent it is ``TARGET_IMAGE``, default the parent,
+        which must be built already.
     extra_ca : bool
         Trust this machine's extra CA certificates while installing packages (needed behind
         a TLS-intercepting proxy). They never reach the final image; turn off for images
@@ -182,13 +184,18 @@ def build_image(
     ------
     ImageBuildError
         If the build fails (the message ends with the build output's last lines).
+    ImageNotFoundError
+        If the image's parent is not built (Docker would try to pull it).
     DockerUnavailableError
         If no daemon answers.
     """
     image = spec(name)
     root = root or work_tree()
-    base = base_image or build_base_image(image.arch).tag
-    buildargs = {"BASE_IMAGE": base, "EXTRA_CA_CERTS": "1" if extra_ca else "0"}
+    if image.parent:  # adds Debian packages only (plain http mirror): no CA certificates
+        buildargs = {image.base_arg: base_image or image_info(image.parent).tag}
+    else:
+        base = base_image or build_base_image(image.arch).tag
+        buildargs = {image.base_arg: base, "EXTRA_CA_CERTS": "1" if extra_ca else "0"}
     wheels = find_local_wheels(image, wheel_dirs)
     if wheels and image.index_arg:
         buildargs[image.index_arg] = ""

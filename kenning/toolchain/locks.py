@@ -15,7 +15,7 @@ from pathlib import Path
 from kenning.executors.docker import DockerExecutor
 from kenning.executors.errors import ImageBuildError
 from kenning.toolchain.baseimage import build_base_image
-from kenning.toolchain.catalogue import images_dir, spec
+from kenning.toolchain.catalogue import image_tag, images_dir, spec
 from kenning.toolchain.images import HOST_CA_DIR, find_local_wheels
 
 _SCRIPT = r"""
@@ -25,14 +25,16 @@ if ls /certs/*.crt >/dev/null 2>&1; then
 fi
 export PIP_CERT=/etc/ssl/certs/ca-certificates.crt PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_ROOT_USER_ACTION=ignore PIP_NO_CACHE_DIR=1
-python3 -m venv /tmp/venv
-/tmp/venv/bin/python -m pip install -q --upgrade pip setuptools wheel >&2
-FIND=; [ -d /wheels ] && FIND='--find-links /wheels'
-/tmp/venv/bin/python -m pip install -q $FIND $INDEX -r requirements.in >&2
-/tmp/venv/bin/python -m pip check >&2
 echo "@@python $(python3 -c 'import platform; print(platform.python_version())')"
-echo "@@pip"
-/tmp/venv/bin/python -m pip freeze --all
+if [ -f requirements.in ]; then
+    python3 -m venv /tmp/venv
+    /tmp/venv/bin/python -m pip install -q --upgrade pip setuptools wheel >&2
+    FIND=; [ -d /wheels ] && FIND='--find-links /wheels'
+    /tmp/venv/bin/python -m pip install -q $FIND $INDEX -r requirements.in >&2
+    /tmp/venv/bin/python -m pip check >&2
+    echo "@@pip"
+    /tmp/venv/bin/python -m pip freeze --all
+fi
 if [ -f apt.in ]; then
     apt-get update -qq >&2
     echo "@@apt"
@@ -57,7 +59,8 @@ def generate_locks(
     name : str
         Catalogue name.
     base_image : str, optional
-        Image to resolve in (default: the offline base for the image's architecture).
+        Image to resolve in (default: the image's catalogue parent if it has one, else the
+        offline base for the image's architecture).
     extra_ca : bool
         Trust this machine's extra CA certificates while downloading.
     timeout : float
@@ -77,7 +80,9 @@ def generate_locks(
     """
     image = spec(name)
     folder = images_dir() / image.name
-    base = base_image or build_base_image(image.arch).tag
+    base = base_image or (
+        image_tag(image.parent) if image.parent else build_base_image(image.arch).tag
+    )
     wheels = find_local_wheels(image)
     mounts: dict[Path, str] = {}
     if wheels:
@@ -95,8 +100,10 @@ def generate_locks(
             stdout=out,
         )
     sections = _sections(out.getvalue())
-    if not sections.get("pip"):
+    if not sections.get("pip") and (folder / "requirements.in").is_file():
         raise ImageBuildError(image.tag, "pip freeze printed nothing", out.getvalue().splitlines())
+    if not sections.get("pip") and not sections.get("apt"):
+        raise ImageBuildError(image.tag, "no requirements.in or apt.in to resolve", [])
     python = sections.get("python", ["?"])[0]
     written = []
     for section, source, target, what in (
