@@ -48,7 +48,7 @@ def compile(
             artifact, records = run_compile(runner, chosen, compiler, target, Path(build))
     except KenningError as exc:
         raise Exit(f"compile failed: {exc}", code=1) from exc
-    where = ", ".join(f"{r.image or 'local'}" for r in records)
+    where = ", ".join(f"{r.image or 'local'}" for r in records.values())
     print(f"== {artifact} (ran in: {where})")
 
 
@@ -75,18 +75,125 @@ def train(
     print(f"== models in {Path(build) / 'models'}")
 
 
-@task(help={"build": "output folder (default: build)", "epochs": "training epochs"})
-def demo(c: Context, build: str = "build", epochs: int = 10) -> None:
+@task(
+    help={
+        "build": "output folder (default: build)",
+        "epochs": "training epochs",
+        "executor": "where training and compiling run: local (default), docker or auto",
+    }
+)
+def demo(c: Context, build: str = "build", epochs: int = 10, executor: str = "local") -> None:
     """The main job: train, compile every way, benchmark on the local board, render the report."""
     from kenning.core.errors import KenningError
-    from kenning.executors.local import LocalExecutor
+    from kenning.executors import select_executor
     from kenning.toolchain.demo import run_demo
 
     try:
-        report = run_demo(LocalExecutor(), Path(build) / "demo", epochs)
+        with select_executor(executor) as runner:
+            report = run_demo(runner, Path(build) / "demo", epochs)
     except KenningError as exc:
         raise Exit(f"demo failed: {exc}", code=1) from exc
     print(f"== report: {report.resolve()}")
+
+
+@task(
+    help={
+        "board": "board name (default: local, this machine)",
+        "artifact": "demo artifact to bench (repeatable; default: every one the board runs)",
+        "model": "with --compiler/--runtime: an ad-hoc artifact: torch or tensorflow",
+        "compiler": "tvm, tflite, onnxruntime (int8) or onnx",
+        "runtime": "runtime on the board: tvm, tflite, onnxruntime",
+        "executor": "where compiling runs: auto (docker when a daemon answers), local, docker",
+        "build": "folder holding models/ from `invoke train` (default: build/demo)",
+        "resume": "continue partial results instead of starting again",
+        "trust_host_key": "accept (and record in known_hosts) a board's unknown SSH host key",
+    },
+    iterable=["artifact"],
+)
+def bench(
+    c: Context,
+    board: str = "local",
+    artifact: list[str] | None = None,
+    model: str = "",
+    compiler: str = "",
+    runtime: str = "",
+    executor: str = "auto",
+    build: str = "build/demo",
+    resume: bool = False,
+    trust_host_key: bool = False,
+) -> None:
+    """Compile for a board, benchmark there through the protocol, and render a report."""
+    from kenning.core.errors import KenningError
+    from kenning.executors import select_executor
+    from kenning.toolchain.benchtask import run_bench
+
+    try:
+        with select_executor(executor) as runner:
+            report, results = run_bench(
+                runner, board, Path(build), list(artifact or []), model, compiler, runtime,
+                resume=resume, trust_host_key=trust_host_key,
+            )  # fmt: skip
+    except KenningError as exc:
+        raise Exit(f"bench failed: {exc}", code=1) from exc
+    for path in results:
+        print(f"== results: {path}")
+    print(f"== report: {report.resolve()}")
+
+
+@task(
+    help={
+        "check": "probe every board in parallel (SSH, architecture, Python, runtimes, disk)",
+        "board": "with --check: only this board (repeatable)",
+        "trust_host_key": "with --check: accept (and record) unknown SSH host keys",
+    },
+    iterable=["board"],
+)
+def boards(
+    c: Context, check: bool = False, board: list[str] | None = None, trust_host_key: bool = False
+) -> None:
+    """List the boards of inventory.yaml; with --check, probe them and print a table."""
+    from kenning.boards import check_boards, format_boards, format_table, load_inventory
+    from kenning.core.errors import KenningError
+
+    try:
+        inventory = load_inventory()
+    except KenningError as exc:
+        raise Exit(str(exc), code=1) from exc
+    if not check:
+        print(format_boards(inventory), end="")
+        return
+    try:
+        statuses = check_boards(inventory, list(board or []) or None,
+                                trust_unknown_host=trust_host_key)  # fmt: skip
+    except KenningError as exc:
+        raise Exit(str(exc), code=1) from exc
+    print(format_table(statuses), end="")
+    failing = [s.name for s in statuses if not s.ok]
+    if failing:
+        raise Exit(f"boards with problems: {', '.join(failing)}", code=1)
+
+
+@task(
+    help={
+        "band": "relative band latency p50 must stay within (default 0.5 = ±50%)",
+        "workspace": "where the steps run again (default: build/reproduce/<name>)",
+    }
+)
+def reproduce(c: Context, results: str, band: float = 0.5, workspace: str = "") -> None:
+    """Re-run the steps recorded in RESULTS (same images) and compare with it."""
+    from kenning.core.errors import KenningError
+    from kenning.toolchain.reproduce import format_verdict
+    from kenning.toolchain.reproduce import reproduce as run_again
+
+    try:
+        verdict = run_again(
+            Path(results), workspace=Path(workspace) if workspace else None, latency_band=band
+        )
+    except KenningError as exc:
+        raise Exit(f"reproduce failed: {exc}", code=1) from exc
+    print(format_verdict(verdict), end="")
+    if not verdict.ok:
+        raise Exit(code=1)
 
 
 @task(
@@ -154,7 +261,7 @@ def report(
 ) -> None:
     """Render a report from results files (default: every results file of the last demo)."""
     files = list(results or []) or sorted(
-        str(p) for p in Path("build/demo/results").glob("*.json")
+        str(p) for p in Path("build/demo/results").rglob("*.json")
     )
     if not files:
         raise Exit("no results files: pass --results FILE or run `invoke demo` first", code=1)

@@ -1,0 +1,141 @@
+"""Put kenning's server side on a board: as a zip for its own Python, or as the target image.
+
+``script`` boards get ``kenning-server-<hash>.zip`` (kenning's pure-Python package; the board
+brings its Python, numpy and runtimes) pushed once and run with ``PYTHONPATH`` set to it.
+``image`` boards get the target image streamed ``docker save`` -> SSH -> ``docker load``,
+skipped when the board already has that image ID, and run with ``docker run``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import posixpath
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import kenning
+from kenning.executors.errors import BoardError
+from kenning.executors.ssh import SSHExecutor
+from kenning.utils.progress import progress
+
+_SKIP_DIRS = {"__pycache__"}
+_SKIP_SUFFIXES = (".pyc", ".pyo")
+
+
+def _package_files() -> list[tuple[Path, str]]:
+    root = Path(kenning.__file__).resolve().parent
+    files = []
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
+        for name in sorted(names):
+            if name.endswith(_SKIP_SUFFIXES):
+                continue
+            path = Path(folder) / name
+            files.append((path, str(Path("kenning") / path.relative_to(root))))
+    return files
+
+
+def server_zip(cache: Path) -> Path:
+    """Kenning's package as a zip importable from ``PYTHONPATH``; built once per content.
+
+    Parameters
+    ----------
+    cache : Path
+        Folder for the zip (named by the sources' hash).
+
+    Returns
+    -------
+    Path
+        ``cache/kenning-server-<hash>.zip``.
+    """
+    files = _package_files()
+    digest = hashlib.sha256()
+    for path, arcname in files:
+        digest.update(arcname.encode() + b"\0" + path.read_bytes())
+    out = cache / f"kenning-server-{digest.hexdigest()[:12]}.zip"
+    if not out.is_file():
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix(".tmp")
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path, arcname in files:
+                # fixed timestamps: the same sources give the same bytes
+                info = zipfile.ZipInfo(arcname, date_time=(2020, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                archive.writestr(info, path.read_bytes())
+        tmp.replace(out)
+    return out
+
+
+def push_once(board: SSHExecutor, local: Path, remote: str) -> None:
+    """Upload ``local`` to ``remote`` unless a file of the same size is there already.
+
+    The name carries the content hash, so a same-size file there is the same file.
+    """
+    size = local.stat().st_size
+    script = f"stat -c %s {_quote(remote)} 2>/dev/null || echo missing"
+    there = board.output(script, f"looking for {posixpath.basename(remote)}").strip()
+    if there != str(size):
+        board.upload(local, remote)
+
+
+def _quote(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
+
+
+def push_image(board: SSHExecutor, reference: str, client: Any = None) -> str:
+    """Make the board's Docker hold image ``reference`` (``docker save | ssh docker load``).
+
+    Returns
+    -------
+    str
+        The image ID now on the board.
+
+    Raises
+    ------
+    BoardError
+        If the board has no working Docker, or loading fails.
+    ImageNotFoundError
+        If the image is not built here.
+    """
+    from kenning.executors.dockerclient import docker_errors, session
+
+    with session(client) as active, docker_errors(reference):
+        image = active.images.get(reference)
+        step = f"pushing image {reference}"
+        there = board.output(
+            f"docker image inspect --format '{{{{.Id}}}}' {_quote(reference)} 2>/dev/null || true",
+            step,
+        ).strip()
+        if there == image.id:
+            return str(image.id)
+        size = int(image.attrs.get("Size", 0))
+        _stream_load(board, image.save(named=True), size, step)
+    there = board.output(
+        f"docker image inspect --format '{{{{.Id}}}}' {_quote(reference)}", step
+    ).strip()
+    if there != image.id:
+        raise BoardError(board.board, step, f"the board has {there or 'nothing'} after loading")
+    return str(image.id)
+
+
+def _stream_load(board: SSHExecutor, chunks: Any, size: int, step: str) -> None:
+    with board.ssh_errors(step):
+        channel = board.transport(step).open_session(timeout=30)
+        try:
+            channel.exec_command("docker load")
+            with progress(step, size or None) as advance:
+                for chunk in chunks:
+                    channel.sendall(chunk)
+                    advance(len(chunk))
+            channel.shutdown_write()
+            err = channel.makefile_stderr("rb").read().decode(errors="replace")
+            code = channel.recv_exit_status()
+        finally:
+            channel.close()
+    if code != 0:
+        raise BoardError(board.board, step, f"`docker load` exited with status {code}",
+                         err.splitlines())  # fmt: skip

@@ -1,0 +1,374 @@
+"""The board inventory: ``inventory.yaml`` read into validated pydantic models.
+
+A board is added by editing the YAML only. Every problem in the file is reported with
+the file, the line, the board and the key, e.g.::
+
+    inventory.yaml:14: board 'rpi4-1', key 'arch': 'armv9' is not one of amd64, arm64
+
+To know those lines, :mod:`kenning.boards.yamllines` records the line of every mapping key
+and list item by its path (``("boards", "rpi4-1", "arch")``); the ``loc`` of each pydantic
+error is looked up in that table. Rules that pydantic cannot place on a key (a password
+anywhere in a board) are checked on the raw document first.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from kenning.boards.errors import InventoryError, InventoryProblem
+from kenning.boards.yamllines import Loc, describe, load_with_lines, locate
+from kenning.core.registry import SHORT_NAMES
+
+#: environment variable naming the inventory file to use
+INVENTORY_ENV = "KENNING_INVENTORY"
+#: the file name looked up in the current folder, then in the work tree
+INVENTORY_FILE = "inventory.yaml"
+PASSWORD_MESSAGE = "passwords are not accepted in inventory.yaml; use `key:` or `agent: true`"
+BOARD_NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
+#: what ``uname -m`` (or a user) may say -> the architecture name kenning uses
+ARCH_ALIASES = {"aarch64": "arm64", "arm64": "arm64", "x86_64": "amd64", "amd64": "amd64"}
+
+
+def normalize_arch(machine: str) -> str:
+    """``x86_64`` -> ``amd64``, ``aarch64`` -> ``arm64``; other names are returned unchanged."""
+    return ARCH_ALIASES.get(machine.strip().lower(), machine.strip())
+
+
+def _is_password_key(key: object) -> bool:
+    text = str(key).lower()
+    return "password" in text or text in {"passwd", "passphrase"}
+
+
+def _password_paths(value: Any, path: Loc = ()) -> Iterable[Loc]:
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if _is_password_key(key):
+                yield (*path, key)
+            yield from _password_paths(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _password_paths(item, (*path, index))
+
+
+def _null_runtime(value: Any) -> Any:
+    # YAML reads a bare `null` as None; here it can only mean the runtime called "null"
+    return "null" if value is None else value
+
+
+def _known_runtime(name: str) -> str:
+    if name not in SHORT_NAMES["runtime"]:
+        valid = ", ".join(sorted(SHORT_NAMES["runtime"]))
+        raise ValueError(f"{name!r} is not a runtime; valid runtimes: {valid}")
+    return name
+
+
+class NetworkProtocolConfig(BaseModel):
+    """TCP between host and board; ``tunnel`` says whether to relay it over SSH."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["network"] = "network"
+    port: int = Field(12345, ge=1, le=65535, description="port the server listens on")
+    tunnel: Literal["auto", "always", "never"] = Field(
+        "auto", description="auto: through SSH only when the port cannot be reached directly"
+    )
+
+
+class SerialProtocolConfig(BaseModel):
+    """A UART between host and board."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["serial"] = "serial"
+    device: str = Field(description="serial device on the host, e.g. /dev/ttyUSB0")
+    baud: int = Field(115200, gt=0)
+
+
+ProtocolConfig = Annotated[
+    NetworkProtocolConfig | SerialProtocolConfig, Field(discriminator="kind")
+]
+PROTOCOLS: dict[str, type[BaseModel]] = {
+    "network": NetworkProtocolConfig,
+    "serial": SerialProtocolConfig,
+}
+
+
+class Board(BaseModel):
+    """One board of the inventory (its name is its key under ``boards:``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    deploy: Literal["local", "script", "image"] = Field(
+        "script", description="local: this machine; script: wheel + the board's python; "
+        "image: docker save -> ssh -> docker load"
+    )  # fmt: skip
+    arch: Literal["amd64", "arm64"] = Field(
+        None,  # filled in for local boards, else required
+        validate_default=True,
+        description="aarch64 and x86_64 are accepted; a local board defaults to this machine",
+    )
+    host: str | None = Field(None, validate_default=True)
+    port: int = Field(22, ge=1, le=65535, description="SSH port")
+    user: str | None = Field(None, validate_default=True)
+    key: Path | None = Field(None, description="private key file (~ expanded)")
+    agent: bool = Field(False, description="authenticate with the SSH agent")
+    known_hosts: Path | None = Field(
+        None, description="known_hosts file with the board's key (default ~/.ssh/known_hosts)"
+    )
+    python: str = Field("python3", description="the board's python (script deploy)")
+    workdir: str = Field("/tmp/kenning", description="folder for pushed files")
+    runtimes: list[
+        Annotated[str, BeforeValidator(_null_runtime), AfterValidator(_known_runtime)]
+    ] = Field(min_length=1)
+    protocol: ProtocolConfig = Field(default_factory=NetworkProtocolConfig)
+    delegates: list[str] = Field(default_factory=list, description="e.g. libedgetpu.so.1")
+    server_args: list[str] = Field(
+        default_factory=list, description="extra inference_server flags, e.g. --num-threads 4"
+    )
+    tags: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_password(cls, data: Any) -> Any:
+        if any(True for _ in _password_paths(data)):
+            raise ValueError(PASSWORD_MESSAGE)
+        return data
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not BOARD_NAME.fullmatch(value):
+            raise ValueError(f"board name {value!r} must match {BOARD_NAME.pattern}")
+        return value
+
+    @field_validator("arch", mode="before")
+    @classmethod
+    def _arch_alias(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.data.get("deploy") == "local":
+            value = platform.machine()
+        elif value is None:
+            raise ValueError("is required (amd64 or arm64)")
+        return ARCH_ALIASES.get(value, value) if isinstance(value, str) else value
+
+    @field_validator("host", "user")
+    @classmethod
+    def _ssh_needs(cls, value: str | None, info: ValidationInfo) -> str | None:
+        deploy = info.data.get("deploy")
+        if deploy == "local" and value is not None and info.field_name == "host":
+            raise ValueError("a `deploy: local` board runs on this machine and has no host")
+        if deploy in ("script", "image") and not value:
+            raise ValueError(f"is required for a `deploy: {deploy}` board")
+        return value
+
+    @field_validator("key", "known_hosts")
+    @classmethod
+    def _expand(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
+
+    @field_validator("protocol", mode="before")
+    @classmethod
+    def _default_kind(cls, value: Any) -> Any:
+        if isinstance(value, Mapping) and "kind" not in value:
+            return {"kind": "network", **value}
+        return value
+
+    @property
+    def is_local(self) -> bool:
+        """True for the machine kenning runs on (no SSH)."""
+        return self.deploy == "local"
+
+    @property
+    def platform(self) -> str:
+        """Docker platform string, e.g. ``linux/arm64``."""
+        return f"linux/{self.arch}"
+
+
+class Inventory(BaseModel):
+    """All boards, by name, and the one used when none is named."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    boards: dict[str, Board]
+    default: str = Field("local", validate_default=True)
+    _source: Path | None = PrivateAttr(None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _names_from_keys(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping) or not isinstance(data.get("boards"), Mapping):
+            return data
+        boards = {}
+        for key, board in data["boards"].items():
+            name = str(key)
+            if board is None:
+                board = {}
+            if isinstance(board, Mapping) and "name" not in board:
+                board = {"name": name, **board}
+            boards[name] = board
+        return {**data, "boards": boards}
+
+    @field_validator("default")
+    @classmethod
+    def _default_exists(cls, value: str, info: ValidationInfo) -> str:
+        boards = info.data.get("boards")
+        if boards is not None and value not in boards:
+            known = ", ".join(boards) or "none"
+            raise ValueError(f"board {value!r} is not defined; boards: {known}")
+        return value
+
+    @model_validator(mode="after")
+    def _names_match(self) -> Inventory:
+        for key, board in self.boards.items():
+            if board.name != key:
+                raise ValueError(f"board {key!r} is named {board.name!r}; the key is its name")
+        return self
+
+    @property
+    def source(self) -> Path | None:
+        """The file this inventory was loaded from."""
+        return self._source
+
+    @property
+    def names(self) -> list[str]:
+        """Board names in file order."""
+        return list(self.boards)
+
+    def board(self, name: str | None = None) -> Board:
+        """The board called ``name`` (default: :attr:`default`).
+
+        Raises
+        ------
+        InventoryError
+            If there is no such board; the message lists the known ones.
+        """
+        name = name or self.default
+        if name not in self.boards:
+            where = f"in {self._source}" if self._source else "in the inventory"
+            raise InventoryError(
+                f"unknown board '{name}'; boards {where}: {', '.join(self.boards)} "
+                f"(add one by editing {self._source or INVENTORY_FILE})",
+                path=self._source,
+            )
+        return self.boards[name]
+
+
+def _valid_keys(loc: Loc) -> str:
+    # the keys allowed where pydantic found an unknown one
+    if len(loc) == 1:
+        model: type[BaseModel] = Inventory
+    elif len(loc) == 3 and loc[0] == "boards":
+        model = Board
+    elif len(loc) >= 5 and loc[2] == "protocol" and loc[3] in PROTOCOLS:
+        model = PROTOCOLS[str(loc[3])]
+    else:
+        return ""
+    return "; valid keys: " + ", ".join(name for name in model.model_fields if name != "name")
+
+
+def _check_raw(data: Any, display: str, path: Path, lines: Mapping[Loc, int]) -> None:
+    """Rules checked on the raw document, where the offending key still has its line."""
+    if not isinstance(data, Mapping):
+        message = "must be a mapping with a `boards:` key"
+        raise InventoryError.from_problems(
+            path, [InventoryProblem(display, 1, None, None, message)]
+        )
+    problems = []
+    boards = data.get("boards")
+    for name, board in boards.items() if isinstance(boards, Mapping) else ():
+        problems += [
+            locate(display, ("boards", str(name), *found), lines, PASSWORD_MESSAGE)
+            for found in _password_paths(board)
+        ]
+        if isinstance(board, Mapping) and board.get("name", name) != name:
+            message = "must equal the board's key under `boards:` (or be left out)"
+            problems.append(locate(display, ("boards", str(name), "name"), lines, message))
+    if problems:
+        raise InventoryError.from_problems(path, problems)
+
+
+def inventory_path(path: Path | str | None = None) -> tuple[Path, str]:
+    """The inventory file to read and how to name it in messages.
+
+    ``path`` if given, else ``$KENNING_INVENTORY``, else ``./inventory.yaml``, else the
+    ``inventory.yaml`` of the work tree kenning runs from.
+
+    Raises
+    ------
+    InventoryError
+        If the chosen file does not exist, or none is found.
+    """
+    from kenning.toolchain.provenance import work_tree
+
+    if path is not None:
+        chosen, origin = Path(path), "given"
+    elif os.environ.get(INVENTORY_ENV):
+        chosen, origin = Path(os.environ[INVENTORY_ENV]), f"named by ${INVENTORY_ENV}"
+    else:
+        candidates = [Path(INVENTORY_FILE), work_tree() / INVENTORY_FILE]
+        found = [candidate for candidate in candidates if candidate.is_file()]
+        if not found:
+            raise InventoryError(
+                f"no {INVENTORY_FILE} in the current folder or in {work_tree()}; "
+                f"create one or set {INVENTORY_ENV}=/path/to/{INVENTORY_FILE}"
+            )
+        chosen, origin = found[0], "found"
+    if not chosen.is_file():
+        raise InventoryError(f"inventory file {chosen} ({origin}) does not exist", path=chosen)
+    return chosen, str(chosen)
+
+
+def load_inventory(path: Path | str | None = None) -> Inventory:
+    """Read and validate an inventory file (see :func:`inventory_path` for which one).
+
+    Parameters
+    ----------
+    path : Path or str, optional
+        The file; default: ``$KENNING_INVENTORY``, ``./inventory.yaml``, the work tree's.
+
+    Returns
+    -------
+    Inventory
+        The validated boards.
+
+    Raises
+    ------
+    InventoryError
+        If the file is missing, unreadable, not YAML, or invalid; the message gives
+        ``file:line: board 'NAME', key 'KEY': problem`` for every problem found.
+    """
+    chosen, display = inventory_path(path)
+    try:
+        text = chosen.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InventoryError(f"cannot read {display}: {exc}", path=chosen) from exc
+    data, lines = load_with_lines(text, display, chosen)
+    _check_raw(data, display, chosen, lines)
+    try:
+        inventory = Inventory.model_validate(data)
+    except ValidationError as exc:
+        problems = [
+            locate(display, tuple(error["loc"]), lines, describe(error, _valid_keys))
+            for error in exc.errors(include_url=False)
+        ]
+        raise InventoryError.from_problems(chosen, problems) from exc
+    inventory._source = chosen
+    return inventory

@@ -1,0 +1,115 @@
+"""Tables of boards for the terminal: the inventory, and what probing found.
+
+Rendered with rich into a string (no colour), so callers print them or put them in logs.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kenning.boards.check import BoardStatus
+    from kenning.boards.inventory import Inventory
+
+
+def format_bytes(size: int | None) -> str:
+    """``12.3 GiB``-style size, or ``?``."""
+    if size is None:
+        return "?"
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"
+
+
+def _render(headers: Sequence[str], rows: Iterable[Sequence[str]], width: int | None) -> str:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for header in headers:
+        table.add_column(header, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    buffer = io.StringIO()
+    width = width or max(100, shutil.get_terminal_size((120, 24)).columns)
+    Console(file=buffer, width=width, color_system=None, force_terminal=False).print(table)
+    return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n"
+
+
+def _unprefixed(name: str) -> Callable[[str], str]:
+    # the row already names the board
+    return lambda problem: problem.removeprefix(f"board '{name}', ").removeprefix(
+        f"board '{name}': "
+    )
+
+
+def format_table(statuses: Sequence[BoardStatus], width: int | None = None) -> str:
+    """The statuses as a plain-text table (one row per board; problems in the last column).
+
+    ``width`` defaults to the terminal's (at least 100 columns).
+    """
+    rows = []
+    for status in statuses:
+        if status.arch is None:
+            arch = "?"
+        else:
+            mark = "" if status.arch_matches else f" != {status.expected_arch}"
+            arch = f"{status.arch}{mark}"
+        runtimes = " ".join(status.runtimes_found) or "-"
+        if status.runtimes_missing:
+            runtimes += f" (missing: {', '.join(status.runtimes_missing)})"
+        if status.deploy == "image" and status.reachable:
+            runtimes, python = "in the image", f"docker {status.docker or '?'}"
+        else:
+            python = status.python or "?"
+        rows.append(
+            [
+                status.name,
+                "yes" if status.reachable else "no",
+                arch,
+                python,
+                runtimes,
+                format_bytes(status.free_bytes),
+                f"{status.duration_s:.1f} s",
+                "ok" if status.ok else "; ".join(map(_unprefixed(status.name), status.problems)),
+            ]
+        )
+    headers = ["board", "reachable", "arch", "python", "runtimes", "free disk", "took", "status"]
+    return _render(headers, rows, width)
+
+
+def format_boards(inventory: Inventory, width: int | None = None) -> str:
+    """The inventory as a table (``invoke boards`` without ``--check``); width as above."""
+    rows = []
+    for board in inventory.boards.values():
+        if board.is_local:
+            where = "this machine"
+        else:
+            where = f"{board.user}@{board.host}:{board.port}"
+        protocol = board.protocol
+        if protocol.kind == "network":
+            link = f"tcp {protocol.port}, tunnel {protocol.tunnel}"
+        else:
+            link = f"serial {protocol.device} {protocol.baud}"
+        default = " (default)" if board.name == inventory.default else ""
+        rows.append(
+            [
+                board.name + default,
+                board.arch,
+                board.deploy,
+                where,
+                " ".join(board.runtimes),
+                link,
+                " ".join(board.delegates) or "-",
+                " ".join(board.tags) or "-",
+            ]
+        )
+    headers = ["board", "arch", "deploy", "ssh", "runtimes", "protocol", "delegates", "tags"]
+    return _render(headers, rows, width)
