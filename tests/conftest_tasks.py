@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -27,9 +28,21 @@ def build(torch_digits_model: Path, tf_digits_model: Path) -> Iterator[Path]:
     shutil.rmtree(folder)
 
 
-def invoke(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    """Run ``invoke ARGS`` in the work tree; capture its output."""
+def invoke(
+    *args: str, timeout: float = 900, inventory: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``invoke ARGS`` in the work tree (with ``inventory`` as KENNING_INVENTORY)."""
+    env = dict(os.environ, **({"KENNING_INVENTORY": str(inventory)} if inventory else {}))
     return subprocess.run(
         [sys.executable, "-m", "invoke", *args], cwd=ROOT, capture_output=True, text=True,
-        timeout=timeout,
+        timeout=timeout, env=env,
+    )  # fmt: skip
+
+
+def invoke_background(*args: str, inventory: Path) -> subprocess.Popen[str]:
+    """Start ``invoke ARGS`` in the work tree; the caller waits for it."""
+    env = dict(os.environ, KENNING_INVENTORY=str(inventory))
+    return subprocess.Popen(
+        [sys.executable, "-m", "invoke", *args], cwd=ROOT, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip

@@ -141,8 +141,9 @@ class Board(BaseModel):
     ] = Field(min_length=1)
     protocol: ProtocolConfig = Field(default_factory=NetworkProtocolConfig)
     delegates: list[str] = Field(default_factory=list, description="e.g. libedgetpu.so.1")
-    server_args: list[str] = Field(
-        default_factory=list, description="extra inference_server flags, e.g. --num-threads 4"
+    runtime_args: dict[Annotated[str, AfterValidator(_known_runtime)], list[str]] = Field(
+        default_factory=dict,
+        description="extra inference_server flags per runtime, e.g. {tflite: [--num-threads, 4]}",
     )
     tags: list[str] = Field(default_factory=list)
 

@@ -101,7 +101,7 @@ class RemoteBoard:
                 "--save-model-path", posixpath.join(folder, f"model.{suffix}")]  # fmt: skip
         if self.entry.delegates and runtime == "tflite":
             args += ["--delegates-list", *self.entry.delegates]
-        return [*args, *self.entry.server_args]
+        return [*args, *self.entry.runtime_args.get(runtime, [])]
 
     @contextmanager
     def serve(self, runtime: str, suffix: str, folder: Path) -> Iterator[Endpoint]:

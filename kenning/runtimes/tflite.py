@@ -29,6 +29,7 @@ class TFLiteBackend:
     version: str
     interpreter: Any
     load_delegate: Any
+    resolver_types: Any = None  # the OpResolverType enum, when the backend has one
 
 
 def tflite_backend() -> TFLiteBackend:
@@ -52,13 +53,18 @@ def tflite_backend() -> TFLiteBackend:
             from importlib.metadata import version as dist_version
 
             version = dist_version(package.replace("_", "-"))
-        return TFLiteBackend(package, version, mod.Interpreter, mod.load_delegate)
+        resolvers = getattr(mod, "OpResolverType", None)
+        return TFLiteBackend(package, version, mod.Interpreter, mod.load_delegate, resolvers)
     try:
         tf = importlib.import_module("tensorflow")
     except ImportError as exc:
         raise MissingDependencyError("ai_edge_litert", "tflite") from exc
     return TFLiteBackend(
-        "tensorflow.lite", tf.__version__, tf.lite.Interpreter, tf.lite.experimental.load_delegate
+        "tensorflow.lite",
+        tf.__version__,
+        tf.lite.Interpreter,
+        tf.lite.experimental.load_delegate,
+        tf.lite.experimental.OpResolverType,
     )
 
 
@@ -73,12 +79,21 @@ class TFLiteRuntime(Runtime):
         Delegate libraries to load, e.g. ``libedgetpu.so.1``.
     num_threads : int
         Interpreter threads; 0 lets the interpreter choose.
+    no_default_delegates : bool
+        Run the interpreter's built-in kernels instead of its default delegate (XNNPACK).
+        XNNPACK's int8 kernels compute wrong results under qemu-user emulation (7.2).
     """
 
     arguments_structure: ClassVar[tuple[Arg, ...]] = (
         Arg("--save-model-path", Path, Path("model.tflite"), "where the target stores the model"),
         Arg("--delegates-list", str, [], "TFLite delegate libraries to load", nargs="*"),
         Arg("--num-threads", int, 0, "interpreter threads (0: the interpreter decides)"),
+        Arg(
+            "--no-default-delegates",
+            bool,
+            False,
+            "use the built-in kernels, not the default XNNPACK delegate (needed under qemu)",
+        ),
     )
 
     framework = "tflite"
@@ -88,8 +103,10 @@ class TFLiteRuntime(Runtime):
         save_model_path: Path = Path("model.tflite"),
         delegates_list: list[str] | None = None,
         num_threads: int = 0,
+        no_default_delegates: bool = False,
     ) -> None:
         super().__init__(save_model_path)
+        self.no_default_delegates = no_default_delegates
         self.delegates_list = list(delegates_list or [])
         self.num_threads = num_threads
         self.interpreter: Any = None
@@ -120,11 +137,17 @@ class TFLiteRuntime(Runtime):
                 raise ConfigurationError(
                     f"--delegates-list: cannot load TFLite delegate {library}: {exc}"
                 ) from exc
+        options: dict[str, Any] = {}
+        if self.no_default_delegates and backend.resolver_types is not None:
+            options["experimental_op_resolver_type"] = (
+                backend.resolver_types.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+            )
         try:
             self.interpreter = backend.interpreter(
                 model_path=str(path),
                 experimental_delegates=delegates or None,
                 num_threads=self.num_threads or None,
+                **options,
             )
             self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:

@@ -33,7 +33,7 @@ def resolve_board(name: str, *, trust_host_key: bool = False) -> Board:
         raise ConfigurationError(f"unknown board '{name}'; known boards: local") from None
     entry = load_inventory().board(name)
     if entry.deploy == "local":
-        board = LocalBoard(name, entry.server_args)
+        board = LocalBoard(name, entry.runtime_args)
         board.runtimes = list(entry.runtimes)
         return board
     from kenning.boards.remote import RemoteBoard

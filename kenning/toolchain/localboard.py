@@ -11,7 +11,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,18 +116,20 @@ class LocalBoard:
     ----------
     name : str
         The board's name in results and errors.
-    runtime_args : sequence of str
-        Extra runtime flags for the server.
+    runtime_args : mapping of str to sequence of str
+        Extra server flags, per runtime.
     """
 
-    def __init__(self, name: str = "local", runtime_args: Sequence[str] = ()) -> None:
+    def __init__(
+        self, name: str = "local", runtime_args: Mapping[str, Sequence[str]] | None = None
+    ) -> None:
         import platform
 
         self.name = name
         self.arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(
             platform.machine(), platform.machine()
         )
-        self.runtime_args = list(runtime_args)
+        self.runtime_args = {k: list(v) for k, v in (runtime_args or {}).items()}
         #: runtimes it offers (None: whatever is installed here)
         self.runtimes: list[str] | None = None
 
@@ -141,7 +143,10 @@ class LocalBoard:
             If the server does not start.
         """
         with local_server(
-            runtime, folder / f"model.{suffix}", folder / "server.log", self.runtime_args
+            runtime,
+            folder / f"model.{suffix}",
+            folder / "server.log",
+            self.runtime_args.get(runtime, []),
         ) as server:
             yield Endpoint(server.host, server.port)
 

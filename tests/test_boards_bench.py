@@ -1,0 +1,235 @@
+"""`invoke bench --board NAME` over SSH against real sshd boards, and the faults it survives."""
+
+# ruff: noqa: F811 - pytest fixtures imported from conftest modules are redefined as arguments
+
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from conftest import ROOT
+from conftest_boards import (  # noqa: F401 - fixtures
+    SMALL_TMPFS,
+    TestBoard,
+    amd64_board,
+    arm64_board,
+    board_client_key,
+    board_factory,
+    free_port,
+    generate_client_key,
+    restart_board,
+    write_inventory,
+)
+from conftest_docker import docker_client, require_image  # noqa: F401 - fixtures
+from conftest_sshd import Sshd, sshd  # noqa: F401 - fixtures
+from conftest_tasks import build, invoke, invoke_background  # noqa: F401 - fixtures
+
+from kenning.core.results import ResultsError, load_results
+
+pytestmark = [pytest.mark.ssh, pytest.mark.docker]
+
+TUNNELLED = {"protocol": {"kind": "network", "port": 12345, "tunnel": "always"}}
+
+
+def _ok(done: subprocess.CompletedProcess[str]) -> None:
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+def _failed(done: subprocess.CompletedProcess[str], *needles: str) -> str:
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+    for needle in needles:
+        assert needle in done.stderr, (needle, done.stderr[-3000:])
+    return done.stderr
+
+
+@pytest.mark.slow
+def test_bench_tvm_aarch64_and_tflite_int8_on_the_emulated_arm64_board(
+    build: Path, arm64_board: TestBoard, tmp_path: Path
+) -> None:
+    inventory = write_inventory(tmp_path / "inventory.yaml", [arm64_board], **TUNNELLED)
+    done = invoke("bench", "--board", arm64_board.name, "--artifact", "torch-tvm",
+                  "--artifact", "tf-tflite-int8", "--executor", "docker", "--build", str(build),
+                  inventory=inventory)  # fmt: skip
+    _ok(done)
+    where = ROOT / build
+    elf = subprocess.run(["file", str(where / "compiled" / "torch-tvm-arm64.so")],
+                         capture_output=True, text=True).stdout  # fmt: skip
+    assert "ARM aarch64" in elf
+    for name in ("torch-tvm", "tf-tflite-int8"):
+        res = load_results(where / "results" / arm64_board.name / f"{name}.json")
+        assert res.status == "complete" and len(res.samples) == 450
+        assert res.metrics is not None and res.metrics.accuracy > 0.9, name
+        server = res.provenance["server"]
+        assert server["kind"] == "ssh" and server["arch"] == "arm64"
+        assert res.provenance["board"] == arm64_board.name
+        assert all(s.target_time_s is not None for s in res.samples)
+        assert "compile" in res.provenance["steps"]  # compiled in its image
+        log = (where / "boards" / arm64_board.name / name / "server.log").read_text()
+        assert "listening on" in log
+    assert (where / "reports" / arm64_board.name / "index.html").is_file()
+
+
+def test_a_board_added_by_hand_is_benchmarked(
+    build: Path, amd64_board: TestBoard, tmp_path: Path
+) -> None:
+    # only YAML: the board on Docker's bridge, the protocol port reached directly
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(f"""
+boards:
+  local:
+    deploy: local
+    runtimes: [tflite, onnxruntime, tvm]
+  bench-by-hand:
+    host: {amd64_board.container_ip}
+    user: kenning
+    key: {amd64_board.key}
+    known_hosts: {amd64_board.known_hosts}
+    arch: x86_64
+    workdir: /home/kenning/by-hand
+    runtimes: [tflite]
+    protocol: {{port: 23456}}
+""")
+    listing = invoke("boards", inventory=inventory)
+    _ok(listing)
+    assert "bench-by-hand" in listing.stdout
+    done = invoke("bench", "--board", "bench-by-hand", "--build", str(build),
+                  "--executor", "local", inventory=inventory)  # fmt: skip
+    _ok(done)
+    results = sorted((ROOT / build / "results" / "bench-by-hand").glob("*.json"))
+    assert {p.stem for p in results} == {"tf-tflite", "tf-tflite-int8"}  # its runtimes only
+    for path in results:
+        res = load_results(path)
+        assert res.status == "complete" and res.metrics and res.metrics.accuracy > 0.9
+        command = res.provenance["steps"]["benchmark"]["command"]
+        assert command[command.index("--host") + 1] == amd64_board.container_ip  # direct
+
+
+def test_unreachable_board_names_board_and_step(build: Path, tmp_path: Path) -> None:
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(yaml.safe_dump({"boards": {
+        "local": {"deploy": "local", "runtimes": ["tflite"]},
+        "gone": {"host": "127.0.0.1", "port": free_port(), "user": "kenning", "arch": "amd64",
+                 "key": str(generate_client_key(tmp_path)), "runtimes": ["tflite"]},
+    }}))  # fmt: skip
+    done = invoke("bench", "--board", "gone", "--artifact", "tf-tflite", "--executor", "local",
+                  "--build", str(build), inventory=inventory)  # fmt: skip
+    _failed(done, "board 'gone', connecting", "refused")
+
+
+def test_refused_key_names_board_and_user(
+    build: Path, amd64_board: TestBoard, tmp_path: Path
+) -> None:
+    inventory = write_inventory(tmp_path / "inventory.yaml", [amd64_board], **TUNNELLED)
+    data = yaml.safe_load(inventory.read_text())
+    (tmp_path / "other").mkdir()
+    data["boards"][amd64_board.name]["key"] = str(generate_client_key(tmp_path / "other"))
+    inventory.write_text(yaml.safe_dump(data))
+    done = invoke("bench", "--board", amd64_board.name, "--artifact", "tf-tflite",
+                  "--executor", "local", "--build", str(build), inventory=inventory)  # fmt: skip
+    _failed(done, f"board '{amd64_board.name}', connecting", "user 'kenning'", "refused")
+
+
+def test_changed_host_key_is_refused_with_what_to_do(
+    build: Path, board_factory: Any, tmp_path: Path
+) -> None:
+    board = board_factory("amd64")
+    inventory = write_inventory(tmp_path / "inventory.yaml", [board], **TUNNELLED)
+    restart_board(board)  # a new host key; known_hosts keeps the old one
+    done = invoke("bench", "--board", board.name, "--artifact", "tf-tflite",
+                  "--executor", "local", "--build", str(build), inventory=inventory)  # fmt: skip
+    err = _failed(done, f"board '{board.name}'", "CHANGED", "ssh-keygen -R")
+    assert "results" not in err.split("bench failed")[0]  # nothing benchmarked
+
+
+def test_no_space_left_while_pushing(build: Path, board_factory: Any, tmp_path: Path) -> None:
+    board = board_factory("amd64", tmpfs=SMALL_TMPFS)
+    small = next(iter(SMALL_TMPFS))
+    filled = board.container.exec_run(
+        ["dd", "if=/dev/zero", f"of={small}/filler", "bs=1k", "count=900"], user="kenning"
+    )
+    assert filled.exit_code == 0, filled.output
+    inventory = write_inventory(tmp_path / "inventory.yaml", [board], workdir=small, **TUNNELLED)
+    done = invoke("bench", "--board", board.name, "--artifact", "tf-tflite",
+                  "--executor", "local", "--build", str(build), inventory=inventory)  # fmt: skip
+    _failed(done, f"board '{board.name}', pushing kenning-server-", "no space left")
+
+
+def _samples(path: Path) -> int:
+    try:
+        return len(load_results(path).samples)
+    except ResultsError:  # not written yet
+        return 0
+
+
+def test_server_dying_mid_run_keeps_samples_and_resume_finishes(
+    build: Path, amd64_board: TestBoard, tmp_path: Path
+) -> None:
+    # the null runtime, 20 ms per sample: the run takes about 9 s, long enough to kill it
+    inventory = write_inventory(
+        tmp_path / "inventory.yaml", [amd64_board], runtimes=["tflite", "null"],
+        runtime_args={"null": ["--inference-time", "0.02"]}, **TUNNELLED,
+    )  # fmt: skip
+    args = ("bench", "--board", amd64_board.name, "--model", "tensorflow",
+            "--compiler", "tflite", "--runtime", "null", "--executor", "local",
+            "--build", str(build))  # fmt: skip
+    results = ROOT / build / "results" / amd64_board.name / "tensorflow-tflite-null.json"
+    proc = invoke_background(*args, inventory=inventory)
+    deadline = time.monotonic() + 120
+    while _samples(results) < 20 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    killed = amd64_board.container.exec_run(["pkill", "-KILL", "-f", "inference_server"])
+    assert killed.exit_code == 0, "the server was not running"
+    out, err = proc.communicate(timeout=120)
+    done = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    _failed(done, f"board '{amd64_board.name}', benchmarking tensorflow-tflite-null",
+            "completed samples kept", "--resume")  # fmt: skip
+    partial = load_results(results)
+    assert partial.status == "partial" and 0 < len(partial.samples) < 450
+    assert partial.provenance["board"] == amd64_board.name
+
+    _ok(invoke(*args, "--resume", inventory=inventory))
+    resumed = load_results(results)
+    assert resumed.status == "complete" and len(resumed.samples) == 450
+    assert resumed.provenance["resumed"] == {"kept_samples": len(partial.samples)}
+    assert resumed.samples[: len(partial.samples)] == partial.samples
+    assert len({s.index for s in resumed.samples}) == 450
+
+
+def test_image_deploy_runs_the_target_image_on_a_docker_board(
+    build: Path, sshd: Sshd, tmp_path: Path, require_image: Any
+) -> None:
+    # this machine over SSH is a board with Docker: the server runs in kenning/target-amd64
+    require_image("target-amd64")
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(yaml.safe_dump({"boards": {
+        "local": {"deploy": "local", "runtimes": ["tflite"]},
+        "docker-board": {"host": sshd.host, "port": sshd.port, "user": sshd.user,
+                         "key": str(sshd.key), "known_hosts": str(sshd.known_hosts),
+                         "arch": "amd64", "deploy": "image", "workdir": str(tmp_path / "wd"),
+                         "runtimes": ["tflite"],
+                         "protocol": {"port": free_port(), "tunnel": "never"}}}}))  # fmt: skip
+    done = invoke("bench", "--board", "docker-board", "--artifact", "tf-tflite",
+                  "--executor", "local", "--build", str(build), inventory=inventory)  # fmt: skip
+    _ok(done)
+    res = load_results(ROOT / build / "results" / "docker-board" / "tf-tflite.json")
+    assert res.status == "complete" and res.metrics and res.metrics.accuracy > 0.9
+    assert res.provenance["server"]["deploy"] == "image"
+    log = (ROOT / build / "boards" / "docker-board" / "tf-tflite" / "server.log").read_text()
+    assert "listening on" in log
+
+
+def test_image_stream_goes_through_ssh_into_docker_load(sshd: Sshd, docker_client: Any) -> None:
+    from kenning.boards.deploy import _stream_load
+    from kenning.executors.ssh import SSHExecutor
+
+    image = docker_client.images.get("kenning/python-base:bookworm-amd64")
+    with SSHExecutor(sshd.host, port=sshd.port, user=sshd.user, key_filename=sshd.key,
+                     known_hosts=sshd.known_hosts, board="docker-board") as board:  # fmt: skip
+        _stream_load(board, image.save(named=True), int(image.attrs["Size"]), "pushing")
+        loaded = board.output(
+            "docker image inspect --format '{{.Id}}' kenning/python-base:bookworm-amd64", "check"
+        )
+    assert loaded.strip() == image.id
