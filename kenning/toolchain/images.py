@@ -29,6 +29,7 @@ from kenning.executors.errors import ImageBuildError
 from kenning.toolchain import catalogue
 from kenning.toolchain.baseimage import build_base_image
 from kenning.toolchain.catalogue import ImageSpec, images_dir, lock_hashes, spec
+from kenning.toolchain.lockdiff import describe_change
 from kenning.toolchain.provenance import git_commit, work_tree
 from kenning.utils.progress import progress
 
@@ -128,7 +129,13 @@ def image_differences(record: ExecutionRecord, client: Any = None) -> list[str]:
     for lock in sorted(set(record.lock_sha256) | set(now.lock_sha256)):
         before, after = record.lock_sha256.get(lock), now.lock_sha256.get(lock)
         if before != after:
-            changes.append(f"{now.tag}: {lock} {_short(before)} -> {_short(after)}")
+            what = ""
+            if before and after:
+                what = describe_change(f"images/{now.name}/{lock}", before, after)
+            changes.append(
+                f"{now.tag}: {lock} {_short(before)} -> {_short(after)}"
+                + (f" ({what})" if what else "")
+            )
     if record.sources_sha256 and now.sources_sha256 != record.sources_sha256:
         changes.append(f"{now.tag}: kenning sources changed (git {now.git_commit})")
     return changes
