@@ -233,3 +233,31 @@ def test_image_stream_goes_through_ssh_into_docker_load(sshd: Sshd, docker_clien
             "docker image inspect --format '{{.Id}}' kenning/python-base:bookworm-amd64", "check"
         )
     assert loaded.strip() == image.id
+
+
+def test_ctrl_c_stops_the_server_on_the_board_and_keeps_samples(
+    build: Path, amd64_board: TestBoard, tmp_path: Path
+) -> None:
+    import signal
+
+    inventory = write_inventory(
+        tmp_path / "inventory.yaml", [amd64_board], runtimes=["tflite", "null"],
+        runtime_args={"null": ["--inference-time", "0.02"]}, **TUNNELLED,
+    )  # fmt: skip
+    results = ROOT / build / "results" / amd64_board.name / "tensorflow-tflite-null.json"
+    proc = invoke_background("bench", "--board", amd64_board.name, "--model", "tensorflow",
+                             "--compiler", "tflite", "--runtime", "null", "--executor", "local",
+                             "--build", str(build), inventory=inventory)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while _samples(results) < 20 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert proc.poll() is None, "the run ended before it could be interrupted"
+    proc.send_signal(signal.SIGINT)  # what Ctrl-C does to the foreground process
+    proc.communicate(timeout=120)
+    assert proc.returncode != 0
+    running = amd64_board.container.exec_run(["pgrep", "-f", "inference_server"])
+    assert running.exit_code == 1, running.output  # nothing left on the board
+    partial = load_results(results)
+    assert partial.status == "partial" and 0 < len(partial.samples) < 450
+    assert (ROOT / build / "boards" / amd64_board.name / "tensorflow-tflite-null"
+            / "server.log").is_file()  # fmt: skip

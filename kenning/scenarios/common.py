@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 import textwrap
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,11 +155,19 @@ def check_output_path(path: Path) -> Path:
     return path
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def run(main: Callable[[Sequence[str]], int | None], argv: Sequence[str] | None = None) -> None:
     """Run a scenario's ``main`` and exit with its status.
 
-    Known errors print one ``error: ...`` line; Ctrl-C exits with 130.
+    Known errors print one ``error: ...`` line; Ctrl-C exits with 130, and so does SIGTERM,
+    which is turned into the same interruption so that a run being stopped still writes what
+    it has (a results file marked ``partial``).
     """
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
     try:
         code = main(list(sys.argv[1:] if argv is None else argv))
     except KenningError as exc:
