@@ -164,22 +164,36 @@ def _samples(path: Path) -> int:
         return 0
 
 
-def test_server_dying_mid_run_keeps_samples_and_resume_finishes(
-    build: Path, amd64_board: TestBoard, tmp_path: Path
-) -> None:
-    # the null runtime, 20 ms per sample: the run takes about 9 s, long enough to kill it
+def _slow_run(build: Path, board: TestBoard, tmp_path: Path) -> tuple[Path, list[str], Path]:
+    """A run slow enough to interrupt: the null runtime, 20 ms per sample (about 9 s).
+
+    Returns the inventory, the `invoke` arguments and the results file.
+    """
     inventory = write_inventory(
-        tmp_path / "inventory.yaml", [amd64_board], runtimes=["tflite", "null"],
+        tmp_path / "inventory.yaml", [board], runtimes=["tflite", "null"],
         runtime_args={"null": ["--inference-time", "0.02"]}, **TUNNELLED,
     )  # fmt: skip
-    args = ("bench", "--board", amd64_board.name, "--model", "tensorflow",
-            "--compiler", "tflite", "--runtime", "null", "--executor", "local",
-            "--build", str(build))  # fmt: skip
-    results = ROOT / build / "results" / amd64_board.name / "tensorflow-tflite-null.json"
+    args = ["bench", "--board", board.name, "--model", "tensorflow", "--compiler", "tflite",
+            "--runtime", "null", "--executor", "local", "--build", str(build)]  # fmt: skip
+    return inventory, args, ROOT / build / "results" / board.name / "tensorflow-tflite-null.json"
+
+
+def _start_and_wait_for_samples(
+    args: list[str], inventory: Path, results: Path
+) -> subprocess.Popen[str]:
+    """Start the run; return once its results file holds some samples (or it ended)."""
     proc = invoke_background(*args, inventory=inventory)
     deadline = time.monotonic() + 120
     while _samples(results) < 20 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)
+    return proc
+
+
+def test_server_dying_mid_run_keeps_samples_and_resume_finishes(
+    build: Path, amd64_board: TestBoard, tmp_path: Path
+) -> None:
+    inventory, args, results = _slow_run(build, amd64_board, tmp_path)
+    proc = _start_and_wait_for_samples(args, inventory, results)
     killed = amd64_board.container.exec_run(["pkill", "-KILL", "-f", "inference_server"])
     assert killed.exit_code == 0, "the server was not running"
     out, err = proc.communicate(timeout=120)
@@ -240,17 +254,8 @@ def test_ctrl_c_stops_the_server_on_the_board_and_keeps_samples(
 ) -> None:
     import signal
 
-    inventory = write_inventory(
-        tmp_path / "inventory.yaml", [amd64_board], runtimes=["tflite", "null"],
-        runtime_args={"null": ["--inference-time", "0.02"]}, **TUNNELLED,
-    )  # fmt: skip
-    results = ROOT / build / "results" / amd64_board.name / "tensorflow-tflite-null.json"
-    proc = invoke_background("bench", "--board", amd64_board.name, "--model", "tensorflow",
-                             "--compiler", "tflite", "--runtime", "null", "--executor", "local",
-                             "--build", str(build), inventory=inventory)  # fmt: skip
-    deadline = time.monotonic() + 120
-    while _samples(results) < 20 and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.1)
+    inventory, args, results = _slow_run(build, amd64_board, tmp_path)
+    proc = _start_and_wait_for_samples(args, inventory, results)
     assert proc.poll() is None, "the run ended before it could be interrupted"
     proc.send_signal(signal.SIGINT)  # what Ctrl-C does to the foreground process
     proc.communicate(timeout=120)
