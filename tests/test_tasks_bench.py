@@ -101,3 +101,18 @@ def test_reproduce_in_the_same_images_and_name_the_image_that_changed(
     assert "kenning/compile-tvm:latest: requirements.lock 000000000000 ->" in done.stdout
     assert "train-torch" not in done.stdout.split("NOT REPRODUCED")[1]
     assert "accuracy" not in done.stdout.split("NOT REPRODUCED")[1]  # the numbers agree
+
+
+def test_reproduce_empties_only_its_own_workspaces(tmp_path: Path) -> None:
+    from kenning.core.errors import ConfigurationError
+    from kenning.toolchain.reproduce import _fresh_workspace
+
+    mine = _fresh_workspace(tmp_path / "again")
+    (mine / "old.json").write_text("{}")
+    assert list(_fresh_workspace(mine).iterdir()) == [mine / ".kenning-reproduce"]
+    theirs = tmp_path / "build"
+    theirs.mkdir()
+    (theirs / "model.pth").write_text("precious")
+    with pytest.raises(ConfigurationError, match="not made by `invoke reproduce`"):
+        _fresh_workspace(theirs)
+    assert (theirs / "model.pth").read_text() == "precious"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import posixpath
+import shlex
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -74,16 +75,17 @@ def push_once(board: SSHExecutor, local: Path, remote: str) -> None:
     The name carries the content hash, so a same-size file there is the same file.
     """
     size = local.stat().st_size
-    script = f"stat -c %s {_quote(remote)} 2>/dev/null || echo missing"
+    script = f"stat -c %s {shlex.quote(remote)} 2>/dev/null || echo missing"
     there = board.output(script, f"looking for {posixpath.basename(remote)}").strip()
     if there != str(size):
         board.upload(local, remote)
 
 
-def _quote(text: str) -> str:
-    import shlex
-
-    return shlex.quote(text)
+def _board_image_id(board: SSHExecutor, reference: str, step: str) -> str:
+    """The ID of image ``reference`` in the board's Docker; empty when it has none."""
+    quoted = shlex.quote(reference)
+    script = f"docker image inspect --format '{{{{.Id}}}}' {quoted} 2>/dev/null || true"
+    return board.output(script, step).strip()
 
 
 def push_image(board: SSHExecutor, reference: str, client: Any = None) -> str:
@@ -106,17 +108,11 @@ def push_image(board: SSHExecutor, reference: str, client: Any = None) -> str:
     with session(client) as active, docker_errors(reference):
         image = active.images.get(reference)
         step = f"pushing image {reference}"
-        there = board.output(
-            f"docker image inspect --format '{{{{.Id}}}}' {_quote(reference)} 2>/dev/null || true",
-            step,
-        ).strip()
-        if there == image.id:
+        if _board_image_id(board, reference, step) == image.id:
             return str(image.id)
         size = int(image.attrs.get("Size", 0))
         _stream_load(board, image.save(named=True), size, step)
-    there = board.output(
-        f"docker image inspect --format '{{{{.Id}}}}' {_quote(reference)}", step
-    ).strip()
+    there = _board_image_id(board, reference, step)
     if there != image.id:
         raise BoardError(board.board, step, f"the board has {there or 'nothing'} after loading")
     return str(image.id)

@@ -36,6 +36,7 @@ from pydantic import (
 from kenning.boards.errors import InventoryError, InventoryProblem
 from kenning.boards.yamllines import Loc, describe, load_with_lines, locate
 from kenning.core.registry import SHORT_NAMES
+from kenning.executors.base import ARCH_ALIASES, docker_arch
 
 #: environment variable naming the inventory file to use
 INVENTORY_ENV = "KENNING_INVENTORY"
@@ -43,13 +44,8 @@ INVENTORY_ENV = "KENNING_INVENTORY"
 INVENTORY_FILE = "inventory.yaml"
 PASSWORD_MESSAGE = "passwords are not accepted in inventory.yaml; use `key:` or `agent: true`"
 BOARD_NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
-#: what ``uname -m`` (or a user) may say -> the architecture name kenning uses
-ARCH_ALIASES = {"aarch64": "arm64", "arm64": "arm64", "x86_64": "amd64", "amd64": "amd64"}
-
-
-def normalize_arch(machine: str) -> str:
-    """``x86_64`` -> ``amd64``, ``aarch64`` -> ``arm64``; other names are returned unchanged."""
-    return ARCH_ALIASES.get(machine.strip().lower(), machine.strip())
+#: ``x86_64`` -> ``amd64``, ``aarch64`` -> ``arm64`` (one mapping for all of kenning)
+normalize_arch = docker_arch
 
 
 def _is_password_key(key: object) -> bool:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import posixpath
+import shlex
 import socket
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -124,7 +125,7 @@ class RemoteBoard:
         bind = "127.0.0.1" if protocol.tunnel == "always" else "0.0.0.0"
         with ExitStack() as stack:
             board = stack.enter_context(self.connect())
-            board.output(f"mkdir -p '{remote}'", "preparing the work folder")
+            board.output(f"mkdir -p {shlex.quote(remote)}", "preparing the work folder")
             process = self._start(board, runtime, suffix, remote, log_name, bind)
             stack.callback(self._fetch_log, board, log_name, folder / "server.log")
             stack.callback(_stop, self.name, process)

@@ -209,6 +209,19 @@ def new_results(
     )
 
 
+def on_target_times(results: Results) -> list[float] | None:
+    """The target's own inference times when every sample has one (a protocol run), else None.
+
+    Through a protocol the host sees the target's two OKs, which arrive together when
+    inference is shorter than the host's wake-up: the target's clock is the inference
+    latency comparable with an in-process run.
+    """
+    times = [s.target_time_s for s in results.samples]
+    if not times or any(t is None for t in times):
+        return None
+    return [t for t in times if t is not None]
+
+
 def summary_line(results: Results, path: Path) -> str:
     """One line for the terminal: samples, accuracy, top-5, latency, where the file is."""
     if results.metrics is None or results.latency is None:

@@ -22,6 +22,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from kenning.executors.errors import STDERR_TAIL_LINES
 
+#: what ``uname -m`` (or a user) may say -> the Docker architecture names kenning uses
+ARCH_ALIASES = {"aarch64": "arm64", "arm64": "arm64", "x86_64": "amd64", "amd64": "amd64"}
+
+
+def docker_arch(machine: str) -> str:
+    """``x86_64`` -> ``amd64``, ``aarch64`` -> ``arm64``; other names are returned unchanged."""
+    return ARCH_ALIASES.get(machine.strip().lower(), machine.strip())
+
 
 class ExecutionRecord(BaseModel):
     """The provenance of one step: what ran, where, from which image, with what outcome."""

@@ -15,11 +15,16 @@ from pathlib import Path
 from typing import IO, ClassVar, TextIO
 
 import kenning
-from kenning.executors.base import ExecutionRecord, Executor, OutputSink, hostname
+from kenning.executors.base import (
+    ExecutionRecord,
+    Executor,
+    OutputSink,
+    docker_arch,
+    hostname,
+)
 from kenning.executors.errors import CommandError, ExecutionTimeoutError, ExecutorError
 from kenning.toolchain.provenance import git_commit
 
-_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
 #: seconds a stopped command gets to exit before it is killed
 STOP_GRACE_S = 5.0
 
@@ -76,7 +81,7 @@ class LocalExecutor(Executor):
             command=list(argv),
             workdir=str(cwd),
             host=hostname(),
-            platform=f"{sys.platform}/{_ARCH.get(platform.machine(), platform.machine())}",
+            platform=f"{sys.platform}/{docker_arch(platform.machine())}",
             exit_code=code,
             started_at=started_at,
             duration_s=time.monotonic() - start,

@@ -25,7 +25,7 @@ from typing import Any, ClassVar, TextIO
 import kenning
 from kenning.core.errors import KenningError
 from kenning.executors import sshfiles, sshtunnel
-from kenning.executors.base import ExecutionRecord, Executor, OutputSink
+from kenning.executors.base import ExecutionRecord, Executor, OutputSink, docker_arch
 from kenning.executors.errors import (
     BoardError,
     BoardUnreachableError,
@@ -49,7 +49,6 @@ __all__ = ["TRUST_FLAG", "RemoteProcess", "SSHExecutor"]
 
 log = logging.getLogger("kenning.executors.ssh")
 
-_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
 #: what the pumping threads may meet when a channel is closed under them
 _CLOSED = (OSError, EOFError, paramiko.SSHException)
 
@@ -253,7 +252,7 @@ class SSHExecutor(Executor):
         if self._uname is None:
             system, _, machine = self.output("uname -sm", "asking uname").strip().partition(" ")
             self._uname = (system.lower(), machine)
-        return f"{self._uname[0]}/{_ARCH.get(self._uname[1], self._uname[1])}"
+        return f"{self._uname[0]}/{docker_arch(self._uname[1])}"
 
     def uname_machine(self) -> str:
         """The board's machine name as ``uname -m`` says it (``x86_64``, ``aarch64``)."""

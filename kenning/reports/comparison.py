@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from kenning.core.metrics import latency_summary
-from kenning.core.results import Results
+from kenning.core.results import Results, on_target_times
 from kenning.reports import metadata, plots
 from kenning.reports.document import Figure, Table, fixed
 from kenning.reports.stats import MS, evaluated
@@ -46,12 +46,9 @@ def entries(runs: Sequence[tuple[Path, Results]]) -> list[Entry]:
     for i, ((source, results), label) in enumerate(zip(runs, names, strict=True)):
         done = evaluated(results)
         m, lat = done.metrics, done.latency
-        on_target = [s.target_time_s for s in results.samples]
-        if on_target and all(t is not None for t in on_target):
-            # through a protocol the host sees the target's two OKs, which arrive together
-            # when inference is shorter than the host's wake-up: the target's own clock is
-            # the inference latency comparable with an in-process run
-            lat = latency_summary([t for t in on_target if t is not None])
+        on_target = on_target_times(results)
+        if on_target:  # a protocol run: compared on the target's own clock
+            lat = latency_summary(on_target)
         size = results.model.size_bytes
         out.append(
             Entry(

@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from kenning.executors.base import docker_arch
 from kenning.executors.dockerclient import docker_errors, session
 from kenning.executors.errors import ImageBuildError, ImageNotFoundError
 from kenning.utils.progress import progress
@@ -166,7 +167,7 @@ def _build(
 def _check_tools(tag: str, arch: str) -> None:
     if shutil.which("mmdebstrap") is None:
         raise ImageBuildError(tag, "mmdebstrap is not installed: apt-get install mmdebstrap")
-    native = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), "")
+    native = docker_arch(platform.machine())
     if arch == "arm64" and native != "arm64":
         if shutil.which("arch-test") is None:
             raise ImageBuildError(tag, "arch-test is not installed: apt-get install arch-test")

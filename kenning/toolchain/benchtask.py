@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,6 +13,7 @@ from kenning.toolchain.bench import Board, bench_artifact
 from kenning.toolchain.demo import render
 from kenning.toolchain.demo_models import ARTIFACTS, MODELS, Artifact, artifact, model_path
 from kenning.toolchain.localboard import LocalBoard
+from kenning.utils.imports import require
 from kenning.utils.progress import progress
 
 log = logging.getLogger("kenning.bench")
@@ -24,13 +26,14 @@ def resolve_board(name: str, *, trust_host_key: bool = False) -> Board:
     ------
     ConfigurationError
         If the inventory has no such board or is invalid.
+    MissingDependencyError
+        If pyyaml (the ``ssh`` extra) is not installed.
     """
-    try:
-        from kenning.boards.inventory import load_inventory
-    except ImportError:  # no boards support in this build: only this machine
-        if name == "local":
-            return LocalBoard()
-        raise ConfigurationError(f"unknown board '{name}'; known boards: local") from None
+    if name == "local" and importlib.util.find_spec("yaml") is None:
+        return LocalBoard()  # without the ssh extra there is no inventory: this machine only
+    require("yaml", "ssh")
+    from kenning.boards.inventory import load_inventory
+
     entry = load_inventory().board(name)
     if entry.deploy == "local":
         board = LocalBoard(name, entry.runtime_args)

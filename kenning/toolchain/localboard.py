@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from kenning.executors.base import docker_arch
 from kenning.executors.errors import BoardError
 from kenning.toolchain.bench import Endpoint
 
@@ -126,9 +127,7 @@ class LocalBoard:
         import platform
 
         self.name = name
-        self.arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(
-            platform.machine(), platform.machine()
-        )
+        self.arch = docker_arch(platform.machine())
         self.runtime_args = {k: list(v) for k, v in (runtime_args or {}).items()}
         #: runtimes it offers (None: whatever is installed here)
         self.runtimes: list[str] | None = None

@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kenning.core.errors import KenningError, ResultsError
-from kenning.core.results import Results, load_results
+from kenning.core.errors import ConfigurationError, KenningError, ResultsError
+from kenning.core.metrics import latency_summary
+from kenning.core.results import Results, load_results, on_target_times
 from kenning.executors.base import ExecutionRecord, Executor
 from kenning.executors.errors import ExecutionError, ImageNotFoundError
 from kenning.toolchain.bench import Board, Endpoint
@@ -157,6 +158,31 @@ def _results_arg(record: ExecutionRecord, original: Path) -> str:
     )
 
 
+#: marks a folder this module made, so that only such folders are emptied again
+_MARKER = ".kenning-reproduce"
+
+
+def _fresh_workspace(folder: Path) -> Path:
+    """An empty ``folder``; one left by an earlier reproduction is emptied first.
+
+    Raises
+    ------
+    ConfigurationError
+        If ``folder`` holds files that a reproduction did not make.
+    """
+    folder = folder.resolve()
+    if folder.exists():
+        if any(folder.iterdir()) and not (folder / _MARKER).is_file():
+            raise ConfigurationError(
+                f"workspace {folder} is not empty and was not made by `invoke reproduce`; "
+                "choose another --workspace"
+            )
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    (folder / _MARKER).touch()
+    return folder
+
+
 def reproduce(
     results: Path,
     *,
@@ -190,6 +216,8 @@ def reproduce(
     ------
     ResultsError
         If the file cannot be read or records no steps.
+    ConfigurationError
+        If ``workspace`` holds files a reproduction did not make.
     """
     original = load_results(results)
     steps = {k: ExecutionRecord.model_validate(v)
@@ -199,10 +227,7 @@ def reproduce(
             f"{results} records no steps: only results of `invoke demo` or `invoke bench` "
             "can be reproduced"
         )
-    workspace = (workspace or Path("build") / "reproduce" / results.stem).resolve()
-    if workspace.exists():
-        shutil.rmtree(workspace)
-    workspace.mkdir(parents=True)
+    workspace = _fresh_workspace(workspace or Path("build") / "reproduce" / results.stem)
     verdict = Verdict(results, None)
     for name, record in steps.items():
         verdict.checks.extend(environment_checks(name, record, client))
@@ -264,13 +289,8 @@ def _point_at(argv: list[str], endpoint: Endpoint) -> None:
 
 
 def _p50(results: Results) -> float | None:
-    times = [s.target_time_s for s in results.samples if s.target_time_s is not None]
-    if not times:
-        times = [s.time_s for s in results.samples]
-    if not times:
-        return None
-    ordered = sorted(times)
-    return ordered[len(ordered) // 2]
+    times = on_target_times(results) or [s.time_s for s in results.samples]
+    return latency_summary(times).median if times else None
 
 
 def compare(old: Results, new: Results, band: float = LATENCY_BAND) -> list[Check]:
