@@ -42,6 +42,16 @@ class ExecutionRecord(BaseModel):
     )
     image: str | None = Field(None, description="image reference it ran in; None when local")
     image_id: str | None = Field(None, description="the image's content ID (sha256:...)")
+    repo_digests: list[str] = Field(
+        default_factory=list,
+        description="where the image was published: REGISTRY/kenning/NAME@sha256:DIGEST "
+        "(empty when it was never pushed)",
+    )
+    apt_drift: list[str] = Field(
+        default_factory=list,
+        description="Debian pins the archive no longer had when the image was built "
+        "('package pinned -> installed')",
+    )
     lock_sha256: dict[str, str] = Field(
         default_factory=dict, description="sha256 of each lock file the image was built from"
     )

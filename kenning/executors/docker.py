@@ -29,6 +29,7 @@ from kenning.toolchain.catalogue import (
     LABEL_COMMIT,
     LABEL_SOURCES,
     LABEL_VERSION,
+    drift_from_label,
     image_tag,
     lock_labels,
 )
@@ -116,6 +117,8 @@ class DockerExecutor(Executor):
             environment=image,
             image=reference,
             image_id=found.id,
+            repo_digests=list(found.attrs.get("RepoDigests") or []),
+            apt_drift=drift_from_label(labels),
             lock_sha256=lock_labels(labels),
             kenning_version=labels.get(LABEL_VERSION, "unknown"),
             git_commit=labels.get(LABEL_COMMIT),

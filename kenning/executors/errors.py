@@ -7,6 +7,7 @@
         ├── DockerUnavailableError    no Docker daemon answers (or the SDK is missing)
         ├── ImageNotFoundError        an image is not built on this machine
         ├── ImageBuildError           building an image (or the offline base) failed
+        ├── RegistryError             a registry cannot be started, pushed to or pulled from
         ├── ExecutionError            a step ran and failed (command, exit code, stderr tail)
         │   ├── CommandError          ... as a local subprocess
         │   ├── ContainerError        ... in a container (also carries the image)
@@ -89,6 +90,23 @@ class ImageBuildError(ExecutorError):
         self.log_tail = list(log_tail)
         tail = "".join(f"\n    {line}" for line in self.log_tail)
         super().__init__(f"building {image} failed: {message}{tail}")
+
+
+class RegistryError(ExecutorError):
+    """A container registry that cannot be started, pushed to or pulled from.
+
+    Parameters
+    ----------
+    registry : str
+        The registry's address (``HOST:PORT``) or the image reference involved.
+    reason : str
+        What went wrong and what to do.
+    """
+
+    def __init__(self, registry: str, reason: str) -> None:
+        self.registry = registry
+        self.reason = reason
+        super().__init__(f"registry {registry}: {reason}")
 
 
 class ExecutionError(ExecutorError):

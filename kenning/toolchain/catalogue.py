@@ -21,6 +21,8 @@ LABEL_VERSION = "org.kenning.version"
 LABEL_COMMIT = "org.kenning.git-commit"
 LABEL_SOURCES = "org.kenning.sources-sha256"
 LABEL_LOCK_PREFIX = "org.kenning.lock."
+#: Debian pins the archive no longer served at build time ("pkg pinned -> installed; ...")
+LABEL_APT_DRIFT = "org.kenning.apt-drift"
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,17 @@ def lock_labels(labels: dict[str, str]) -> dict[str, str]:
     """The lock file hashes recorded in an image's labels, by file name."""
     prefix = LABEL_LOCK_PREFIX
     return {k.removeprefix(prefix): v for k, v in labels.items() if k.startswith(prefix)}
+
+
+def drift_label(drift: list[str]) -> str:
+    """The value of :data:`LABEL_APT_DRIFT` for these drifted pins."""
+    return "; ".join(drift)
+
+
+def drift_from_label(labels: dict[str, str]) -> list[str]:
+    """The drifted Debian pins recorded in an image's labels (``pkg pinned -> installed``)."""
+    value = labels.get(LABEL_APT_DRIFT, "")
+    return [part.strip() for part in value.split(";") if part.strip()]
 
 
 def lock_files(name: str, root: Path | None = None) -> list[Path]:

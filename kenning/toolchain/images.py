@@ -12,6 +12,7 @@ tree. Image errors are :mod:`kenning.executors.errors`.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 import sys
@@ -28,7 +29,7 @@ from kenning.executors.dockerclient import docker_errors, session
 from kenning.executors.errors import ImageBuildError
 from kenning.toolchain import catalogue
 from kenning.toolchain.baseimage import build_base_image
-from kenning.toolchain.catalogue import ImageSpec, images_dir, lock_hashes, spec
+from kenning.toolchain.catalogue import ImageSpec, images_dir, lock_files, lock_hashes, spec
 from kenning.toolchain.lockdiff import describe_change
 from kenning.toolchain.provenance import git_commit, work_tree
 from kenning.utils.progress import progress
@@ -38,6 +39,9 @@ HOST_CA_DIR = Path("/usr/local/share/ca-certificates")
 #: the Dockerfiles' default base, for users who can reach Docker Hub
 OFFICIAL_BASE = "python:3.11-slim-bookworm"
 _SKIP_SUFFIXES = (".pyc", ".pyo")
+#: the shared Debian installer (``images/apt-install``) and where it records what it installed
+APT_INSTALL = "apt-install"
+APT_RECORD_DIR = "/opt/kenning/apt"
 _STEP = re.compile(r"^Step (\d+)/(\d+) :")
 
 
@@ -56,6 +60,8 @@ class ImageInfo:
     git_commit: str | None = None
     sources_sha256: str | None = None
     build_seconds: float | None = None
+    apt_drift: list[str] = field(default_factory=list)
+    repo_digests: list[str] = field(default_factory=list)
 
 
 def image_info(name: str, client: Any = None) -> ImageInfo:
@@ -83,6 +89,8 @@ def image_info(name: str, client: Any = None) -> ImageInfo:
         kenning_version=labels.get(catalogue.LABEL_VERSION),
         git_commit=labels.get(catalogue.LABEL_COMMIT),
         sources_sha256=labels.get(catalogue.LABEL_SOURCES),
+        apt_drift=catalogue.drift_from_label(labels),
+        repo_digests=list(image.attrs.get("RepoDigests") or []),
     )
 
 
@@ -155,6 +163,7 @@ def build_image(
     verbose: bool = False,
     log_path: Path | None = None,
     root: Path | None = None,
+    tag: str | None = None,
 ) -> ImageInfo:
     """Build image ``name`` from ``images/NAME/Dockerfile`` and tag it.
 
@@ -181,11 +190,13 @@ def build_image(
         Also write the build output there.
     root : Path, optional
         Work tree (default: where kenning is installed from).
+    tag : str, optional
+        Tag the result with this instead of ``kenning/NAME:latest`` (e.g. a trial build).
 
     Returns
     -------
     ImageInfo
-        The image, with ``build_seconds``.
+        The image, with ``build_seconds`` and the Debian pins that drifted (also printed).
 
     Raises
     ------
@@ -198,6 +209,7 @@ def build_image(
     """
     image = spec(name)
     root = root or work_tree()
+    tag = tag or image.tag
     if image.parent:  # adds Debian packages only (plain http mirror): no CA certificates
         buildargs = {image.base_arg: base_image or image_info(image.parent).tag}
     else:
@@ -217,12 +229,12 @@ def build_image(
             catalogue.LABEL_SOURCES: sources,
             **{catalogue.LABEL_LOCK_PREFIX + k: v for k, v in lock_hashes(name, root).items()},
         }
-        with session(timeout=3600) as client, docker_errors(image.tag, name):
+        with session(timeout=3600) as client, docker_errors(tag, name):
             stream = client.api.build(
                 fileobj=context,
                 custom_context=True,
                 dockerfile=f"images/{image.name}/Dockerfile",
-                tag=image.tag,
+                tag=tag,
                 buildargs=buildargs,
                 labels=labels,
                 nocache=nocache,
@@ -233,9 +245,54 @@ def build_image(
             )
             steps = _count_steps(images_dir(root) / image.name / "Dockerfile")
             _follow(stream, image, steps and steps + len(labels), verbose, log_path)
-    info = image_info(name)
+            if any(path.name == "apt.lock" for path in lock_files(name, root)):
+                _label_drift(client, image, tag, _read_drift(client, image, tag))
+    info = image_info(name if tag == image.tag else tag)
+    info.name = name
     info.build_seconds = time.monotonic() - start
     return info
+
+
+def _read_drift(client: Any, image: ImageSpec, tag: str) -> list[str]:
+    """The pins ``images/apt-install`` could not honour in the image just built."""
+    with docker_errors(tag, image.name):
+        output = client.containers.run(
+            tag,
+            ["sh", "-c", f"cat {APT_RECORD_DIR}/*.drift 2>/dev/null || true"],
+            entrypoint=[],
+            user="0:0",
+            network_mode="none",
+            remove=True,
+            platform=f"linux/{image.arch}",
+        )
+    return sorted({line.strip() for line in output.decode().splitlines() if line.strip()})
+
+
+def _label_drift(client: Any, image: ImageSpec, tag: str, drift: list[str]) -> None:
+    """Record ``drift`` as the image's drift label (a metadata-only layer on top).
+
+    Always written, empty when nothing drifted, so a rebuild that no longer drifts does not
+    inherit an old label from a cached parent. Warns on stderr for each drifted pin.
+    """
+    for line in drift:
+        print(
+            f"warning: {tag}: Debian pin drifted: {line} (the archive no longer serves "
+            f"the pinned version; refresh with `python -m kenning.toolchain lock {image.name}`)",
+            file=sys.stderr,
+        )
+    dockerfile = f"FROM {tag}\n".encode()
+    with docker_errors(tag, image.name):
+        stream = client.api.build(
+            fileobj=io.BytesIO(dockerfile),
+            tag=tag,
+            labels={catalogue.LABEL_APT_DRIFT: catalogue.drift_label(drift)},
+            rm=True,
+            decode=True,
+            platform=f"linux/{image.arch}",
+        )
+        for chunk in stream:
+            if "error" in chunk:
+                raise ImageBuildError(tag, chunk["error"].strip(), [])
 
 
 def default_wheel_dirs() -> list[Path]:
@@ -276,6 +333,7 @@ def _write_context(
         for path in sorted(folder.rglob("*")):
             if path.is_file():
                 _add(tar, path, path.relative_to(root).as_posix(), None)
+        _add(tar, images_dir(root) / APT_INSTALL, f"images/{APT_INSTALL}", None)
         for path in sorted((images_dir(root) / "certs").glob("*")):
             _add(tar, path, f"images/certs/{path.name}", None)
         if extra_ca:
@@ -342,7 +400,8 @@ def _count_steps(dockerfile: Path) -> int | None:
 def describe(info: ImageInfo) -> str:
     """One line: tag, short ID, architecture, size, build time."""
     built = f", built in {info.build_seconds:.0f} s" if info.build_seconds is not None else ""
+    drift = f"; Debian pins drifted: {'; '.join(info.apt_drift)}" if info.apt_drift else ""
     return (
         f"{info.tag} {info.image_id.removeprefix('sha256:')[:12]} {info.arch} "
-        f"{info.size_bytes / 1e6:.0f} MB{built}"
+        f"{info.size_bytes / 1e6:.0f} MB{built}{drift}"
     )

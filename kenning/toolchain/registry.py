@@ -1,0 +1,260 @@
+"""Publish kenning's images to a registry and get them back by digest.
+
+A user pushes to a registry they name (Docker Hub, GHCR, their own: ``HOST[:PORT][/PATH]``);
+on a machine without one, :func:`start_local_registry` runs Debian's ``docker-registry`` (the
+CNCF distribution registry) on loopback with its storage under ``build/registry/``. After
+:func:`push_images` each image is known as ``REGISTRY/kenning/NAME@sha256:DIGEST``; Docker
+remembers that digest for the local image (``RepoDigests``), so every step run in it records
+where it was published, and :func:`pull_image` brings exactly that image back anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kenning.executors.dockerclient import docker_errors, session
+from kenning.executors.errors import RegistryError
+from kenning.toolchain.catalogue import REPOSITORY, image_tag
+
+#: Debian's package for the CNCF distribution registry, and its binary
+REGISTRY_PACKAGE = "docker-registry"
+REGISTRY_BINARY = "/usr/bin/docker-registry"
+#: where the local registry keeps its config, storage, log and state (relative to the work tree)
+DEFAULT_ROOT = Path("build") / "registry"
+_STATE = "registry.json"
+
+
+@dataclass(frozen=True)
+class LocalRegistry:
+    """A ``docker-registry`` process serving on loopback."""
+
+    address: str
+    pid: int
+    root: Path
+    reused: bool = False
+
+    @property
+    def log(self) -> Path:
+        """The registry's own log file."""
+        return self.root / "registry.log"
+
+
+def start_local_registry(
+    root: Path = DEFAULT_ROOT, *, port: int = 0, timeout: float = 30.0
+) -> LocalRegistry:
+    """Start ``docker-registry`` on 127.0.0.1, or return the one already serving from ``root``.
+
+    Parameters
+    ----------
+    root : Path
+        Folder for its config, image storage, log and state file.
+    port : int
+        Port to listen on (0: a free one).
+    timeout : float
+        Seconds to wait until it answers ``GET /v2/``.
+
+    Returns
+    -------
+    LocalRegistry
+        The running registry (``reused`` when it was already up).
+
+    Raises
+    ------
+    RegistryError
+        If the binary is missing, the process exits, or it does not answer within ``timeout``.
+    """
+    root = root.resolve()
+    running = local_registry(root)
+    if running is not None:
+        return running
+    binary = shutil.which(REGISTRY_PACKAGE) or REGISTRY_BINARY
+    if not Path(binary).is_file():
+        raise RegistryError(
+            "127.0.0.1", f"{REGISTRY_BINARY} not found: apt-get install {REGISTRY_PACKAGE}"
+        )
+    root.mkdir(parents=True, exist_ok=True)
+    address = f"127.0.0.1:{port or _free_port()}"
+    config = root / "config.yml"
+    config.write_text(
+        "version: 0.1\n"
+        "log:\n  level: warn\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n"
+        "  delete:\n    enabled: true\n"
+        f"http:\n  addr: {address}\n"
+    )
+    with (root / "registry.log").open("ab") as log:
+        process = subprocess.Popen(
+            [binary, "serve", str(config)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,  # outlives this command, like a daemon
+        )
+    registry = LocalRegistry(address, process.pid, root)
+    deadline = time.monotonic() + timeout
+    while not _answers(address):
+        if process.poll() is not None:
+            raise RegistryError(
+                address, f"docker-registry exited with {process.returncode}: {_tail(registry)}"
+            )
+        if time.monotonic() > deadline:
+            process.kill()
+            raise RegistryError(
+                address, f"did not answer GET /v2/ within {timeout:.0f} s: {_tail(registry)}"
+            )
+        time.sleep(0.1)
+    (root / _STATE).write_text(json.dumps({"address": address, "pid": process.pid}))
+    return registry
+
+
+def local_registry(root: Path = DEFAULT_ROOT) -> LocalRegistry | None:
+    """The registry started from ``root`` if it is still serving, else None."""
+    root = root.resolve()
+    try:
+        state = json.loads((root / _STATE).read_text())
+        address, pid = str(state["address"]), int(state["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not _alive(pid) or not _answers(address):
+        return None
+    return LocalRegistry(address, pid, root, reused=True)
+
+
+def stop_local_registry(root: Path = DEFAULT_ROOT, timeout: float = 10.0) -> bool:
+    """Stop the registry started from ``root``; its storage stays. False if none was running."""
+    running = local_registry(root)
+    (root.resolve() / _STATE).unlink(missing_ok=True)
+    if running is None:
+        return False
+    os.kill(running.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while _alive(running.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _alive(running.pid):
+        os.kill(running.pid, signal.SIGKILL)
+    return True
+
+
+def repository(registry: str, name: str) -> str:
+    """``REGISTRY/kenning/NAME``: where catalogue image ``name`` lives in ``registry``."""
+    return f"{registry.rstrip('/')}/{REPOSITORY}/{name}"
+
+
+def push_images(
+    names: list[str], registry: str, *, client: Any = None, timeout: float = 1800.0
+) -> dict[str, str]:
+    """Push the built catalogue images ``names`` to ``registry``.
+
+    Parameters
+    ----------
+    names : list of str
+        Catalogue names; each must be built.
+    registry : str
+        ``HOST[:PORT][/PATH]``; credentials come from ``docker login``.
+    client : docker.DockerClient, optional
+        A connected client.
+    timeout : float
+        Seconds allowed for each API call of the push.
+
+    Returns
+    -------
+    dict
+        Catalogue name -> ``REGISTRY/kenning/NAME@sha256:DIGEST``.
+
+    Raises
+    ------
+    ImageNotFoundError
+        If an image is not built.
+    RegistryError
+        If the registry refuses or does not report a digest.
+    """
+    published: dict[str, str] = {}
+    with session(client, timeout=timeout) as active:
+        for name in names:
+            repo = repository(registry, name)
+            with docker_errors(image_tag(name), name):
+                image = active.images.get(image_tag(name))
+                image.tag(repo, "latest")
+            published[name] = _push(active, repo, registry)
+    return published
+
+
+def _push(client: Any, repo: str, registry: str) -> str:
+    digest = None
+    with docker_errors(repo):
+        for chunk in client.api.push(repo, tag="latest", stream=True, decode=True):
+            if "error" in chunk:
+                raise RegistryError(registry, f"push of {repo} refused: {chunk['error']}")
+            digest = (chunk.get("aux") or {}).get("Digest") or digest
+    if not digest:
+        raise RegistryError(registry, f"push of {repo} reported no digest")
+    return f"{repo}@{digest}"
+
+
+def pull_image(reference: str, *, client: Any = None, timeout: float = 1800.0) -> str:
+    """Pull ``REGISTRY/kenning/NAME@sha256:DIGEST`` (a no-op when it is here); return its ID.
+
+    Raises
+    ------
+    RegistryError
+        If the registry cannot be reached or does not have that digest.
+    """
+    import docker.errors
+
+    with session(client, timeout=timeout) as active:
+        try:
+            return str(active.images.get(reference).id)
+        except docker.errors.ImageNotFound:
+            pass
+        try:
+            return str(active.images.pull(reference).id)
+        except docker.errors.APIError as exc:
+            raise RegistryError(
+                reference.split("/", 1)[0],
+                f"cannot pull {reference}: {exc.explanation or exc} "
+                "(is the registry running, and was the image pushed there?)",
+            ) from exc
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _answers(address: str) -> bool:
+    try:
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback
+        with opener.open(f"http://{address}/v2/", timeout=1.0) as response:
+            return bool(response.status == 200)
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _tail(registry: LocalRegistry, lines: int = 5) -> str:
+    try:
+        text = registry.log.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return "(no log)"
+    return " | ".join(text[-lines:]) or "(empty log)"
