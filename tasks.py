@@ -182,8 +182,8 @@ def boards(
 def reproduce(c: Context, results: str, band: float = 0.5, workspace: str = "") -> None:
     """Re-run the steps recorded in RESULTS (same images) and compare with it."""
     from kenning.core.errors import KenningError
-    from kenning.toolchain.reproduce import format_verdict
     from kenning.toolchain.reproduce import reproduce as run_again
+    from kenning.toolchain.verdict import format_verdict
 
     try:
         verdict = run_again(
@@ -201,13 +201,20 @@ def reproduce(c: Context, results: str, band: float = 0.5, workspace: str = "") 
         "name": "image to build (default: all); repeatable",
         "arch": "with no --name: amd64 or arm64 images (default: both)",
         "no_extra_ca": "do not trust this machine's extra CA certificates (images for boards)",
+        "push": "then push them: --push REGISTRY (HOST[:PORT][/PATH]), or --push alone for "
+        "the local registry (started if needed)",
     },
     iterable=["name"],
+    optional=["push"],
 )
 def images(
-    c: Context, name: list[str] | None = None, arch: str = "", no_extra_ca: bool = False
+    c: Context,
+    name: list[str] | None = None,
+    arch: str = "",
+    no_extra_ca: bool = False,
+    push: str | bool = False,
 ) -> None:
-    """Build the offline base images and the pinned images in images/ (reuses Docker's cache)."""
+    """Build the offline base images and the pinned images in images/; optionally push them."""
     from kenning.executors.dockerclient import daemon_available
     from kenning.toolchain.catalogue import CATALOGUE
 
@@ -224,6 +231,16 @@ def images(
         _run(c, ["kenning.toolchain", "base", "--arch", base_arch])
     extra = ["--no-extra-ca"] if no_extra_ca else []
     _run(c, ["kenning.toolchain", "build", *wanted, *extra])
+    if push:
+        target = ["--registry", push] if isinstance(push, str) else []
+        _run(c, ["kenning.toolchain", "push", *wanted, *target])
+
+
+@task(help={"port": "port on 127.0.0.1 (default: last time's, else a free one)",
+            "stop": "stop the registry (its storage in build/registry/ stays)"})  # fmt: skip
+def registry(c: Context, port: int = 0, stop: bool = False) -> None:
+    """Start a local image registry (Debian's docker-registry) on loopback for --push."""
+    _run(c, ["kenning.toolchain", "registry", "--port", str(port), *(["--stop"] if stop else [])])
 
 
 @task(help={"build": "output folder (default: build)"})

@@ -6,6 +6,8 @@ Examples::
     python -m kenning.toolchain build train-torch target-amd64
     python -m kenning.toolchain lock target-arm64      # re-resolve requirements.in
     python -m kenning.toolchain list                   # built images, sizes, stale locks
+    python -m kenning.toolchain registry               # start a registry on loopback
+    python -m kenning.toolchain push compile-tvm       # ... and push there (or --registry R)
 """
 
 from __future__ import annotations
@@ -46,7 +48,26 @@ def _parser() -> argparse.ArgumentParser:
             sub.add_argument("--no-cache", action="store_true", help="ignore Docker's cache")
             sub.add_argument("--verbose", action="store_true", help="show the whole build log")
     commands.add_parser("list", help="list the catalogue and what is built")
+    registry = commands.add_parser(
+        "registry", help="start (or --stop) a docker-registry on 127.0.0.1 (build/registry/)"
+    )
+    registry.add_argument("--port", type=_port, default=0, help="port (default: a free one)")
+    registry.add_argument("--stop", action="store_true", help="stop it (its storage stays)")
+    push = commands.add_parser("push", help="push built images; print their digests")
+    push.add_argument("images", nargs="+", choices=sorted(CATALOGUE), metavar="IMAGE")
+    push.add_argument(
+        "--registry",
+        default="",
+        help="HOST[:PORT][/PATH] to push to (default: the local registry, started if needed)",
+    )
     return parser
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port (0-65535)")
+    return value
 
 
 def main(argv: Sequence[str]) -> int:
@@ -77,9 +98,29 @@ def main(argv: Sequence[str]) -> int:
         for name in args.images:
             for path in generate_locks(name, base_image=args.base_image, extra_ca=args.extra_ca):
                 print(f"wrote {path.relative_to(work_tree())}")
+    elif args.command == "registry":
+        _registry(args.port, args.stop)
+    elif args.command == "push":
+        from kenning.toolchain.registry import push_images, start_local_registry
+
+        target = args.registry or start_local_registry().address
+        for name, reference in push_images(args.images, target).items():
+            print(f"{name} {reference}")
     else:
         _list()
     return 0
+
+
+def _registry(port: int, stop: bool) -> None:
+    from kenning.toolchain.registry import start_local_registry, stop_local_registry
+
+    if stop:
+        stopped = stop_local_registry()
+        print("registry stopped" if stopped else "no registry was running")
+        return
+    registry = start_local_registry(port=port)
+    how = "already running" if registry.reused else "started"
+    print(f"{registry.address} ({how}, pid {registry.pid}, storage {registry.root / 'data'})")
 
 
 def _list() -> None:

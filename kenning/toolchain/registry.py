@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -26,11 +28,12 @@ from typing import Any
 from kenning.executors.dockerclient import docker_errors, session
 from kenning.executors.errors import RegistryError
 from kenning.toolchain.catalogue import REPOSITORY, image_tag
+from kenning.toolchain.provenance import work_tree
 
 #: Debian's package for the CNCF distribution registry, and its binary
 REGISTRY_PACKAGE = "docker-registry"
 REGISTRY_BINARY = "/usr/bin/docker-registry"
-#: where the local registry keeps its config, storage, log and state (relative to the work tree)
+#: where the local registry keeps its config, storage, log and state (under the work tree)
 DEFAULT_ROOT = Path("build") / "registry"
 _STATE = "registry.json"
 
@@ -51,14 +54,15 @@ class LocalRegistry:
 
 
 def start_local_registry(
-    root: Path = DEFAULT_ROOT, *, port: int = 0, timeout: float = 30.0
+    root: Path | None = None, *, port: int = 0, timeout: float = 30.0
 ) -> LocalRegistry:
     """Start ``docker-registry`` on 127.0.0.1, or return the one already serving from ``root``.
 
     Parameters
     ----------
-    root : Path
-        Folder for its config, image storage, log and state file.
+    root : Path, optional
+        Folder for its config, image storage, log and state file (default
+        ``build/registry/`` in the work tree).
     port : int
         Port to listen on (0: a free one).
     timeout : float
@@ -74,7 +78,7 @@ def start_local_registry(
     RegistryError
         If the binary is missing, the process exits, or it does not answer within ``timeout``.
     """
-    root = root.resolve()
+    root = _root(root)
     running = local_registry(root)
     if running is not None:
         return running
@@ -84,8 +88,9 @@ def start_local_registry(
             "127.0.0.1", f"{REGISTRY_BINARY} not found: apt-get install {REGISTRY_PACKAGE}"
         )
     root.mkdir(parents=True, exist_ok=True)
-    address = f"127.0.0.1:{port or _free_port()}"
     config = root / "config.yml"
+    # the same port as last time when it is free, so published references keep working
+    address = f"127.0.0.1:{port or _previous_port(config) or _free_port()}"
     config.write_text(
         "version: 0.1\n"
         "log:\n  level: warn\n"
@@ -93,34 +98,24 @@ def start_local_registry(
         "  delete:\n    enabled: true\n"
         f"http:\n  addr: {address}\n"
     )
-    with (root / "registry.log").open("ab") as log:
-        process = subprocess.Popen(
-            [binary, "serve", str(config)],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,  # outlives this command, like a daemon
-        )
-    registry = LocalRegistry(address, process.pid, root)
+    registry = LocalRegistry(address, _spawn(binary, config, root / "registry.log"), root)
     deadline = time.monotonic() + timeout
     while not _answers(address):
-        if process.poll() is not None:
-            raise RegistryError(
-                address, f"docker-registry exited with {process.returncode}: {_tail(registry)}"
-            )
+        if not _alive(registry.pid):
+            raise RegistryError(address, f"docker-registry exited: {_tail(registry)}")
         if time.monotonic() > deadline:
-            process.kill()
+            os.kill(registry.pid, signal.SIGKILL)
             raise RegistryError(
                 address, f"did not answer GET /v2/ within {timeout:.0f} s: {_tail(registry)}"
             )
         time.sleep(0.1)
-    (root / _STATE).write_text(json.dumps({"address": address, "pid": process.pid}))
+    (root / _STATE).write_text(json.dumps({"address": address, "pid": registry.pid}))
     return registry
 
 
-def local_registry(root: Path = DEFAULT_ROOT) -> LocalRegistry | None:
+def local_registry(root: Path | None = None) -> LocalRegistry | None:
     """The registry started from ``root`` if it is still serving, else None."""
-    root = root.resolve()
+    root = _root(root)
     try:
         state = json.loads((root / _STATE).read_text())
         address, pid = str(state["address"]), int(state["pid"])
@@ -131,10 +126,10 @@ def local_registry(root: Path = DEFAULT_ROOT) -> LocalRegistry | None:
     return LocalRegistry(address, pid, root, reused=True)
 
 
-def stop_local_registry(root: Path = DEFAULT_ROOT, timeout: float = 10.0) -> bool:
+def stop_local_registry(root: Path | None = None, timeout: float = 10.0) -> bool:
     """Stop the registry started from ``root``; its storage stays. False if none was running."""
     running = local_registry(root)
-    (root.resolve() / _STATE).unlink(missing_ok=True)
+    (_root(root) / _STATE).unlink(missing_ok=True)
     if running is None:
         return False
     os.kill(running.pid, signal.SIGTERM)
@@ -202,8 +197,13 @@ def _push(client: Any, repo: str, registry: str) -> str:
     return f"{repo}@{digest}"
 
 
-def pull_image(reference: str, *, client: Any = None, timeout: float = 1800.0) -> str:
-    """Pull ``REGISTRY/kenning/NAME@sha256:DIGEST`` (a no-op when it is here); return its ID.
+def pull_image(reference: str, *, client: Any = None, timeout: float = 1800.0) -> tuple[str, bool]:
+    """Make ``REGISTRY/kenning/NAME@sha256:DIGEST`` present here, pulling it if it is not.
+
+    Returns
+    -------
+    tuple of (str, bool)
+        The image ID, and whether it was pulled (False: it was here already).
 
     Raises
     ------
@@ -214,17 +214,56 @@ def pull_image(reference: str, *, client: Any = None, timeout: float = 1800.0) -
 
     with session(client, timeout=timeout) as active:
         try:
-            return str(active.images.get(reference).id)
+            return str(active.images.get(reference).id), False
         except docker.errors.ImageNotFound:
             pass
+        print(f"pulling {reference}", file=sys.stderr)
         try:
-            return str(active.images.pull(reference).id)
+            return str(active.images.pull(reference).id), True
         except docker.errors.APIError as exc:
             raise RegistryError(
                 reference.split("/", 1)[0],
                 f"cannot pull {reference}: {exc.explanation or exc} "
                 "(is the registry running, and was the image pushed there?)",
             ) from exc
+
+
+def published_reference(repo_digests: list[str], name: str) -> str | None:
+    """Of an image's ``RepoDigests``, the one for catalogue image ``name`` (else the first)."""
+    for reference in repo_digests:
+        if reference.split("@", 1)[0].endswith(f"/{REPOSITORY}/{name}"):
+            return reference
+    return repo_digests[0] if repo_digests else None
+
+
+def _spawn(binary: str, config: Path, log: Path) -> int:
+    """Start ``docker-registry serve CONFIG`` as a daemon (its own session, no parent here)."""
+    shell = subprocess.run(
+        ["sh", "-c", 'setsid "$0" serve "$1" >>"$2" 2>&1 </dev/null & echo $!',
+         binary, str(config), str(log)],
+        capture_output=True, text=True, timeout=10, check=True,
+    )  # fmt: skip
+    return int(shell.stdout.strip())
+
+
+def _root(root: Path | None) -> Path:
+    return (root or work_tree() / DEFAULT_ROOT).resolve()
+
+
+def _previous_port(config: Path) -> int | None:
+    try:
+        found = re.search(r"addr: 127\.0\.0\.1:(\d+)", config.read_text())
+    except OSError:
+        return None
+    if not found:
+        return None
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the registry does
+        try:
+            probe.bind(("127.0.0.1", int(found.group(1))))
+        except OSError:
+            return None
+    return int(found.group(1))
 
 
 def _free_port() -> int:

@@ -6,7 +6,10 @@ step runs again in a fresh workspace (``build/reproduce/<name>/`` by default: re
 of the commands land there, the original files stay untouched), the benchmark against a
 freshly started server on the same board, and the new results are compared with the old:
 
-* environment: each image is the one the step ran in (else: which image, which lock file);
+* environment: a step whose image was pushed (``invoke images --push``) re-runs in exactly
+  that image, pulled by its digest when this machine does not have it; one that was never
+  pushed re-runs in the image now built under its name (a different one is named, with the
+  lock file that changed) and the verdict warns that no other machine can reproduce it;
   local steps compare the kenning commit (a difference is a warning: the code is this one);
 * accuracy and every prediction: equal (the runtimes are deterministic);
 * latency p50: within a stated band (default ±50 %: on a shared machine latency varies).
@@ -14,51 +17,18 @@ freshly started server on the same board, and the new results are compared with 
 
 from __future__ import annotations
 
-import math
 import shutil
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kenning.core.errors import ConfigurationError, KenningError, ResultsError
-from kenning.core.metrics import latency_summary
-from kenning.core.results import Results, load_results, on_target_times
+from kenning.core.results import Results, load_results
 from kenning.executors.base import ExecutionRecord, Executor
 from kenning.executors.errors import ExecutionError, ImageNotFoundError
 from kenning.toolchain.bench import Board, Endpoint
 from kenning.toolchain.provenance import git_commit
-
-#: default relative band for latency p50 (0.5: the new p50 is within 1/1.5 ... 1.5 x the old)
-LATENCY_BAND = 0.5
-#: differences in p50 below this are timer and scheduling noise, whatever the ratio
-LATENCY_FLOOR_S = 20e-6
-
-
-@dataclass
-class Check:
-    """One row of the verdict table."""
-
-    subject: str
-    original: str
-    reproduced: str
-    verdict: str
-    ok: bool
-    warning: bool = False
-
-
-@dataclass
-class Verdict:
-    """What :func:`reproduce` found."""
-
-    original: Path
-    reproduced: Path | None
-    checks: list[Check] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        """True when every check passed (warnings allowed)."""
-        return bool(self.checks) and all(c.ok for c in self.checks)
+from kenning.toolchain.verdict import LATENCY_BAND, Check, Verdict, compare
 
 
 def _executor_for(record: ExecutionRecord) -> Executor:
@@ -96,6 +66,40 @@ def environment_checks(name: str, record: ExecutionRecord, client: Any = None) -
                       ok=True, warning=dirty)]  # fmt: skip
     return [Check(f"{name}: kenning code", _short(record.git_commit), _short(now),
                   "differs (local step: runs this code)", ok=True, warning=True)]  # fmt: skip
+
+
+def published_image(
+    name: str, record: ExecutionRecord, client: Any = None
+) -> tuple[str | None, list[Check]]:
+    """The image step ``name`` re-runs in, and the checks that say where it came from.
+
+    A step whose image was pushed re-runs in exactly that image, pulled by digest when this
+    machine does not have it. A step whose image was never pushed re-runs in the image now
+    built under the same name (``None`` here), checked by :func:`environment_checks`, with a
+    warning that no other machine can reproduce it.
+    """
+    from kenning.toolchain.registry import published_reference, pull_image
+
+    reference = None
+    if record.executor == "docker" and record.image:
+        reference = published_reference(record.repo_digests, record.environment or "")
+    if reference is None:
+        checks = environment_checks(name, record, client)
+        if record.executor == "docker":
+            checks.append(Check(
+                f"{name}: published", "never pushed", "-",
+                "the image was never pushed to a registry: only a machine that has it can "
+                "reproduce this (invoke images --push before the run)", ok=True, warning=True,
+            ))  # fmt: skip
+        return None, checks
+    try:
+        image_id, pulled = pull_image(reference, client=client)
+    except KenningError as exc:
+        return None, [Check(f"{name}: image", reference, "unavailable", str(exc), ok=False)]
+    same = image_id == record.image_id
+    how = f"pulled {reference}" if pulled else f"same image ({reference})"
+    return reference, [Check(f"{name}: image", _short(record.image_id), _short(image_id),
+                             how if same else f"{how} has another image ID", ok=same)]  # fmt: skip
 
 
 def _short(value: str | None) -> str:
@@ -229,8 +233,10 @@ def reproduce(
         )
     workspace = _fresh_workspace(workspace or Path("build") / "reproduce" / results.stem)
     verdict = Verdict(results, None)
+    images: dict[str, str | None] = {}
     for name, record in steps.items():
-        verdict.checks.extend(environment_checks(name, record, client))
+        images[name], checks = published_image(name, record, client)
+        verdict.checks.extend(checks)
     last = list(steps)[-1]
     out_arg = _results_arg(steps[last], results)
     earlier: set[str] = set()
@@ -241,7 +247,7 @@ def reproduce(
         _copy_inputs(inputs, Path(record.workdir), workspace)
         earlier.update(record.command)
         try:
-            _run_step(name, record, argv, workspace, original, board_for)
+            _run_step(name, record, argv, workspace, original, board_for, images[name])
         except KenningError as exc:
             verdict.checks.append(Check(f"{name}: ran again", "exit 0", "failed", str(exc),
                                         ok=False))  # fmt: skip
@@ -260,8 +266,9 @@ def _run_step(
     workspace: Path,
     original: Results,
     board_for: Callable[[dict[str, Any]], Board] | None,
+    published: str | None = None,
 ) -> None:
-    image = record.environment or record.image
+    image = published or record.environment or record.image
     server = original.provenance.get("server")
     if not (server and _flag(argv, "--protocol-cls") and _flag(argv, "--port")):
         with _executor_for(record) as executor:
@@ -286,60 +293,3 @@ def _run_step(
 def _point_at(argv: list[str], endpoint: Endpoint) -> None:
     _set_flag(argv, "--host", endpoint.host)
     _set_flag(argv, "--port", str(endpoint.port))
-
-
-def _p50(results: Results) -> float | None:
-    times = on_target_times(results) or [s.time_s for s in results.samples]
-    return latency_summary(times).median if times else None
-
-
-def compare(old: Results, new: Results, band: float = LATENCY_BAND) -> list[Check]:
-    """Compare a reproduced run with the original: status, samples, accuracy, latency."""
-    checks = [Check("status", old.status, new.status, "", ok=new.status == "complete")]
-    checks[-1].verdict = "complete" if checks[-1].ok else "the run did not complete"
-    same_n = len(old.samples) == len(new.samples)
-    checks.append(Check("samples", str(len(old.samples)), str(len(new.samples)),
-                        "same" if same_n else "differs", ok=same_n))  # fmt: skip
-    acc_old = old.metrics.accuracy if old.metrics else math.nan
-    acc_new = new.metrics.accuracy if new.metrics else math.nan
-    same_acc = acc_old == acc_new
-    checks.append(Check("accuracy", f"{acc_old:.4f}", f"{acc_new:.4f}",
-                        "equal" if same_acc else "differs", ok=same_acc))  # fmt: skip
-    if same_n:
-        changed = sum(a.predictions[:1] != b.predictions[:1]
-                      for a, b in zip(old.samples, new.samples, strict=True))  # fmt: skip
-        checks.append(Check("predictions", "", f"{changed} differ",
-                            "identical" if not changed else "differ", ok=not changed))  # fmt: skip
-    p_old, p_new = _p50(old), _p50(new)
-    if p_old and p_new:
-        ratio = p_new / p_old
-        inside = (1 / (1 + band) <= ratio <= 1 + band) or abs(p_new - p_old) < LATENCY_FLOOR_S
-        where = "within" if inside else "outside"
-        checks.append(Check(
-            "latency p50", f"{p_old * 1e3:.4f} ms", f"{p_new * 1e3:.4f} ms",
-            f"x{ratio:.2f} ({where} ±{band:.0%} or {LATENCY_FLOOR_S * 1e6:.0f} µs)", ok=inside,
-        ))  # fmt: skip
-    return checks
-
-
-def format_verdict(verdict: Verdict) -> str:
-    """The verdict table and a last line saying REPRODUCED or NOT REPRODUCED."""
-    from io import StringIO
-
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=f"reproducing {verdict.original}")
-    for column in ("check", "original", "reproduced", "verdict"):
-        table.add_column(column)
-    for c in verdict.checks:
-        mark = "ok" if c.ok and not c.warning else ("warning" if c.ok else "FAIL")
-        table.add_row(c.subject, c.original, c.reproduced, f"{mark}: {c.verdict}")
-    buffer = StringIO()
-    Console(file=buffer, width=140, force_terminal=False).print(table)
-    failed = [f"{c.subject}: {c.verdict}" for c in verdict.checks if not c.ok]
-    if verdict.ok:
-        last = f"REPRODUCED: {verdict.original} (new results: {verdict.reproduced})"
-    else:
-        last = f"NOT REPRODUCED: {verdict.original}:\n" + "".join(f"  - {f}\n" for f in failed)
-    return buffer.getvalue() + last.rstrip("\n") + "\n"
