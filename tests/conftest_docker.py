@@ -1,7 +1,7 @@
 """Fixtures for tests against a real Docker daemon and kenning's images.
 
 Without a daemon (or an image) the docker tests are skipped with the command that fixes it;
-with ``KENNING_REQUIRE_DOCKER=1`` (CI) they fail instead, so nothing is silently skipped.
+with ``KENNING_REQUIRE_DOCKER=1`` (and in CI) they fail instead (tests/capabilities.py).
 """
 
 from __future__ import annotations
@@ -11,17 +11,14 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from capabilities import missing
 
 from kenning.executors.docker import CONTAINER_LABEL
 from kenning.executors.errors import DockerUnavailableError, ImageNotFoundError
 
-REQUIRED = os.environ.get("KENNING_REQUIRE_DOCKER") == "1"
-
 
 def _unavailable(reason: str) -> None:
-    if REQUIRED:
-        pytest.fail(reason)
-    pytest.skip(reason)
+    missing("docker", reason)
 
 
 @pytest.fixture(scope="session")

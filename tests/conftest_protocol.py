@@ -44,14 +44,18 @@ class ThreadServer:
 
 @contextmanager
 def thread_server(
-    tmp_path: Path, timeout: float = 2.0, idle_timeout: float = 5.0, **protocol_args: int
+    tmp_path: Path,
+    timeout: float = 2.0,
+    idle_timeout: float = 5.0,
+    inference_time: float = 0.0,
+    **protocol_args: int,
 ) -> Iterator[ThreadServer]:
     """An InferenceServer with a NullRuntime on 127.0.0.1:<free port>, in a thread."""
     protocol = NetworkProtocol(port=0, timeout=timeout, **protocol_args)
     protocol.initialize_server()
     server = InferenceServer(
         protocol,
-        NullRuntime(tmp_path / "target" / "model.bin"),
+        NullRuntime(tmp_path / "target" / "model.bin", inference_time=inference_time),
         idle_timeout=idle_timeout,
         monitor_interval=0.05,
     )

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 
 import pytest
+from capabilities import requires
 from conftest_compilers import (  # noqa: F401 - fixtures
     TORCH_EXPORT_WARNINGS,
     cc_digits,
@@ -23,9 +24,10 @@ from kenning.runtimes.tvm import TVMRuntime
 
 pytestmark = TORCH_EXPORT_WARNINGS
 
-needs_aarch64_gcc = pytest.mark.skipif(
-    shutil.which("aarch64-linux-gnu-g++") is None,
-    reason="needs g++-aarch64-linux-gnu (apt-get install g++-aarch64-linux-gnu)",
+needs_aarch64_gcc = requires(
+    "aarch64-gcc",
+    shutil.which("aarch64-linux-gnu-g++") is not None,
+    "needs g++-aarch64-linux-gnu (apt-get install g++-aarch64-linux-gnu)",
 )
 
 
@@ -110,7 +112,8 @@ def test_missing_cross_compiler(cc_torch_cnn, cc_digits, tmp_path) -> None:
 
 
 def test_unsupported_operator_is_named(tmp_path) -> None:
-    onnx = pytest.importorskip("onnx")
+    import onnx
+
     helper = onnx.helper
     graph = helper.make_graph(
         [helper.make_node("CenterCropPad", ["x", "shape"], ["y"])],

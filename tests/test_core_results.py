@@ -4,6 +4,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pytest
 
 from kenning.core.benchmark import BenchmarkError, Outcome, run_benchmark
@@ -135,10 +136,19 @@ def test_measurements_collector() -> None:
 
 
 def test_system_monitor_samples_in_background() -> None:
-    with SystemMonitor(interval=0.01) as mon:
-        time.sleep(0.2)
+    with SystemMonitor(interval=0.02) as mon:
+        end = time.perf_counter() + 0.4
+        while time.perf_counter() < end:  # one core busy for the whole run
+            pass
     s = mon.series
     assert len(s["timestamps"]) >= 5
     assert s["timestamps"] == sorted(s["timestamps"])
+    assert len(s["cpu_percent"]) == len(s["ram_used_bytes"]) == len(s["timestamps"])
+    cores = psutil.cpu_count()
+    assert all(len(sample) == cores for sample in s["cpu_percent"])
+    assert all(0.0 <= v <= 100.0 for sample in s["cpu_percent"] for v in sample)
+    # the busy loop shows: on average over the run, the cores together are at least one busy
+    total = sum(sum(sample) for sample in s["cpu_percent"]) / len(s["cpu_percent"])
+    assert total >= 70.0, s["cpu_percent"]
     assert all(0 < r for r in s["ram_used_bytes"])
     assert HostInfo.current().ram_bytes > max(s["ram_used_bytes"])

@@ -13,9 +13,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+from capabilities import missing
 from conftest_docker import docker_client, ours, require_image  # noqa: F401 - fixtures
 
 from kenning.executors.docker import DockerExecutor
+from kenning.executors.errors import ImageNotFoundError
 from kenning.toolchain.catalogue import CATALOGUE, lock_hashes
 from kenning.toolchain.images import image_info, stale_locks
 from kenning.toolchain.provenance import work_tree
@@ -163,7 +165,7 @@ def test_built_images_record_the_lock_files_they_came_from(docker_client: Any) -
     for name in CATALOGUE:
         try:
             info = image_info(name, docker_client)
-        except Exception:  # noqa: BLE001 - not built here: nothing to check
+        except ImageNotFoundError:  # not built here (CI builds all but base, train-tensorflow)
             continue
         built.append(name)
         assert info.lock_sha256 == lock_hashes(name), (
@@ -171,7 +173,7 @@ def test_built_images_record_the_lock_files_they_came_from(docker_client: Any) -
         )
         assert info.kenning_version and info.git_commit and info.sources_sha256
     if not built:
-        pytest.skip("no kenning image is built (run .ci/setup-docker)")
+        missing("docker", "no kenning image is built (run .ci/setup-docker)")
 
 
 def test_a_changed_lock_file_marks_the_image_stale(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from capabilities import missing
 from conftest_onnx_conversion import onnx_output
 
 from kenning.core.onnxconversion import ConversionError, ModelReport, Status
@@ -23,7 +24,7 @@ def _venv() -> Path:
     try:
         mxnet_env.probe(venv)
     except ConversionError as exc:
-        pytest.skip(f"no working MXNet venv: {exc}")
+        missing("mxnet", f"no working MXNet venv: {exc}")
     return venv
 
 

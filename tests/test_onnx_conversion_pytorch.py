@@ -9,18 +9,18 @@ import numpy as np
 import onnx
 import pytest
 import torch
+from capabilities import requires
 from conftest_onnx_conversion import onnx_output
 from onnx import TensorProto, helper
 
 from kenning.core.onnxconversion import ModelReport, Status, UnsupportedOperatorError
 from kenning.onnxconverters.pytorch import MODELS, PyTorchONNXConversion
 
-if importlib.util.find_spec("onnx2torch") is None:
-    pytest.skip(
-        "onnx2torch is not installed (pip install --no-deps -r "
-        "kenning/onnxconverters/requirements-converters.txt)",
-        allow_module_level=True,
-    )
+pytestmark = requires(
+    "converters",
+    importlib.util.find_spec("onnx2torch") is not None,
+    "onnx2torch is not installed (requirements-converters.txt)",
+)
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from capabilities import missing
 from conftest import run_kenning
 from conftest_onnx_conversion import onnx_output, sphinx_build
 
@@ -31,7 +32,7 @@ def _rows(rst: str) -> list[tuple[str, str, str, str]]:
 def _requirements() -> None:
     for module in ("onnx2torch", "onnx2tf"):
         if importlib.util.find_spec(module) is None:
-            pytest.skip(f"{module} is not installed (requirements-converters.txt)")
+            missing("converters", f"{module} is not installed (requirements-converters.txt)")
 
 
 def test_unknown_converter_is_one_line_error(tmp_path: Path) -> None:
@@ -109,7 +110,7 @@ def test_the_readme_command_supports_every_conversion(tmp_path: Path) -> None:
     try:
         mxnet_env.probe(mxnet_env.default_venv())
     except mxnet_env.ConversionError as exc:
-        pytest.skip(f"no MXNet venv: {exc}")
+        missing("mxnet", f"no MXNet venv: {exc}")
     done = run_kenning(
         [
             SCENARIO,

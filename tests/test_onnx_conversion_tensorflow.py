@@ -7,17 +7,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from capabilities import requires
 from conftest_onnx_conversion import onnx_output
 
 from kenning.core.onnxconversion import ModelReport, Status
 from kenning.onnxconverters.tensorflow import TensorFlowONNXConversion
 
-if importlib.util.find_spec("onnx2tf") is None:
-    pytest.skip(
-        "onnx2tf is not installed (pip install --no-deps -r "
-        "kenning/onnxconverters/requirements-converters.txt)",
-        allow_module_level=True,
-    )
+pytestmark = requires(
+    "converters",
+    importlib.util.find_spec("onnx2tf") is not None,
+    "onnx2tf is not installed (requirements-converters.txt)",
+)
 
 SMALL = ["small_cnn", "separable_cnn", "mlp", "lstm", "gru"]
 

@@ -153,7 +153,8 @@ def test_wrong_model_file_is_one_error_line(
 ) -> None:
     path = tmp_path / kind
     if kind == "torch.pth":
-        torch = pytest.importorskip("torch")
+        import torch
+
         torch.save(torch.nn.Linear(3, 2).state_dict(), path)
     else:
         path.write_bytes(os.urandom(2048))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import statistics
 import struct
 import threading
 import time
@@ -47,9 +48,20 @@ def test_full_session_follows_the_seed_flow(null_server: ThreadServer, tmp_path:
     assert client.target_info["model_bytes"] == 1000
     for _ in range(3):
         host, target, output = full_exchange(client, SAMPLE * 2)  # a batch of two
-        assert host >= 0 and target >= 0
+        assert 0 < target < 0.01 and 0 < host < 1.0  # the null runtime returns at once
         assert output == bytes(2 * 10 * 4)
     client.close()
+
+
+@pytest.mark.parametrize("known", [0.002, 0.00002])
+def test_the_target_reports_a_known_inference_time(tmp_path: Path, known: float) -> None:
+    """A runtime busy for a known time is measured within 5 % at the median."""
+    with thread_server(tmp_path, inference_time=known) as server:
+        client = ready_client(server.port, tmp_path)
+        targets = [full_exchange(client)[1] for _ in range(200)]
+        client.close()
+    assert all(t >= known for t in targets)
+    assert statistics.median(targets) == pytest.approx(known, rel=0.05)
 
 
 def test_process_replies_ok_then_ok_with_the_target_time(null_server: ThreadServer) -> None:
@@ -64,7 +76,7 @@ def test_process_replies_ok_then_ok_with_the_target_time(null_server: ThreadServ
     assert types == [MessageType.OK] * 7
     assert json.loads(replies[1][1])["model_bytes"] == 100
     assert replies[3][1] == b"" and len(replies[4][1]) == 8  # started, finished
-    assert struct.unpack("<d", replies[4][1])[0] >= 0
+    assert 0 < struct.unpack("<d", replies[4][1])[0] < 0.01
     assert replies[5][1] == bytes(40)
     stats = json.loads(replies[6][1])
     assert len(stats["inference_time_s"]) == 1

@@ -52,8 +52,8 @@ def assert_same_as_host(remote: Results, host: Results, protocol: str) -> None:
     assert [s.predictions for s in remote.samples] == [s.predictions for s in host.samples]
     assert len(remote.samples) == remote.dataset.num_samples == 450
     for sample in remote.samples:
-        assert sample.time_s >= 0 and sample.target_time_s is not None
-        assert sample.target_time_s > 0
+        assert sample.target_time_s is not None
+        assert 0 < sample.target_time_s < 0.1 and 0 < sample.time_s < 1.0  # a digits CNN
     roles = {f.role: f for f in remote.frameworks}
     assert roles["runtime"].name == "onnxruntime" and roles["compiler"].name == "onnx"
     assert roles["protocol"].name == protocol and roles["model"].name == "torch"

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from capabilities import missing
 from conftest import ROOT
-from conftest_docker import REQUIRED, docker_client, require_image  # noqa: F401 - fixtures
+from conftest_docker import docker_client, require_image  # noqa: F401 - fixtures
 from conftest_tasks import build, invoke  # noqa: F401 - fixture
 
 from kenning.core.results import load_results, write_atomically
@@ -59,7 +60,7 @@ def test_apt_locks_against_the_archive() -> None:
                 pins[f"{lock.parent.name}: {package}"] = (package, version)
     assert pins, "no apt.lock found"
     if shutil.which("apt-cache") is None:
-        pytest.fail("apt-cache not found: this check runs on Debian machines (as CI does)")
+        missing("apt", "apt-cache not found: this check runs on Debian machines (as CI does)")
     archive = _archive_versions(sorted({package for package, _ in pins.values()}))
     assert archive, "apt-cache madison knows no package: run `apt-get update` first"
     drifted = [f"{where} {version} (archive: {', '.join(sorted(archive.get(package, ())))})"
@@ -81,10 +82,7 @@ def test_published_reference_prefers_the_image_of_that_name() -> None:
 def registry(tmp_path: Path) -> Iterator[LocalRegistry]:
     """A docker-registry on a free loopback port, storage in tmp_path, stopped afterwards."""
     if not Path(REGISTRY_BINARY).is_file():
-        message = f"{REGISTRY_BINARY} not installed (apt-get install docker-registry)"
-        if REQUIRED:
-            pytest.fail(message)
-        pytest.skip(message)
+        missing("registry", f"{REGISTRY_BINARY} not installed (apt-get install docker-registry)")
     started = start_local_registry(tmp_path / "registry")
     yield started
     stop_local_registry(tmp_path / "registry")

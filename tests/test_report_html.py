@@ -10,13 +10,13 @@ and its natural size. Each must have loaded at the size of its PNG file.
 from __future__ import annotations
 
 import html.parser
-import os
 import shutil
 import struct
 import subprocess
 from pathlib import Path
 
 import pytest
+from capabilities import missing
 from conftest_report import render, shared_report_runs  # noqa: F401
 from PIL import Image
 
@@ -39,9 +39,7 @@ window.addEventListener("load", () => {
 @pytest.fixture(scope="module")
 def chromium() -> str:
     if CHROMIUM is None:
-        if os.environ.get("CI"):
-            pytest.fail("Debian's chromium is not installed (apt-get install chromium)")
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+        missing("chromium", "Debian's chromium is not installed (apt-get install chromium)")
     return CHROMIUM
 
 

@@ -2,7 +2,6 @@
 
 # ruff: noqa: F811 - pytest fixtures imported from conftest modules are redefined as arguments
 
-import json
 from pathlib import Path
 
 import pytest
@@ -60,11 +59,17 @@ def test_bench_on_the_local_board_then_reproduce_and_resume(build: Path) -> None
 
 
 def test_reproduce_refuses_results_without_steps(tmp_path: Path) -> None:
+    from test_core_results import make_results
+
+    from kenning.datasets.digits import DigitsDataset
+
     path = tmp_path / "r.json"
-    path.write_text(json.dumps({"schema": "kenning.results", "schema_version": 1}))
+    results = make_results(DigitsDataset(None))  # a valid file, made by hand: no steps
+    write_atomically(path, results.dump())
+    assert load_results(path).provenance.get("steps") is None
     done = invoke("reproduce", str(path))
     assert done.returncode == 1 and "Traceback" not in done.stderr
-    assert "reproduce failed" in done.stderr
+    assert "records no steps" in done.stderr, done.stderr
 
 
 def test_bench_without_models_says_what_to_run(tmp_path: Path) -> None:

@@ -87,7 +87,7 @@ class NullRuntime(Runtime):
         self._ran = False
 
     def run(self) -> None:
-        """Pretend to infer (sleeping ``inference_time`` seconds).
+        """Pretend to infer: keep the CPU busy for ``inference_time`` seconds, as a model would.
 
         Raises
         ------
@@ -96,8 +96,9 @@ class NullRuntime(Runtime):
         """
         if not self._batch:
             raise ConfigurationError("NullRuntime: no input to process")
-        if self.inference_time > 0:
-            time.sleep(self.inference_time)
+        deadline = time.perf_counter() + self.inference_time
+        while time.perf_counter() < deadline:  # busy: a known duration, not a scheduler's sleep
+            pass
         self._ran = True
 
     def upload_output(self) -> bytes:
