@@ -82,7 +82,9 @@ def test_dockerfile_takes_the_base_as_an_argument(name: str) -> None:
     assert froms and all(ln.split()[1] == f"${{{image.base_arg}}}" for ln in froms)
     if image.parent:
         assert f"images/{name}/apt.lock" in text
-        assert "--no-install-recommends" in text, "only locked packages may be installed"
+        assert f"apt-install {name} /tmp/apt.lock" in text, "Debian packages via apt-install"
+        installer = (IMAGES / "apt-install").read_text()
+        assert "--no-install-recommends" in installer, "only locked packages may be installed"
     else:
         assert f"images/{name}/requirements.lock" in text
         assert "--no-deps" in text, "only locked packages may be installed"
