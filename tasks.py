@@ -107,6 +107,12 @@ def demo(c: Context, build: str = "build", epochs: int = 10, executor: str = "lo
         "build": "folder holding models/ from `invoke train` (default: build/demo)",
         "resume": "continue partial results instead of starting again",
         "trust_host_key": "accept (and record in known_hosts) a board's unknown SSH host key",
+        "warmup": "inferences run and discarded before measuring (default 10)",
+        "min_samples": "measure at least this many samples, looping over the data (default "
+        "1000; p99 needs 662)",
+        "min_duration": "... and for at least this many seconds (default 0)",
+        "sample_seed": "seed of the sample order (default 0)",
+        "percentiles": "percentiles to report, comma-separated (default 50,90,99)",
     },
     iterable=["artifact"],
 )
@@ -121,17 +127,30 @@ def bench(
     build: str = "build/demo",
     resume: bool = False,
     trust_host_key: bool = False,
+    warmup: int = 10,
+    min_samples: int = 1000,
+    min_duration: float = 0.0,
+    sample_seed: int = 0,
+    percentiles: str = "50,90,99",
 ) -> None:
     """Compile for a board, benchmark there through the protocol, and render a report."""
     from kenning.core.errors import KenningError
+    from kenning.core.measure import MeasureSettings
     from kenning.executors import select_executor
     from kenning.toolchain.benchtask import run_bench
 
     try:
+        measure = MeasureSettings.checked(
+            warmup=warmup, min_samples=min_samples, min_duration_s=min_duration,
+            seed=sample_seed, percentiles=[float(q) for q in percentiles.split(",") if q],
+        )  # fmt: skip
+    except (KenningError, ValueError) as exc:
+        raise Exit(f"error: {exc}", code=2) from exc
+    try:
         with select_executor(executor) as runner:
             report, results = run_bench(
                 runner, board, Path(build), list(artifact or []), model, compiler, runtime,
-                resume=resume, trust_host_key=trust_host_key,
+                resume=resume, trust_host_key=trust_host_key, measure=measure,
             )  # fmt: skip
     except KenningError as exc:
         raise Exit(f"bench failed: {exc}", code=1) from exc

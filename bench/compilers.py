@@ -2,10 +2,12 @@
 
 For each source model: its own framework, then every compiler/runtime pair that takes it
 (ONNX + ONNX Runtime fp32 and int8, TFLite float32/float16/int8, PyTorch export, TVM llvm,
-TVM host untuned and tuned, TVM aarch64 build only). Each artifact runs over the whole
-validation set one sample at a time through the same host-only path as ``inference_tester``
-(``kenning.core.pipeline``: preprocess, Runtime.infer, postprocess), so accuracy and latency
-p50/p99 at batch 1 are comparable. Prints a table, the figures, and a last line of JSON.
+TVM host untuned and tuned, TVM aarch64 build only). Each artifact is measured exactly as
+``inference_tester`` measures it in-process (``kenning.core.benchmark.run_benchmark`` with the
+same warm-up and run-length flags; latency is the ``inference`` figure, ``Runtime.run()``
+alone), so accuracy and p50/p99 at batch 1 agree with what a benchmark run prints; each
+artifact's results file is kept in ``OUT_DIR/results/``. Prints a table, the figures, and a
+last line of JSON.
 
 Figures, per source model: ``tvm_tuned_speedup`` (TVM untuned p50 / tuned p50, same
 target, goal >= 5); ``best_optimised_vs_fastest_framework`` and
@@ -28,17 +30,20 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from kenning.compilers.onnx import ONNXCompiler
 from kenning.compilers.onnxruntime import ONNXRuntimeQuantizer
 from kenning.compilers.pytorch import PyTorchCompiler
 from kenning.compilers.tflite import TFLiteCompiler
 from kenning.compilers.tvm import TVMCompiler
+from kenning.core.benchmark import InferFn, run_benchmark
 from kenning.core.compiler import ModelCompiler
 from kenning.core.errors import KenningError
+from kenning.core.figures import PRIMARY
+from kenning.core.measure import MeasureSettings, add_measure_arguments
 from kenning.core.model import ModelWrapper
-from kenning.core.pipeline import compile_and_load, host_infer
+from kenning.core.pipeline import compile_and_load, host_outcome
+from kenning.core.recorder import ResultsRecorder
+from kenning.core.results import Results, new_results
 from kenning.core.runtime import Runtime
 from kenning.datasets.digits import DigitsDataset
 from kenning.modelwrappers.classification.pytorch_digits import PyTorchDigitsCNN
@@ -47,6 +52,7 @@ from kenning.runtimes.onnxruntime import ONNXRuntime
 from kenning.runtimes.pytorch import PyTorchRuntime
 from kenning.runtimes.tflite import TFLiteRuntime
 from kenning.runtimes.tvm import TVMRuntime
+from kenning.scenarios.inference_performance import framework_outcome
 
 #: rows counted as "framework runtimes" (no compiler beyond the framework's own export)
 FRAMEWORK_ROWS = ("native", "ort-fp32", "tflite-fp32", "torch-export")
@@ -60,6 +66,7 @@ class Row:
     size_bytes: int | None = None
     p50_us: float | None = None
     p99_us: float | None = None
+    valid: str | None = None
     compile_s: float | None = None
     note: str = ""
 
@@ -154,25 +161,22 @@ def variants(args: argparse.Namespace, fmt: str) -> list[Variant]:
 
 
 def measure(
-    infer: Callable[[np.ndarray], np.ndarray], dataset: DigitsDataset, warmup: int
-) -> tuple[float, np.ndarray]:
-    """Accuracy and per-sample latencies (s) over the validation set at batch 1."""
-    x, y = dataset.load_subset("validation")
-    for i in range(warmup):
-        infer(x[i % len(x)][None])
-    correct, times = 0, []
-    for i in range(len(x)):
-        start = time.perf_counter()
-        scores = infer(x[i][None])
-        times.append(time.perf_counter() - start)
-        correct += int(scores.argmax(1)[0] == y[i])
-    return correct / len(x), np.asarray(times)
+    infer: InferFn, model: ModelWrapper, dataset: DigitsDataset, args: argparse.Namespace,
+    name: str, artifact: Path,
+) -> Results:
+    """The artifact measured as ``inference_tester`` measures it: same loop, same figures."""
+    results = new_results(f"bench_compilers:{name}", model, dataset, [], artifact)
+    recorder = ResultsRecorder(args.out_dir / "results" / f"{name}.json", results)
+    return run_benchmark(dataset, infer, recorder, MeasureSettings.from_argparse(args))
 
 
-def fill(row: Row, accuracy: float, times: np.ndarray) -> Row:
-    row.accuracy = round(accuracy, 4)
-    row.p50_us = round(float(np.percentile(times, 50)) * 1e6, 1)
-    row.p99_us = round(float(np.percentile(times, 99)) * 1e6, 1)
+def fill(row: Row, results: Results) -> Row:
+    figure = results.figures[PRIMARY]
+    row.accuracy = round(results.metrics.accuracy, 4) if results.metrics else None
+    row.p50_us = round(figure.median * 1e6, 1)
+    p99 = figure.percentile(99.0)
+    row.p99_us = round(p99.value * 1e6, 1) if p99 else None
+    row.valid = results.verdict.word if results.verdict else None
     return row
 
 
@@ -196,7 +200,8 @@ def bench_model(
     rows = [
         fill(
             Row(fmt, "native", size_bytes=model.model_path.stat().st_size),
-            *measure(model.infer, dataset, args.warmup),
+            measure(framework_outcome(model), model, dataset, args, f"{fmt}-native",
+                    model.model_path),
         )
     ]
     for variant in variants(args, fmt):
@@ -216,7 +221,8 @@ def bench_model(
                 runtime = variant.runtime()
                 compile_and_load(model, compiler, runtime)
                 row.compile_s = round(time.perf_counter() - start, 1)
-                fill(row, *measure(host_infer(model, runtime), dataset, args.warmup))
+                fill(row, measure(host_outcome(model, runtime), model, dataset, args,
+                                  f"{fmt}-{variant.name}", path))
                 if getattr(compiler, "tuning_reused", None):
                     row.note = "tuning records reused from cache"
             row.size_bytes = path.stat().st_size
@@ -287,7 +293,7 @@ def main() -> None:
         "--tuning-cache-dir", type=Path, default=Path("~/.cache/kenning/tvm-tuning")
     )
     parser.add_argument("--threads", type=int, default=1, help="threads of every runtime")
-    parser.add_argument("--warmup", type=int, default=50)
+    add_measure_arguments(parser)
     parser.add_argument(
         "--models", nargs="+", default=["keras", "torch"], choices=["keras", "torch"]
     )

@@ -9,13 +9,15 @@ import pytest
 
 from kenning.core.benchmark import BenchmarkError, Outcome, run_benchmark
 from kenning.core.errors import ResultsError
-from kenning.core.measurements import Measurements, SystemMonitor
+from kenning.core.measure import MeasureSettings, sample_order
+from kenning.core.measurements import Measurements
+from kenning.core.monitor import SystemMonitor
+from kenning.core.recorder import ResultsRecorder
 from kenning.core.results import (
     DatasetInfo,
     HostInfo,
     ModelInfo,
     Results,
-    ResultsRecorder,
     load_results,
 )
 from kenning.datasets.digits import DigitsDataset
@@ -47,7 +49,7 @@ def oracle(ds: DigitsDataset):
         out = np.zeros((len(x), 10), np.float32)
         for row, sample in enumerate(x):
             out[row, lookup[sample[np.newaxis].tobytes()]] = 1.0
-        return Outcome(out)
+        return Outcome(out, inference_s=1e-3)
 
     return infer
 
@@ -55,17 +57,27 @@ def oracle(ds: DigitsDataset):
 def test_benchmark_writes_complete_results(tmp_path: Path) -> None:
     ds = DigitsDataset(None, batch_size=8)
     out = tmp_path / "sub" / "r.json"
-    run_benchmark(ds, oracle(ds), ResultsRecorder(out, make_results(ds)), monitor_interval=0.01)
+    settings = MeasureSettings(min_samples=1000, warmup=3)
+    recorder = ResultsRecorder(out, make_results(ds))
+    run_benchmark(ds, oracle(ds), recorder, settings, monitor_interval=0.01)
     res = load_results(out)
     assert res.status == "complete"
-    assert len(res.samples) == res.dataset.num_samples
+    # the data is looped over until 1000 samples (whole batches of 8), each sample in it once
+    # per pass, in a seeded order
+    assert len(res.samples) == 1000 and [s.seq for s in res.samples] == list(range(1000))
+    assert len(res.distinct_samples()) == res.dataset.num_samples == 450
+    order = sample_order(ds.subset_indices("validation"), 0)
+    assert [s.index for s in res.samples] == [next(order)[1] for _ in range(1000)]
+    assert res.warmup is not None and res.warmup.count == 3
     assert res.metrics is not None and res.metrics.accuracy == 1.0
+    assert res.figures["inference"].count == 1000 and res.figures["inference"].median == 1e-3
+    assert all(s.end_to_end_s is not None and s.end_to_end_s > 0 for s in res.samples)
     assert res.system is not None and len(res.system.timestamps) >= 1
     assert len(res.system.cpu_percent[0]) == os.cpu_count()
     assert res.system.gpu_available is False and res.system.gpu_percent is None
-    assert {s.batch for s in res.samples} == set(range((res.dataset.num_samples + 7) // 8))
+    assert {s.batch for s in res.samples} == set(range(1000 // 8))
     raw = json.loads(out.read_text())
-    assert raw["schema"] == "kenning.results" and raw["schema_version"] == 1
+    assert raw["schema"] == "kenning.results" and raw["schema_version"] == 2
     assert oct(out.stat().st_mode & 0o777) == oct(0o666 & ~get_umask())
 
 
@@ -88,8 +100,9 @@ def test_failure_keeps_completed_samples_and_names_the_sample(tmp_path: Path) ->
 
     out = tmp_path / "r.json"
     with pytest.raises(BenchmarkError) as err:
-        run_benchmark(ds, flaky, ResultsRecorder(out, make_results(ds)))
-    failing = int(ds.subset_indices("validation")[10])
+        run_benchmark(ds, flaky, ResultsRecorder(out, make_results(ds)), MeasureSettings(warmup=0))
+    order = sample_order(ds.subset_indices("validation"), 0)
+    failing = [next(order)[1] for _ in range(11)][10]
     assert f"sample {failing}" in str(err.value) and "board went away" in str(err.value)
     res = load_results(out)
     assert res.status == "partial" and len(res.samples) == 10
@@ -110,7 +123,7 @@ def test_recorder_fails_early_on_unwritable_path(tmp_path: Path) -> None:
         ("not json at all", "not JSON"),
         ('{"some": "thing"}', "no 'schema' field"),
         ('{"schema": "kenning.results", "schema_version": 99}', "schema version 99"),
-        ('{"schema": "kenning.results", "schema_version": 1}', "not a valid results file"),
+        ('{"schema": "kenning.results", "schema_version": 2}', "not a valid results file"),
     ],
 )
 def test_load_results_errors(tmp_path: Path, content: str, fragment: str) -> None:

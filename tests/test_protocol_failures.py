@@ -94,4 +94,4 @@ def test_tester_fails_fast_naming_the_sample_and_keeps_finished_ones(
     assert results.error is not None and f"sample {failed_index}" in results.error
     assert 10 <= len(results.samples) < 450
     assert failed_index not in {s.index for s in results.samples}
-    assert all(s.target_time_s is not None and s.target_time_s > 0.015 for s in results.samples)
+    assert all(0.02 <= s.inference_s < 0.03 for s in results.samples)  # busy 20 ms on target

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import DIGITS, TORCH_CNN, run_kenning
 from conftest_protocol import server_process
+from conftest_report import parse_md, render
 
 from kenning.core.results import Results, load_results
 from kenning.runtimeprotocols.ptylink import PtyLink
@@ -49,18 +50,22 @@ def assert_same_as_host(remote: Results, host: Results, protocol: str) -> None:
     assert remote.status == "complete"
     assert remote.metrics is not None and host.metrics is not None
     assert remote.metrics.accuracy == host.metrics.accuracy >= 0.9
+    # the same seeded order loops over the 450 samples until 1000 are measured, both ways
     assert [s.predictions for s in remote.samples] == [s.predictions for s in host.samples]
-    assert len(remote.samples) == remote.dataset.num_samples == 450
+    assert [s.index for s in remote.samples] == [s.index for s in host.samples]
+    assert len(remote.samples) == 1000 and len(remote.distinct_samples()) == 450
     for sample in remote.samples:
-        assert sample.target_time_s is not None
-        assert 0 < sample.target_time_s < 0.1 and 0 < sample.time_s < 1.0  # a digits CNN
+        assert sample.ok_interval_s is not None and sample.end_to_end_s is not None
+        assert 0 < sample.inference_s < 0.1  # a digits CNN, on the target's clock
+        assert sample.end_to_end_s >= sample.inference_s
     roles = {f.role: f for f in remote.frameworks}
     assert roles["runtime"].name == "onnxruntime" and roles["compiler"].name == "onnx"
     assert roles["protocol"].name == protocol and roles["model"].name == "torch"
     target = remote.measurements["target"]
-    assert len(target["inference_time_s"]) == 450
+    assert len(target["inference_time_s"]) == 1000 + remote.warmup.count  # type: ignore[union-attr]
     assert target["runtime"] == "onnxruntime" and target["model_bytes"] > 0
-    assert "p99" in remote.measurements["protocol_overhead"]
+    assert target["sha256"] == remote.model.sha256 and target["peak_rss_bytes"] > 10 << 20
+    assert remote.verdict is not None and remote.target_system is not None
 
 
 def test_scenario_modules_import_no_framework() -> None:
@@ -134,7 +139,32 @@ def test_network_end_to_end_matches_the_host_only_run(
         )
         assert res.returncode == 0, res.stderr
         assert server.proc.poll() is None
-    assert_same_as_host(load_results(out), host_only, "NetworkProtocol")
+    remote = load_results(out)
+    assert_same_as_host(remote, host_only, "NetworkProtocol")
+    same_p50_everywhere(remote, out, res.stdout, host_only, tmp_path)
+
+
+def same_p50_everywhere(
+    remote: Results, out: Path, printed: str, host_only: Results, tmp_path: Path
+) -> None:
+    """The summary line, the JSON, the single report and the comparison: one p50."""
+    figure = remote.figures["inference"]
+    p50 = f"{figure.median * 1e3:.3f}"
+    assert f"inference p50 {p50} ms" in printed
+    single = tmp_path / "single.md"
+    render(out, "one run", single, "--format", "md")
+    rows = parse_md(single.read_text()).tables
+    [figures] = [t for caption, t in rows.items() if caption.startswith("Figures")]
+    [inference] = [r for r in figures if r[0].startswith("Inference")]
+    assert inference[2].startswith(p50 + " ["), inference
+    both = tmp_path / "host.json"
+    both.write_text(host_only.dump())
+    compared = tmp_path / "compare.md"
+    render(both, out, "two runs", compared, "--format", "md")
+    table = parse_md(compared.read_text()).tables["Comparison of runs"]
+    header = table[0]
+    column = header.index("Latency p50 (ms)")
+    assert table[2][column] == p50, table
 
 
 @pytest.mark.slow

@@ -131,6 +131,14 @@ def test_a_pin_the_archive_dropped_builds_and_names_the_drift(
                 pass
 
 
+def _forget_registry(docker_client: Any, address: str) -> None:
+    """Untag every reference to this test's registry: later steps must not record it."""
+    for image in docker_client.images.list():
+        for reference in [*image.tags, *image.attrs.get("RepoDigests", [])]:
+            if reference.startswith(f"{address}/"):
+                docker_client.images.remove(reference, noprune=True)
+
+
 @pytest.mark.docker
 @pytest.mark.slow
 def test_reproduce_pulls_the_published_images_by_digest(
@@ -169,6 +177,7 @@ def test_reproduce_pulls_the_published_images_by_digest(
             docker_client.images.pull(digests[name])
             docker_client.images.get(digests[name]).tag(f"kenning/{name}", "latest")
             assert docker_client.images.get(f"kenning/{name}:latest").id == image_id
+        _forget_registry(docker_client, registry.address)
 
     # a result whose images were never pushed says so
     record = load_results(ROOT / results)

@@ -49,7 +49,7 @@ def test_unknown_schema_version(report_runs: dict[str, Path], tmp_path: Path) ->
     future = tmp_path / "future.json"
     future.write_text(json.dumps(raw))
     line = _fails(future, "Report", tmp_path / "out.html")
-    assert "has results schema version 99" in line and "reads version 1" in line
+    assert "has results schema version 99" in line and "reads versions 1, 2" in line
 
 
 def test_every_bad_file_is_named_at_once(

@@ -39,7 +39,7 @@ def test_comparison_of_three_real_runs(
     doc = PARSERS[fmt](out.read_text())
     raws = {p.name: load_json(p) for p in sources}
     # comparison (2) + per run: run, performance, classification summary, counts, per class
-    assert check_tables(doc, raws) == 2 + 3 * 5
+    assert check_tables(doc, raws) == 2 + 3 * 6
     # labels come from the metadata: the two PyTorch runs differ only in batch size
     assert "PyTorchDigitsCNN · torch · " in doc.text
     assert "· batch 8" in doc.text and "· batch 1" in doc.text
@@ -56,7 +56,7 @@ def test_single_run(report_runs: dict[str, Path], tmp_path: Path, fmt: str) -> N
     render(report_runs["tf"], "TensorFlow digits", out)
     doc = PARSERS[fmt](out.read_text())
     raw = load_json(report_runs["tf"])
-    assert check_tables(doc, {"tf.json": raw}) == 5
+    assert check_tables(doc, {"tf.json": raw}) == 6
     assert "GPU usage and GPU memory: not recorded" in doc.text
     assert not raw["system"]["gpu_available"]
     assert len(doc.images) == 4
@@ -66,8 +66,9 @@ def test_only_requested_sections(report_runs: dict[str, Path], tmp_path: Path) -
     out = tmp_path / "perf.md"
     render(report_runs["torch"], "Performance only", out, "--report-types", "performance")
     doc = PARSERS["md"](out.read_text())
-    assert set(doc.tables) == {"Run information", "Performance statistics"}
-    assert check_tables(doc, {"torch.json": load_json(report_runs["torch"])}) == 2
+    assert set(doc.tables) == {
+        "Run information", "Performance statistics", "Figures (ms; [99% confidence interval])"}
+    assert check_tables(doc, {"torch.json": load_json(report_runs["torch"])}) == 3
 
 
 def test_partial_run_is_rendered_and_flagged(
@@ -83,16 +84,19 @@ def test_partial_run_is_rendered_and_flagged(
     raw = load_json(report_runs["torch"])
     raw["samples"] = raw["samples"][:100]
     raw.update(
-        status="partial", error="inference failed on sample 123: boom", metrics=None, latency=None
+        status="partial", error="inference failed on sample 123: boom", metrics=None, figures={},
+        verdict=None,
     )
     partial = tmp_path / "partial.json"
     partial.write_text(json.dumps(raw))
     out = tmp_path / "partial.html"
     render(partial, "Partial run", out)
     doc = PARSERS["html"](out.read_text())
-    assert check_tables(doc, {"partial.json": raw}) == 5
-    planned = raw["dataset"]["num_samples"]
-    note = f"This run did not complete (status: partial): 100 of {planned} samples were recorded"
+    assert check_tables(doc, {"partial.json": raw}) == 6
+    planned = max(raw["measure"]["min_samples"], raw["dataset"]["num_samples"])
+    distinct = len({s["index"] for s in raw["samples"]})
+    note = (f"This run did not complete (status: partial): 100 of {planned} samples were "
+            f"measured ({distinct} distinct of the {raw['dataset']['num_samples']} in the data)")
     assert note in doc.text
     assert "inference failed on sample 123: boom" in doc.text
 
@@ -113,7 +117,7 @@ def test_gpu_series_when_recorded(report_runs: dict[str, Path], tmp_path: Path) 
     out = tmp_path / "gpu.rst"
     render(made, "With a GPU", out, "--report-types", "performance")
     doc = PARSERS["rst"](out.read_text())
-    assert check_tables(doc, {"gpu.json": raw}) == 2
+    assert check_tables(doc, {"gpu.json": raw}) == 3
     stats = {(r[0], r[1]) for r in doc.tables["Performance statistics"]}
     assert {("GPU usage", "%"), ("GPU memory", "MiB")} <= stats
     assert "not recorded" not in doc.text

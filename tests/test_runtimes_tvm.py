@@ -87,3 +87,49 @@ def test_not_a_library(batch4_so, tmp_path) -> None:
     shutil.copy(IOSpec.path_for(batch4_so), IOSpec.path_for(path))
     with pytest.raises(ModelError, match=r"junk\.so is not a TVM Relax library"):
         TVMRuntime().load_model(path)
+
+
+@pytest.mark.slow
+def test_a_server_runs_each_tvm_model_it_is_sent(batch4_so, cc_torch_cnn, cc_digits, tmp_path):
+    """Two libraries sent in turn to one server: each answers with its own accuracy.
+
+    A library loaded twice from one path is the first one again: the server once kept
+    running the first model whatever was sent after it.
+    """
+    import threading
+
+    from kenning.modelwrappers.classification.pytorch_digits import PyTorchDigitsCNN
+    from kenning.runtimeprotocols.network import NetworkProtocol
+    from kenning.runtimeprotocols.server import InferenceServer
+    from kenning.runtimeprotocols.session import RemoteSession
+
+    untrained = PyTorchDigitsCNN(tmp_path / "random.pth", cc_digits, from_file=False)
+    untrained.prepare_model()
+    random_so = tmp_path / "random-b4.so"
+    TVMCompiler(cc_digits, random_so, target="llvm", batch_size=4).compile_wrapper(untrained)
+    protocol = NetworkProtocol(port=0, timeout=30.0)
+    protocol.initialize_server()
+    server = InferenceServer(protocol, TVMRuntime(tmp_path / "target" / "model.so"),
+                             idle_timeout=10.0)  # fmt: skip
+    thread = threading.Thread(target=server.serve, kwargs={"initialize": False, "poll": 0.05},
+                              daemon=True)  # fmt: skip
+    thread.start()
+    x, y = cc_digits.load_subset("validation")
+    x, y = x[:200], y[:200]
+
+    def accuracy(library: Path) -> float:
+        client = NetworkProtocol(port=protocol.address[1], timeout=30.0)
+        with RemoteSession(client, cc_torch_cnn, IOSpec.load(library), library) as session:
+            scores = np.concatenate([session.infer(x[i : i + 4]).outputs
+                                     for i in range(0, len(x), 4)])  # fmt: skip
+        return float((scores.argmax(1) == y).mean())
+
+    try:
+        trained_first = accuracy(batch4_so)
+        random_then = accuracy(random_so)
+        trained_again = accuracy(batch4_so)
+    finally:
+        server.stop_event.set()
+        thread.join(10)
+    assert trained_first > 0.9 and trained_again == trained_first
+    assert random_then < 0.5, "the server ran the first library again"

@@ -87,13 +87,18 @@ def test_train_then_benchmark_from_the_command_line(
     results = load_results(out)
     assert results.status == "complete"
     assert results.frameworks[0].name == ("torch" if suffix == "pth" else "tensorflow")
+    distinct = results.distinct_samples()  # quality counts each sample once
+    assert len(distinct) == 450 and len(results.samples) == 1000
     recomputed = classification_metrics(
-        [s.predictions for s in results.samples], [s.ground_truth for s in results.samples], 10
+        [s.predictions for s in distinct], [s.ground_truth for s in distinct], 10
     )
     assert results.metrics == recomputed
     # the scenario reports the same validation accuracy training measured
     assert results.metrics.accuracy == pytest.approx(metrics["val_accuracy"], abs=1e-4)
-    assert all(len(s.predictions) == 5 and s.time_s > 0 for s in results.samples)
+    assert all(len(s.predictions) == 5 for s in results.samples)
+    for s in results.samples:  # the framework call alone, inside the host's end to end
+        assert s.end_to_end_s is not None and 0 < s.inference_s <= s.end_to_end_s < 1.0
+    assert results.verdict is not None and results.warmup is not None
 
 
 def one_error_line(res) -> str:

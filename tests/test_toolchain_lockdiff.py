@@ -4,9 +4,11 @@ import hashlib
 import subprocess
 from pathlib import Path
 
+import numpy as np
+
 from kenning.core.results import Results
 from kenning.toolchain.lockdiff import describe_change, pins
-from kenning.toolchain.verdict import compare
+from kenning.toolchain.verdict import Check, compare
 
 OLD = "numpy==2.4.6\ntermcolor==3.3.0\nwheel==0.48.0\n"
 NEW = "numpy==2.4.6\ntermcolor==3.2.0\nzstd==1.5\n"
@@ -38,17 +40,26 @@ def test_apt_and_pip_pins_are_read() -> None:
 def _results(times: list[float]) -> Results:
     from kenning.core.results import SampleResult
 
-    samples = [SampleResult(index=i, ground_truth=0, predictions=[0], time_s=t, batch=i,
-                            timestamp_s=float(i)) for i, t in enumerate(times)]  # fmt: skip
+    samples = [SampleResult(index=i, seq=i, ground_truth=0, predictions=[0], inference_s=t,
+                            batch=i) for i, t in enumerate(times)]  # fmt: skip
     # only what compare() reads: the rest of a results file does not matter here
     return Results.model_construct(status="complete", samples=samples, metrics=None)
 
 
 def test_latency_band_and_noise_floor() -> None:
+    def check(old: list[float], new: list[float]) -> Check:
+        [found] = [c for c in compare(_results(old), _results(new))
+                   if c.subject == "inference p50"]  # fmt: skip
+        return found
+
     def verdict(old: float, new: float) -> bool:
-        [check] = [c for c in compare(_results([old] * 5), _results([new] * 5)) if
-                   c.subject == "latency p50"]  # fmt: skip
-        return check.ok
+        return check([old] * 5, [new] * 5).ok
 
     assert verdict(1e-3, 1.4e-3) and not verdict(1e-3, 1.6e-3) and not verdict(1e-3, 0.6e-3)
     assert verdict(4e-6, 8e-6)  # 2x, but 4 µs apart: noise
+    # a real difference inside the band passes with a warning that says how much slower
+    slower = check([1e-3] * 50, [1.2e-3] * 50)
+    assert slower.ok and slower.warning and slower.verdict.startswith("slower by 20%")
+    rng = np.random.default_rng(0)
+    same = check(list(rng.normal(1e-3, 1e-4, 300)), list(rng.normal(1e-3, 1e-4, 300)))
+    assert same.ok and not same.warning and same.verdict.startswith("within noise")

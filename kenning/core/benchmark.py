@@ -1,36 +1,46 @@
 """The measured inference loop shared by every scenario that evaluates a model.
 
-It feeds validation batches to an inference function, times each call,
-records per-sample top-5 predictions, and keeps the results file current so a
-run that dies halfway keeps every finished sample.
+It warms up, then feeds batches of the validation subset, in a seeded order and looping over
+the data until the run is long enough (:class:`~kenning.core.measure.MeasureSettings`), to an
+inference function that reports the figures it can time (:class:`Outcome`); the loop itself
+times ``end_to_end`` around each call. Every sample goes to the results file as it finishes,
+so a run that dies halfway keeps what it measured, and a resumed run continues at the first
+sample it lacks.
 """
 
 from __future__ import annotations
 
+import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 from kenning.core.dataset import Dataset, Subset
 from kenning.core.errors import KenningError
-from kenning.core.measurements import SystemMonitor
-from kenning.core.results import Results, ResultsRecorder, SampleResult
+from kenning.core.measure import MeasureSettings, WarmupRecord, sample_order
+from kenning.core.monitor import SystemMonitor
+from kenning.core.recorder import ResultsRecorder
+from kenning.core.results import Results, SampleResult
 from kenning.utils.progress import progress
 
 
 @dataclass
 class Outcome:
-    """What one inference call produced.
+    """What one inference call produced, and the figures its caller could time.
 
-    ``time_s`` overrides the wall-clock duration of the call (a protocol measures
-    it between two messages); ``target_time_s`` is the target's own measurement.
+    ``inference_s`` is the runtime call alone on the machine that ran it; ``end_to_end_s``
+    the host's time from starting preprocessing to holding the output (when not given, the
+    loop times the whole call); ``ok_interval_s`` the seed protocol's diagnostic interval.
     """
 
     outputs: np.ndarray
-    time_s: float | None = None
-    target_time_s: float | None = None
+    inference_s: float
+    preprocess_s: float | None = None
+    postprocess_s: float | None = None
+    end_to_end_s: float | None = None
+    ok_interval_s: float | None = None
 
 
 InferFn = Callable[[np.ndarray], Outcome]
@@ -45,18 +55,49 @@ class BenchmarkError(KenningError):
         super().__init__(message)
 
 
+def _batches(
+    dataset: Dataset, indices: np.ndarray, seed: int, start: int
+) -> Iterator[tuple[int, list[tuple[int, int]], np.ndarray, np.ndarray]]:
+    """``(first seq, [(pass, index)], inputs, labels)`` from sequence position ``start`` on."""
+    size = dataset.batch_size
+    order = itertools.islice(sample_order(indices, seed), start, None)
+    seq = start
+    while True:
+        chunk = list(itertools.islice(order, size))
+        picked = [index for _, index in chunk]
+        yield (
+            seq,
+            chunk,
+            dataset.prepare_input_samples([dataset.dataX[i] for i in picked]),
+            dataset.prepare_output_samples([dataset.dataY[i] for i in picked]),
+        )
+        seq += len(chunk)
+
+
+def warm_up(dataset: Dataset, infer: InferFn, settings: MeasureSettings) -> WarmupRecord:
+    """Run and discard inferences until ``warmup`` calls and ``warmup_s`` seconds are done."""
+    indices = dataset.subset_indices("validation")
+    count, start = 0, time.perf_counter()
+    batches = _batches(dataset, indices, settings.seed + 1_000_003, 0)  # not the measured order
+    while count < settings.warmup or time.perf_counter() - start < settings.warmup_s:
+        _, _, inputs, _ = next(batches)
+        infer(inputs)
+        count += 1
+    return WarmupRecord(count=count, seconds=round(time.perf_counter() - start, 6))
+
+
 def run_benchmark(
     dataset: Dataset,
     infer: InferFn,
     recorder: ResultsRecorder,
+    settings: MeasureSettings | None = None,
     subset: Subset = "validation",
     monitor_interval: float = 0.1,
-    skip: frozenset[int] = frozenset(),
 ) -> Results:
-    """Run ``infer`` over a dataset subset and record everything.
+    """Warm up, then run ``infer`` until the run is long enough, recording every sample.
 
-    Batches whose samples are all in ``skip`` (already in the recorder, from a run being
-    resumed) are not run again.
+    Samples already in the recorder (a run being resumed) are kept; measuring continues at
+    the first sequence position they lack.
 
     Raises
     ------
@@ -64,44 +105,49 @@ def run_benchmark(
         If inference fails; the results file then holds the completed samples
         and is marked ``partial`` (or ``failed`` when none completed).
     """
-    total = len(dataset.subset_indices(subset))
+    settings = settings or MeasureSettings()
+    recorder.results.measure = settings
+    indices = dataset.subset_indices(subset)
+    target = max(settings.min_samples, len(indices))
+    done = len(recorder.results.samples)
     monitor = SystemMonitor(monitor_interval).start()
     recorder.monitor = monitor
     index = -1
     try:
-        with progress("inference", total) as advance:
-            for batch_no, (indices, inputs, labels) in enumerate(dataset.iter_batches(subset)):
-                index = int(indices[0])
-                if skip and all(int(i) in skip for i in indices):
-                    advance(len(indices))
-                    continue
+        with progress("warm-up", None):
+            recorder.results.warmup = warm_up(dataset, infer, settings)
+        begun = time.perf_counter()
+        with progress("inference", target) as advance:
+            advance(done)
+            for seq, chunk, inputs, labels in _batches(dataset, indices, settings.seed, done):
+                index = chunk[0][1]
                 start = time.perf_counter()
                 outcome = infer(inputs)
-                elapsed = time.perf_counter() - start
+                end_to_end = outcome.end_to_end_s or time.perf_counter() - start
                 finished = round(time.monotonic() - monitor.start_time, 6)
                 top = dataset.evaluate(outcome.outputs)
-                for i, sample in enumerate(indices):
-                    recorder.add(
-                        SampleResult(
-                            index=int(sample),
-                            ground_truth=int(labels[i]),
-                            predictions=[int(c) for c in top[i]],
-                            time_s=outcome.time_s if outcome.time_s is not None else elapsed,
-                            target_time_s=outcome.target_time_s,
-                            batch=batch_no,
-                            timestamp_s=finished,
-                        )
-                    )
-                advance(len(indices))
+                for i, (_, sample) in enumerate(chunk):
+                    recorder.add(SampleResult(
+                        index=sample, seq=seq + i, ground_truth=int(labels[i]),
+                        predictions=[int(c) for c in top[i]],
+                        inference_s=outcome.inference_s, end_to_end_s=end_to_end,
+                        preprocess_s=outcome.preprocess_s, postprocess_s=outcome.postprocess_s,
+                        ok_interval_s=outcome.ok_interval_s,
+                        batch=seq // dataset.batch_size, timestamp_s=finished,
+                    ))  # fmt: skip
+                advance(len(chunk))
+                measured = seq + len(chunk)
+                if measured >= target and time.perf_counter() - begun >= settings.min_duration_s:
+                    break
     except (Exception, KeyboardInterrupt) as exc:
         monitor.stop()
-        done = len(recorder.results.samples)
+        kept = len(recorder.results.samples)
         reason = f"inference failed on sample {index}: {exc}"
-        recorder.finish("partial" if done else "failed", reason)
+        recorder.finish("partial" if kept else "failed", reason)
         if isinstance(exc, KeyboardInterrupt):
             raise
         raise BenchmarkError(
-            f"{reason}; {done} completed samples kept in {recorder.path}", index, done
+            f"{reason}; {kept} completed samples kept in {recorder.path}", index, kept
         ) from exc
     monitor.stop()
     return recorder.finish("complete")

@@ -10,12 +10,15 @@ steps around the network exchange.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from kenning.core.benchmark import Outcome
 from kenning.core.compiler import ModelCompiler
+from kenning.core.errors import ConfigurationError
 from kenning.core.iospec import IOSpec
 from kenning.core.measurements import collector
 from kenning.core.model import ModelWrapper
@@ -56,6 +59,66 @@ def host_infer(model: ModelWrapper, runtime: Runtime) -> Callable[[np.ndarray], 
 
 
 def host_outcome(model: ModelWrapper, runtime: Runtime) -> Callable[[np.ndarray], Outcome]:
-    """:func:`host_infer` shaped for :func:`kenning.core.benchmark.run_benchmark`."""
-    infer = host_infer(model, runtime)
-    return lambda batch: Outcome(infer(batch))
+    """One batch through a loaded runtime, each figure timed on its own.
+
+    ``inference`` is ``runtime.run()`` alone, as the server times it on a target (the same
+    code path); the input and output conversions around it count only in ``end_to_end``.
+    """
+    if runtime.io_spec is None:
+        raise ConfigurationError(f"{type(runtime).__name__}: load_model() before inference")
+    spec = runtime.io_spec
+
+    def infer(batch: np.ndarray) -> Outcome:
+        t0 = time.perf_counter()
+        inputs = np.asarray(model.preprocess_input(batch))
+        t1 = time.perf_counter()
+        runtime.prepare_input(spec.inputs_to_bytes([inputs]))
+        t2 = time.perf_counter()
+        runtime.run()
+        t3 = time.perf_counter()
+        outputs = spec.outputs_from_bytes(runtime.upload_output())
+        t4 = time.perf_counter()
+        scores = model.postprocess_outputs(outputs[0])
+        t5 = time.perf_counter()
+        return Outcome(scores, inference_s=t3 - t2, preprocess_s=t1 - t0,
+                       postprocess_s=t5 - t4, end_to_end_s=t5 - t0)  # fmt: skip
+
+    return infer
+
+
+class LocalSession:
+    """The in-process twin of :class:`kenning.runtimeprotocols.session.RemoteSession`.
+
+    Compiles the model, loads the artifact into ``runtime`` on entering, and times the same
+    figures in :meth:`infer` (through :func:`host_outcome`).
+    """
+
+    def __init__(self, model: ModelWrapper, compiler: ModelCompiler, runtime: Runtime) -> None:
+        self.model = model
+        self.compiler = compiler
+        self._runtime = runtime
+        self.spec: IOSpec | None = None
+        self._infer: Callable[[np.ndarray], Outcome] | None = None
+
+    def __enter__(self) -> LocalSession:
+        self.spec = compile_and_load(self.model, self.compiler, self._runtime)
+        self._infer = host_outcome(self.model, self._runtime)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._infer = None
+
+    @property
+    def runtime(self) -> tuple[str, str]:
+        """The runtime's name and version."""
+        return self._runtime.get_framework_and_version()
+
+    def infer(self, batch: np.ndarray) -> Outcome:
+        """One batch through the loaded runtime."""
+        if self._infer is None:
+            raise ConfigurationError("LocalSession: use it in a `with` block")
+        return self._infer(batch)
+
+    def measurements(self) -> dict[str, Any]:
+        """Nothing beyond what the recorder collects (in-process)."""
+        return {}

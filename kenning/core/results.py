@@ -1,126 +1,67 @@
-"""The versioned results schema, and a recorder that never loses finished samples.
+"""The versioned results schema: one file per run, read by every report and by reproduce.
 
-A results file is JSON validated by :class:`Results`. :class:`ResultsRecorder`
-writes it atomically at the start (so an unwritable path fails before any
-work), every few seconds while samples arrive, and at the end, marking the
-run ``partial`` or ``failed`` if it did not complete.
+A results file is JSON validated by :class:`Results`; :mod:`kenning.core.recorder` writes
+it while a run goes on. Version 2 stores every named figure per sample, their summaries with
+confidence intervals, the measurement settings and the run's verdict; version-1 files are
+upgraded as they are read.
 """
 
 from __future__ import annotations
 
 import os
-import platform
-import socket
 import sys
 import tempfile
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-import psutil
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 import kenning
 from kenning.core.errors import ResultsError
-from kenning.core.measurements import SystemMonitor
-from kenning.core.metrics import ClassificationMetrics, LatencySummary, classification_metrics
-from kenning.core.metrics import latency_summary as summarise
+from kenning.core.figures import FIGURES, PRIMARY, FigureSummary, format_percentile, summarise
+from kenning.core.measure import MeasureSettings, WarmupRecord
+from kenning.core.metrics import ClassificationMetrics, classification_metrics
+from kenning.core.resultparts import (
+    DatasetInfo,
+    FrameworkInfo,
+    HostInfo,
+    ModelInfo,
+    SampleResult,
+    TimeSeries,
+    upgrade_sample,
+)
+from kenning.core.validity import RunVerdict, judge
+
+__all__ = [
+    "DatasetInfo",
+    "FrameworkInfo",
+    "HostInfo",
+    "ModelInfo",
+    "Results",
+    "SampleResult",
+    "TimeSeries",
+    "load_results",
+    "new_results",
+    "write_atomically",
+]
 
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 
 SCHEMA_NAME: Literal["kenning.results"] = "kenning.results"
-SCHEMA_VERSION: Literal[1] = 1
-
-
-class FrameworkInfo(BaseModel):
-    """A framework that took part, and in which role."""
-
-    role: Literal["model", "compiler", "runtime", "protocol"]
-    name: str
-    version: str
-
-
-class HostInfo(BaseModel):
-    """The machine that ran the scenario."""
-
-    hostname: str
-    platform: str
-    machine: str
-    python: str
-    cpu_count: int
-    ram_bytes: int
-
-    @classmethod
-    def current(cls) -> HostInfo:
-        """Describe this machine."""
-        return cls(
-            hostname=socket.gethostname(),
-            platform=platform.platform(),
-            machine=platform.machine(),
-            python=platform.python_version(),
-            cpu_count=os.cpu_count() or 1,
-            ram_bytes=psutil.virtual_memory().total,
-        )
-
-
-class SampleResult(BaseModel):
-    """One sample: what was predicted, what was true, how long it took."""
-
-    index: int = Field(description="index of the sample in the dataset")
-    ground_truth: int
-    predictions: list[int] = Field(description="top-5 class indices, the first is the prediction")
-    time_s: float = Field(description="host-observed duration of the inference call")
-    target_time_s: float | None = Field(None, description="duration measured on the target")
-    batch: int = Field(0, description="number of the inference call the sample was in")
-    timestamp_s: float | None = Field(
-        None, description="when the sample finished, in seconds on the system series' clock"
-    )
-
-
-class TimeSeries(BaseModel):
-    """System load sampled in the background (see SystemMonitor)."""
-
-    interval_s: float
-    timestamps: list[float]
-    cpu_percent: list[list[float]] = Field(description="per sample, per core")
-    ram_used_bytes: list[int]
-    ram_percent: list[float]
-    gpu_available: bool
-    gpu_percent: list[float] | None = None
-    gpu_memory_bytes: list[int] | None = None
-
-
-class ModelInfo(BaseModel):
-    """The model that was run."""
-
-    wrapper: str
-    path: str
-    size_bytes: int | None = None
-    compiler: str | None = None
-    runtime: str | None = None
-
-
-class DatasetInfo(BaseModel):
-    """The data it was run on."""
-
-    cls: str = Field(alias="class")
-    subset: str
-    num_samples: int
-    class_names: list[str]
-    batch_size: int
-
-    model_config = ConfigDict(populate_by_name=True)
+SCHEMA_VERSION: Literal[2] = 2
+#: versions :func:`load_results` reads (older ones are upgraded as they are read)
+READABLE_VERSIONS = (1, 2)
 
 
 class Results(BaseModel):
-    """A results file."""
+    """A results file (schema version 2; see :mod:`kenning.core.figures` for its figures)."""
 
     model_config = ConfigDict(extra="forbid")
 
     schema_name: Literal["kenning.results"] = Field(SCHEMA_NAME, alias="schema")
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[2] = SCHEMA_VERSION
     status: Literal["running", "complete", "partial", "failed"] = "running"
     error: str | None = None
     scenario: str
@@ -131,24 +72,54 @@ class Results(BaseModel):
     frameworks: list[FrameworkInfo]
     model: ModelInfo
     dataset: DatasetInfo
+    measure: MeasureSettings | None = None
+    warmup: WarmupRecord | None = None
     samples: list[SampleResult] = []
     system: TimeSeries | None = None
     target_system: TimeSeries | None = None
     measurements: dict[str, Any] = {}
     metrics: ClassificationMetrics | None = None
-    latency: LatencySummary | None = None
+    figures: dict[str, FigureSummary] = {}
+    verdict: RunVerdict | None = None
     provenance: dict[str, Any] = {}
 
+    def distinct_samples(self) -> list[SampleResult]:
+        """Each dataset sample once (its first measurement): what quality metrics count."""
+        first: dict[int, SampleResult] = {}
+        for sample in sorted(self.samples, key=lambda s: s.seq):
+            first.setdefault(sample.index, sample)
+        return list(first.values())
+
+    def figure_values(self, name: str = PRIMARY) -> list[float]:
+        """Every measured value of figure ``name``, in run order."""
+        values = (s.figure(name) for s in self.samples)
+        return [v for v in values if v is not None]
+
+    @property
+    def primary(self) -> FigureSummary | None:
+        """The summary of the figure latencies are compared by (``inference``)."""
+        return self.figures.get(PRIMARY)
+
     def compute_metrics(self) -> None:
-        """Fill ``metrics`` and ``latency`` from the samples."""
+        """Fill ``metrics``, ``figures`` and ``verdict`` from the samples."""
         if not self.samples:
+            self.verdict = judge(self)
             return
+        distinct = self.distinct_samples()
         self.metrics = classification_metrics(
-            [s.predictions for s in self.samples],
-            [s.ground_truth for s in self.samples],
+            [s.predictions for s in distinct],
+            [s.ground_truth for s in distinct],
             len(self.dataset.class_names),
         )
-        self.latency = summarise([s.time_s for s in self.samples])
+        settings = self.measure or MeasureSettings()
+        self.figures = {}
+        for name in FIGURES:
+            values = self.figure_values(name)
+            if values:
+                self.figures[name] = summarise(
+                    name, values, settings.percentiles, settings.confidence
+                )
+        self.verdict = judge(self)
 
     def dump(self) -> str:
         """The JSON text of the file."""
@@ -189,7 +160,7 @@ def new_results(
     return Results(
         scenario=scenario,
         command=command_line(),
-        created=ResultsRecorder.now(),
+        created=now(),
         host=HostInfo.current(),
         frameworks=frameworks,
         model=ModelInfo(
@@ -209,27 +180,19 @@ def new_results(
     )
 
 
-def on_target_times(results: Results) -> list[float] | None:
-    """The target's own inference times when every sample has one (a protocol run), else None.
-
-    Through a protocol the host sees the target's two OKs, which arrive together when
-    inference is shorter than the host's wake-up: the target's clock is the inference
-    latency comparable with an in-process run.
-    """
-    times = [s.target_time_s for s in results.samples]
-    if not times or any(t is None for t in times):
-        return None
-    return [t for t in times if t is not None]
-
-
 def summary_line(results: Results, path: Path) -> str:
-    """One line for the terminal: samples, accuracy, top-5, latency, where the file is."""
-    if results.metrics is None or results.latency is None:
-        return f"no samples completed -> {path}"
+    """One line for the terminal: the verdict first, then quality and the inference figure."""
+    figure = results.primary
+    verdict = results.verdict.line() if results.verdict is not None else "no verdict"
+    if results.metrics is None or figure is None:
+        return f"{verdict}: no samples completed -> {path}"
+    distinct = len(results.distinct_samples())
+    parts = [format_percentile(p) for p in figure.percentiles]
+    warm = f", warm-up {results.warmup.count}" if results.warmup is not None else ""
     return (
-        f"{results.dataset.num_samples} samples: accuracy {results.metrics.accuracy:.4f}, "
-        f"top-5 {results.metrics.top5_accuracy:.4f}, latency p50 "
-        f"{results.latency.median * 1e3:.3f} ms p99 {results.latency.p99 * 1e3:.3f} ms -> {path}"
+        f"{verdict}: {figure.count} samples ({distinct} distinct{warm}), accuracy "
+        f"{results.metrics.accuracy:.4f}, top-5 {results.metrics.top5_accuracy:.4f}, "
+        f"{PRIMARY} {' '.join(parts)} -> {path}"
     )
 
 
@@ -255,16 +218,29 @@ def load_results(path: Path) -> Results:
         ) from exc
     if not isinstance(raw, dict) or raw.get("schema") != SCHEMA_NAME:
         raise ResultsError(f"{path} is not a kenning results file (no 'schema' field)", path)
-    if raw.get("schema_version") != SCHEMA_VERSION:
+    if raw.get("schema_version") not in READABLE_VERSIONS:
         raise ResultsError(
             f"{path} has results schema version {raw.get('schema_version')!r}; this kenning "
-            f"({kenning.__version__}) reads version {SCHEMA_VERSION}",
+            f"({kenning.__version__}) reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))}",
             path,
         )
     try:
+        if raw["schema_version"] == 1:
+            return _upgrade(raw)
         return Results.model_validate(raw)
     except ValidationError as exc:
         raise ResultsError(f"{path} is not a valid results file: {exc}", path) from exc
+
+
+def _upgrade(raw: dict[str, Any]) -> Results:
+    """A version-1 file as version 2: samples renamed, figures and verdict recomputed."""
+    data = dict(raw, schema_version=SCHEMA_VERSION)
+    data.pop("latency", None)
+    data["samples"] = [upgrade_sample(s) for s in raw.get("samples", [])]
+    results = Results.model_validate(data)
+    results.compute_metrics()
+    return results
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -287,55 +263,9 @@ def write_atomically(path: Path, text: str) -> None:
         raise ResultsError(f"cannot write results to {path}: {exc.strerror or exc}", path) from exc
 
 
-class ResultsRecorder:
-    """Collect samples into a :class:`Results` and keep the file on disk current.
-
-    Parameters
-    ----------
-    path : Path
-        The results file; written at once, so a bad path fails early.
-    results : Results
-        The metadata of the run, with no samples yet.
-    flush_interval : float
-        Seconds between rewrites while samples arrive.
-    """
-
-    def __init__(self, path: Path, results: Results, flush_interval: float = 2.0) -> None:
-        self.path = Path(path)
-        self.results = results
-        self.flush_interval = flush_interval
-        #: when set, each write stores the monitor's series so far as ``system``
-        self.monitor: SystemMonitor | None = None
-        self._last_flush = time.monotonic()
-        self.flush()
-
-    @staticmethod
-    def now() -> str:
-        """The current time, ISO 8601 in UTC."""
-        return datetime.now(UTC).isoformat(timespec="seconds")
-
-    def add(self, sample: SampleResult) -> None:
-        """Record one finished sample, rewriting the file when it is due."""
-        self.results.samples.append(sample)
-        if time.monotonic() - self._last_flush >= self.flush_interval:
-            self.flush()
-
-    def flush(self) -> None:
-        """Write the file as it stands."""
-        if self.monitor is not None:
-            self.results.system = TimeSeries(**self.monitor.snapshot())
-        write_atomically(self.path, self.results.dump())
-        self._last_flush = time.monotonic()
-
-    def finish(
-        self, status: Literal["complete", "partial", "failed"], error: str | None = None
-    ) -> Results:
-        """Compute metrics, mark the status and write the final file."""
-        self.results.status = status
-        self.results.error = error
-        self.results.compute_metrics()
-        self.flush()
-        return self.results
+def now() -> str:
+    """The current time, ISO 8601 in UTC."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def command_line() -> list[str]:

@@ -119,6 +119,13 @@ class RuntimeProtocol(ArgumentsHandler):
         """Where the transport listens or connects, for people."""
         return type(self).__name__
 
+    def peer_process(self) -> int | None:
+        """The PID of the connected peer when it runs on this machine (default: unknown).
+
+        A server counts that process's CPU as part of the run, not as other load.
+        """
+        return None
+
     def get_framework_and_version(self) -> tuple[str, str]:
         """The transport's name and the wire-format version it speaks."""
         return type(self).__name__, f"wire-{VERSION}"

@@ -14,8 +14,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from kenning.core.metrics import latency_summary
-from kenning.core.results import Results, on_target_times
+from kenning.core.abtest import compare_medians
+from kenning.core.figures import FIGURES, PRIMARY
+from kenning.core.results import Results
 from kenning.reports import metadata, plots
 from kenning.reports.document import Figure, Table, fixed
 from kenning.reports.stats import MS, evaluated
@@ -37,6 +38,7 @@ class Entry:
     p50_ms: float | None
     p99_ms: float | None
     size_kib: float | None
+    verdict: str
 
 
 def entries(runs: Sequence[tuple[Path, Results]]) -> list[Entry]:
@@ -45,10 +47,8 @@ def entries(runs: Sequence[tuple[Path, Results]]) -> list[Entry]:
     out = []
     for i, ((source, results), label) in enumerate(zip(runs, names, strict=True)):
         done = evaluated(results)
-        m, lat = done.metrics, done.latency
-        on_target = on_target_times(results)
-        if on_target:  # a protocol run: compared on the target's own clock
-            lat = latency_summary(on_target)
+        m, lat = done.metrics, done.primary  # every run compared by the same figure
+        p99 = lat.percentile(99.0) if lat else None
         size = results.model.size_bytes
         out.append(
             Entry(
@@ -60,10 +60,25 @@ def entries(runs: Sequence[tuple[Path, Results]]) -> list[Entry]:
                 top5_accuracy=m.top5_accuracy if m else None,
                 g_mean=m.g_mean if m else None,
                 p50_ms=lat.median * MS if lat else None,
-                p99_ms=lat.p99 * MS if lat else None,
+                p99_ms=p99.value * MS if p99 else None,
                 size_kib=size / KIB if size is not None else None,
+                verdict=done.verdict.word if done.verdict else "-",
             )
         )
+    return out
+
+
+def against_fastest(runs: Sequence[Entry]) -> dict[str, str]:
+    """For each run, whether its latency differs from the fastest run's beyond noise."""
+    timed = [(e, e.results.figure_values(PRIMARY)) for e in runs if e.p50_ms is not None]
+    timed = [(e, v) for e, v in timed if v]
+    if len(timed) < 2:
+        return {}
+    fastest, base = min(timed, key=lambda item: float(sorted(item[1])[len(item[1]) // 2]))
+    out = {fastest.key: "fastest"}
+    for entry, values in timed:
+        if entry is not fastest:
+            out[entry.key] = compare_medians(base, values).describe()
     return out
 
 
@@ -114,9 +129,12 @@ def comparison_section(runs: list[Entry], stem: str = "") -> dict[str, Any]:
             "Size (KiB)",
             "Latency p50 (ms)",
             "Latency p99 (ms)",
+            "Against the fastest",
+            "Verdict",
             "Pareto-optimal",
         ],
     )
+    against = against_fastest(runs)
     for e in runs:
         r = e.results
         listing.add(e.key, e.label, r.created, e.source.name)
@@ -132,6 +150,8 @@ def comparison_section(runs: list[Entry], stem: str = "") -> dict[str, Any]:
             fixed(e.size_kib, 1),
             fixed(e.p50_ms, 3),
             fixed(e.p99_ms, 3),
+            against.get(e.key, "-"),
+            e.verdict,
             "yes" if e.key in front else "no",
         )
     figures = []
@@ -162,6 +182,7 @@ def comparison_section(runs: list[Entry], stem: str = "") -> dict[str, Any]:
             )
         )
     return {
+        "figure": f"{PRIMARY}: {FIGURES[PRIMARY]}",
         "listing": listing,
         "table": table,
         "front": [measured[i].key for i in front_idx],

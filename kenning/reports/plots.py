@@ -106,8 +106,8 @@ def on_target_plot(split: OnTarget) -> Any:
     fig = new_figure(10.0, 3.4)
     lines, bars = fig.subplots(1, 2, width_ratios=[3, 2])
     x = split.host.x
-    lines.plot(x, split.host.values, color="black", linewidth=0.8, label="host-observed")
-    lines.plot(x, split.target.values, color="tab:blue", linewidth=0.8, label="on-target")
+    lines.plot(x, split.host.values, color="black", linewidth=0.8, label="end to end (host)")
+    lines.plot(x, split.target.values, color="tab:blue", linewidth=0.8, label="inference (target)")
     both = np.concatenate([split.host.values, split.target.values])
     if both.min() > 0 and both.max() / both.min() > 100:
         lines.set_yscale("log")

@@ -14,11 +14,16 @@ from typing import Any
 
 import numpy as np
 
+from kenning.core.figures import Percentile
 from kenning.core.results import Results
 from kenning.reports import metadata, plots
 from kenning.reports.document import STATS_HEADER, Figure, Table, fixed, stats_cells
 from kenning.reports.stats import (
+    FIGURE_TITLES,
+    MS,
     Series,
+    evaluated,
+    figure_series,
     gpu_recorded,
     inference_time,
     on_target,
@@ -38,10 +43,13 @@ def status_note(results: Results) -> str | None:
     """A warning for a run that did not complete, or ``None``."""
     if results.status == "complete":
         return None
+    settings = results.measure
+    planned = max(settings.min_samples if settings else 0, results.dataset.num_samples)
     text = (
         f"This run did not complete (status: {results.status}): {len(results.samples)} of "
-        f"{results.dataset.num_samples} samples were recorded, and every figure in this "
-        "report comes from those samples only."
+        f"{planned} samples were measured ({len(results.distinct_samples())} distinct of the "
+        f"{results.dataset.num_samples} in the data), and every figure in this report comes "
+        "from those samples only."
     )
     return f"{text} Error: {results.error}" if results.error else text
 
@@ -101,11 +109,38 @@ def _system_figures(results: Results, which: str, stem: str) -> list[Figure]:
     return figures
 
 
+def _figures_table(results: Results, caption: str) -> Table | None:
+    """Each measured figure's percentiles with their confidence intervals."""
+    if not results.figures:
+        return None
+    confidence = next(iter(results.figures.values())).confidence
+    table = Table(f"{caption}Figures (ms; [{confidence:.0%} confidence interval])",
+                  ["Figure", "Samples", "p50", "p90", "p99", "Max", "What it times"],
+                  numbers_right=False)  # fmt: skip
+    for name, summary in results.figures.items():
+        cells = []
+        for q in (50.0, 90.0, 99.0):
+            entry = summary.percentile(q)
+            cells.append(_interval(entry) if entry is not None else "-")
+        table.add(FIGURE_TITLES[name], summary.count, *cells, fixed(summary.max * MS, 3),
+                  summary.definition)  # fmt: skip
+    return table
+
+
+def _interval(entry: Percentile) -> str:
+    def show(value: float | None) -> str:
+        return "?" if value is None else f"{value * MS:.3f}"
+
+    return f"{entry.value * MS:.3f} [{show(entry.low)}, {show(entry.high)}]"
+
+
 def performance_section(results: Results, caption: str = "", stem: str = "") -> dict[str, Any]:
-    """Inference time, system load (host and target) and the on-target split."""
+    """The verdict, each figure with its percentiles, system load and the on-target split."""
+    results = evaluated(results)  # figures and verdict recomputed from the samples
     timing = inference_time(results)
     host = system_series(results.system)
-    rows = ([timing] if timing is not None else []) + host
+    measured = [figure_series(results, name) for name in FIGURE_TITLES]
+    rows = [m for m in measured if m is not None] + host
     figures = []
     if timing is not None:
         figures.append(
@@ -116,7 +151,12 @@ def performance_section(results: Results, caption: str = "", stem: str = "") -> 
             )
         )
     figures += _system_figures(results, "host", stem)
+    verdict = results.verdict
     context: dict[str, Any] = {
+        "verdict": verdict.word if verdict else None,
+        "reasons": verdict.reasons if verdict else [],
+        "notes": verdict.notes if verdict else [],
+        "figures_table": _figures_table(results, caption),
         "stats": _stats_table(f"{caption}Performance statistics", rows) if rows else None,
         "figures": figures,
         "system_recorded": bool(host),
@@ -128,7 +168,7 @@ def performance_section(results: Results, caption: str = "", stem: str = "") -> 
     if split is not None:
         context["target"] = {
             "stats": _stats_table(
-                f"{caption}On-target time and protocol overhead",
+                f"{caption}End to end against on-target inference",
                 [split.host, split.target, split.overhead],
             ),
             "samples": len(split.host.values),
@@ -157,7 +197,7 @@ def classification_section(results: Results, caption: str = "", stem: str = "") 
         return {"metrics": None}
     names = results.dataset.class_names
     summary = Table(f"{caption}Classification metrics", ["Metric", "Value"])
-    summary.add("Samples", len(results.samples))
+    summary.add("Samples", len(results.distinct_samples()))
     for name, value in (
         ("Accuracy", metrics.accuracy),
         ("Top-5 accuracy", metrics.top5_accuracy),

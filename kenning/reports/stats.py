@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kenning.core.figures import PRIMARY
 from kenning.core.metrics import ClassificationMetrics, LatencySummary, latency_summary
 from kenning.core.results import Results, TimeSeries
 
@@ -61,11 +62,22 @@ class Series:
         return DIGITS.get(self.unit, 3)
 
 
+#: how each figure is titled in tables and plots
+FIGURE_TITLES = {
+    "inference": "Inference (runtime call)",
+    "end_to_end": "End to end (host)",
+    "preprocess": "Preprocessing (host)",
+    "postprocess": "Postprocessing (host)",
+    "ok_interval": "Between the two OKs (diagnostic)",
+}
+
+
 @dataclass(frozen=True)
 class OnTarget:
-    """Host-observed time split into on-target time and protocol overhead.
+    """A protocol run's end-to-end time split into on-target inference and the rest.
 
-    Only samples that carry ``target_time_s`` take part.
+    The rest is everything outside the runtime call: pre- and postprocessing, serialising,
+    the protocol's messages and transfers.
     """
 
     host: Series
@@ -95,34 +107,41 @@ def quality(results: Results) -> ClassificationMetrics | None:
     return evaluated(results).metrics
 
 
-def inference_time(results: Results) -> Series | None:
-    """Host-observed duration of the inference call of each sample, in run order."""
-    if not results.samples:
+def figure_series(results: Results, name: str = PRIMARY) -> Series | None:
+    """Figure ``name`` of each sample, in run order, in milliseconds (None if not measured)."""
+    points = [(i + 1, s.figure(name)) for i, s in enumerate(results.samples)]
+    kept = [(x, v) for x, v in points if v is not None]
+    if not kept:
         return None
-    values = np.array([s.time_s for s in results.samples], dtype=np.float64) * MS
     return Series(
-        "inference_time",
-        "Inference time",
+        name,
+        FIGURE_TITLES[name],
         "ms",
-        np.arange(1, len(values) + 1),
+        np.array([x for x, _ in kept]),
         "sample (run order)",
-        values,
+        np.array([v for _, v in kept], dtype=np.float64) * MS,
     )
 
 
+def inference_time(results: Results) -> Series | None:
+    """The ``inference`` figure of each sample (the runtime call alone), in run order."""
+    return figure_series(results, PRIMARY)
+
+
 def on_target(results: Results) -> OnTarget | None:
-    """On-target time and protocol overhead, when the results came through a protocol."""
-    timed = [s for s in results.samples if s.target_time_s is not None]
+    """End-to-end time against on-target inference, when the results came through a protocol."""
+    timed = [s for s in results.samples if s.ok_interval_s is not None and s.end_to_end_s]
     if not timed:
         return None
-    x = np.array([i + 1 for i, s in enumerate(results.samples) if s.target_time_s is not None])
-    host = np.array([s.time_s for s in timed], dtype=np.float64) * MS
-    target = np.array([s.target_time_s for s in timed], dtype=np.float64) * MS
+    x = np.array([i + 1 for i, s in enumerate(results.samples)
+                  if s.ok_interval_s is not None and s.end_to_end_s])  # fmt: skip
+    host = np.array([s.end_to_end_s for s in timed], dtype=np.float64) * MS
+    target = np.array([s.inference_s for s in timed], dtype=np.float64) * MS
     label = "sample (run order)"
     return OnTarget(
-        host=Series("host_time", "Host-observed time", "ms", x, label, host),
-        target=Series("target_time", "On-target time", "ms", x, label, target),
-        overhead=Series("overhead", "Protocol overhead", "ms", x, label, host - target),
+        host=Series("end_to_end", FIGURE_TITLES["end_to_end"], "ms", x, label, host),
+        target=Series("inference", FIGURE_TITLES["inference"], "ms", x, label, target),
+        overhead=Series("outside", "Outside inference", "ms", x, label, host - target),
     )
 
 

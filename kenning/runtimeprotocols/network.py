@@ -10,6 +10,7 @@ poll followed by the read.
 from __future__ import annotations
 
 import errno
+import os
 import socket
 import struct
 import time
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from kenning.core.args import Arg
+from kenning.core.errors import ConfigurationError
 from kenning.core.runtimeprotocol import Buffer, RuntimeProtocol
 from kenning.runtimeprotocols.errors import (
     ConnectionClosedError,
@@ -25,8 +27,10 @@ from kenning.runtimeprotocols.errors import (
 )
 
 _SOCKET_BUFFER = 4 << 20
-#: seconds a read spins before blocking (see NetworkProtocol._poll)
+#: seconds a read may spin before blocking (see NetworkProtocol._poll)
 _SPIN_S = 100e-6
+#: how a read waits: spin then block, block at once, or spin only while it pays (default)
+READ_MODES = ("spin", "block", "adaptive")
 _BROKEN = (errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED, errno.ENOTCONN, errno.ESHUTDOWN)
 
 
@@ -47,11 +51,22 @@ class NetworkProtocol(RuntimeProtocol):
         TCP port; ``0`` lets the server's system pick one (see :attr:`address`).
     packet_size, timeout, max_payload_size
         See :class:`~kenning.core.runtimeprotocol.RuntimeProtocol`.
+    read_mode : str
+        How a read waits for data: ``spin`` (poll up to 100 µs, then sleep in the kernel),
+        ``block`` (sleep at once) or ``adaptive`` (poll, yielding the CPU between polls, only
+        while the previous reply came within the polling window: ``bench/protocol_spin.py``).
     """
 
     arguments_structure: ClassVar[tuple[Arg, ...]] = (
         Arg("--host", str, "127.0.0.1", "server address to bind or to connect to"),
         Arg("--port", int, 12345, "TCP port (0: the server picks a free one)"),
+        Arg(
+            "--read-mode",
+            str,
+            "adaptive",
+            "how reads wait: adaptive, spin or block",
+            choices=READ_MODES,
+        ),
     )
 
     def __init__(
@@ -61,10 +76,15 @@ class NetworkProtocol(RuntimeProtocol):
         packet_size: int = 1 << 16,
         timeout: float = 30.0,
         max_payload_size: int = 1 << 28,
+        read_mode: str = "adaptive",
     ) -> None:
         super().__init__(packet_size, timeout, max_payload_size)
+        if read_mode not in READ_MODES:
+            raise ConfigurationError(f"--read-mode {read_mode}: choose {', '.join(READ_MODES)}")
         self.host = host
         self.port = port
+        self.read_mode = read_mode
+        self._spin_paid = True  # adaptive: the last wait ended inside the polling window
         self.listener: socket.socket | None = None
         self.sock: socket.socket | None = None
         self._read_timeout: float | bool | None = False  # False: not set yet
@@ -76,6 +96,17 @@ class NetworkProtocol(RuntimeProtocol):
             host, port = self.listener.getsockname()[:2]
             return str(host), int(port)
         return self.host, self.port
+
+    def peer_process(self) -> int | None:
+        if self.sock is None:
+            return None
+        from kenning.core.monitor import peer_pid
+
+        try:
+            local, peer = self.sock.getsockname(), self.sock.getpeername()
+        except OSError:
+            return None
+        return peer_pid(local, peer)
 
     def describe(self) -> str:
         host, port = self.address
@@ -171,20 +202,28 @@ class NetworkProtocol(RuntimeProtocol):
         except OSError as exc:
             raise ConnectionClosedError(f"send failed: {exc.strerror or exc}") from exc
 
-    @staticmethod
-    def _poll(sock: socket.socket, view: memoryview) -> int | None:
-        """Spin briefly on a non-blocking receive before sleeping in the kernel.
+    def _poll(self, sock: socket.socket, view: memoryview) -> int | None:
+        """Poll briefly with non-blocking receives before sleeping in the kernel.
 
-        An answer usually arrives within tens of microseconds; waking a sleeping process
-        costs about as much again, per message, on an idle machine.
+        An answer usually arrives within tens of microseconds, and waking a sleeping process
+        costs about as much again per message. But polling burns the CPU the peer may need:
+        on a shared core the peer cannot answer while this side spins. ``adaptive`` polls
+        only while the previous wait ended inside the window, and yields the CPU between
+        polls, so a co-located peer still runs.
         """
+        if self.read_mode == "block" or (self.read_mode == "adaptive" and not self._spin_paid):
+            return None
+        adaptive = self.read_mode == "adaptive"
         deadline = time.perf_counter() + _SPIN_S
         while True:
             try:
                 return sock.recv_into(view, 0, socket.MSG_DONTWAIT)
             except BlockingIOError:
                 if time.perf_counter() >= deadline:
+                    self._spin_paid = False
                     return None
+                if adaptive:
+                    os.sched_yield()
 
     def read_some(self, view: memoryview, timeout: float | None) -> int:
         sock = self._connected()
@@ -192,7 +231,12 @@ class NetworkProtocol(RuntimeProtocol):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(timeout))
             self._read_timeout = timeout
         try:
-            count = self._poll(sock, view) or sock.recv_into(view)
+            count = self._poll(sock, view)
+            if count is None:
+                start = time.perf_counter()
+                count = sock.recv_into(view)
+                # adaptive: poll again once a reply comes within the window after all
+                self._spin_paid = time.perf_counter() - start < _SPIN_S
         except BlockingIOError as exc:  # SO_RCVTIMEO passed
             raise ProtocolTimeoutError("data", timeout) from exc
         except OSError as exc:

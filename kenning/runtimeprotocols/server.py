@@ -9,9 +9,11 @@ allows a reply). See ``docs/protocol.md`` for the message flow.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
+import resource
 import struct
 import threading
 import time
@@ -22,7 +24,7 @@ from pydantic import ValidationError
 
 from kenning.core.errors import KenningError, ProtocolError
 from kenning.core.iospec import IOSpec
-from kenning.core.measurements import SystemMonitor
+from kenning.core.monitor import SystemMonitor
 from kenning.core.runtime import Runtime
 from kenning.core.runtimeprotocol import RuntimeProtocol
 from kenning.runtimeprotocols.errors import (
@@ -36,7 +38,11 @@ log = logging.getLogger("kenning.server")
 
 #: payload of the second OK to PROCESS: on-target inference time in seconds
 TARGET_TIME = struct.Struct("<d")
-_SERIES = ("timestamps", "cpu_percent", "ram_used_bytes", "ram_percent")
+
+
+def peak_rss_bytes() -> int:
+    """The largest resident set this process has had so far (Linux reports KiB)."""
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
 
 
 class _RequestError(KenningError):
@@ -127,7 +133,8 @@ class InferenceServer:
         if self.protocol.has_connections:
             self._forget_model()  # each host sends its own model
         self.inference_times, self._stats_sent = [], 0
-        self.monitor = SystemMonitor(self.monitor_interval).start()
+        related = self.protocol.peer_process()
+        self.monitor = SystemMonitor(self.monitor_interval, [related] if related else []).start()
         reason = "host disconnected"
         try:
             while not self.stop_event.is_set():
@@ -230,21 +237,23 @@ class InferenceServer:
         partial = path.with_name(path.name + ".partial")
         self._forget_model()
         previous = path.with_name(path.name + ".previous")
+        digest = hashlib.sha256()
         try:
             with open(partial, "wb") as out:
                 for chunk in self.protocol.reader.iter_payload(header, self.protocol.timeout):
                     out.write(chunk)
+                    digest.update(chunk)
             if path.exists():  # freeing a large old file is slow: do it after the reply
                 os.replace(path, previous)
             os.replace(partial, path)
         finally:
             partial.unlink(missing_ok=True)
         try:
-            self._load_model(header.message_length)
+            self._load_model(header.message_length, digest.hexdigest())
         finally:
             previous.unlink(missing_ok=True)
 
-    def _load_model(self, size: int) -> None:
+    def _load_model(self, size: int, sha256: str) -> None:
         start = time.perf_counter()
         try:
             self.runtime.prepare_model(None)
@@ -259,7 +268,9 @@ class InferenceServer:
             "runtime": name,
             "version": version,
             "model_bytes": size,
+            "sha256": sha256,
             "load_time_s": time.perf_counter() - start,
+            "peak_rss_after_load_bytes": peak_rss_bytes(),
         }
         log.info("model of %d bytes loaded with %s %s", size, name, version)
         self.protocol.send_message(MessageType.OK, json.dumps(info).encode())
@@ -272,13 +283,20 @@ class InferenceServer:
         no sample since the previous request.
         """
         times, self.inference_times = self.inference_times, []
-        stats: dict[str, Any] = {"inference_time_s": times}
+        stats: dict[str, Any] = {
+            "inference_time_s": times,
+            "peak_rss_bytes": peak_rss_bytes(),
+        }
         if self.monitor is not None:
-            series = self.monitor.series
-            end = min(len(series[name]) for name in _SERIES)
+            if not self.monitor.series["timestamps"]:
+                self.monitor.sample_now()  # a run shorter than the interval gets a sample too
+            series = self.monitor.snapshot()
+            end = len(series["timestamps"])
             if end > self._stats_sent:
-                system = {name: series[name][self._stats_sent : end] for name in _SERIES}
-                system["interval_s"] = series["interval_s"]
+                system = {
+                    name: value[self._stats_sent : end] if isinstance(value, list) else value
+                    for name, value in series.items()
+                }
                 stats["system"] = system
                 self._stats_sent = end
         return stats

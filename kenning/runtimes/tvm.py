@@ -10,6 +10,8 @@ size and the last chunk is padded.
 
 from __future__ import annotations
 
+import shutil
+import uuid
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -69,8 +71,12 @@ class TVMRuntime(Runtime):
             configure = tvm.get_global_func("runtime.config_threadpool", allow_missing=True)
             if configure is not None:
                 configure(1, self.num_threads)
+        # A library loaded twice from one path is the same library (the dynamic loader keeps
+        # the first): load a private copy, so every upload runs the model that was sent.
+        private = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:12]}{path.suffix}")
         try:
-            library = tvm.runtime.load_module(str(path))
+            shutil.copyfile(path, private)
+            library = tvm.runtime.load_module(str(private))
             self.vm = vm_module.VirtualMachine(library, tvm.cpu())
             self._main = self.vm["main"]
         except Exception as exc:
@@ -78,6 +84,8 @@ class TVMRuntime(Runtime):
             raise ModelError(
                 f"{path} is not a TVM Relax library that loads: {first}", path
             ) from exc
+        finally:
+            private.unlink(missing_ok=True)  # the loaded mapping stays valid
         try:
             self.batch = int(self.vm[BATCH_FUNCTION]()[0])
         except (AttributeError, RuntimeError, ValueError):

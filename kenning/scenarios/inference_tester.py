@@ -13,40 +13,36 @@ first)::
         --model-path build/digits.pth --compiled-model-path build/digits.onnx \\
         --host 127.0.0.1 --port 12345
 
-Without ``--protocol-cls`` the compiled model runs in-process in RUNTIME.
-Per sample the results keep ``time_s`` (host-observed: over a protocol, from
-the target's "inference started" OK to its "finished" OK) and
-``target_time_s`` (measured on the target).
+Without ``--protocol-cls`` the compiled model runs in-process in RUNTIME. Both ways the
+run warms up, loops over the validation data in a seeded order until it is long enough
+(``--warmup``, ``--min-samples``, ``--min-duration``, ``--sample-seed``) and stores per sample
+the named figures of :mod:`kenning.core.figures` (``inference`` is ``Runtime.run()`` alone,
+timed where it runs), their percentiles with confidence intervals and a VALID/INVALID verdict.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from kenning.core.benchmark import Outcome, run_benchmark
+from kenning.core.benchmark import run_benchmark
 from kenning.core.errors import ConfigurationError
-from kenning.core.iospec import IOSpec
+from kenning.core.measure import MeasureSettings, add_measure_arguments
 from kenning.core.measurements import collector
-from kenning.core.metrics import latency_summary
-from kenning.core.model import ModelWrapper
-from kenning.core.pipeline import compile_and_load, host_outcome
+from kenning.core.pipeline import LocalSession
+from kenning.core.recorder import ResultsRecorder
 from kenning.core.results import (
     FrameworkInfo,
-    ResultsRecorder,
+    Results,
     SampleResult,
-    TimeSeries,
     load_results,
     new_results,
     summary_line,
 )
-from kenning.core.runtimeprotocol import RuntimeProtocol
-from kenning.runtimeprotocols.client import ProtocolClient
+from kenning.runtimeprotocols.session import RemoteSession, file_sha256
 from kenning.scenarios.common import ClassSlot, build_parser, check_output_path, run
 
 log = logging.getLogger("kenning.tester")
@@ -58,8 +54,6 @@ SLOTS = (
     ClassSlot("datasetcls", "dataset", "Dataset class to run on"),
     ClassSlot("protocolcls", "protocol", "RuntimeProtocol to reach the target", "--protocol-cls"),
 )
-
-_SERIES = ("timestamps", "cpu_percent", "ram_used_bytes", "ram_percent")
 
 
 def _scenario_arguments(parser: argparse.ArgumentParser) -> None:
@@ -75,66 +69,56 @@ def _scenario_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="keep the samples of a partial OUTPUT and run only the missing ones",
     )
-
-
-class TargetStatistics:
-    """What the target reported through STATS, accumulated over the session."""
-
-    def __init__(self) -> None:
-        self.inference_times: list[float] = []
-        self.series: dict[str, Any] = {name: [] for name in _SERIES}
-        self.interval = 0.0
-
-    def add(self, stats: dict[str, Any]) -> None:
-        """Append one STATS reply (which holds what happened since the previous one)."""
-        self.inference_times.extend(float(t) for t in stats.get("inference_time_s", []))
-        system = stats.get("system") or {}
-        self.interval = float(system.get("interval_s", self.interval))
-        for name in _SERIES:
-            self.series[name].extend(system.get(name, []))
-
-    def time_series(self) -> TimeSeries | None:
-        """The target's CPU/RAM series so far, or ``None`` before the first sample."""
-        if not self.series["timestamps"]:
-            return None
-        return TimeSeries(interval_s=self.interval, gpu_available=False, **self.series)
+    add_measure_arguments(parser)
 
 
 class _Recorder(ResultsRecorder):
-    """Also writes the target's time series with every flush."""
+    """Also keeps the target's load series current (a protocol run)."""
 
-    target: TargetStatistics | None = None
+    session: RemoteSession | None = None
 
-    def flush(self) -> None:
-        if self.target is not None:
-            self.results.target_system = self.target.time_series()
-        super().flush()
-
-
-def remote_outcome(
-    model: ModelWrapper, spec: IOSpec, client: ProtocolClient, target: TargetStatistics
-) -> Callable[[np.ndarray], Outcome]:
-    """One full exchange per batch: DATA, PROCESS, OUTPUT, STATS."""
-
-    def infer(batch: np.ndarray) -> Outcome:
-        client.upload_input(spec.inputs_to_bytes([np.asarray(model.preprocess_input(batch))]))
-        host_s, target_s = client.request_processing()
-        outputs = spec.outputs_from_bytes(bytes(client.download_output()))
-        target.add(client.download_statistics())
-        return Outcome(model.postprocess_outputs(outputs[0]), host_s, target_s)
-
-    return infer
+    def refresh(self) -> None:
+        if self.session is not None:
+            self.results.target_system = self.session.target.time_series()
+        super().refresh()
 
 
-def _resumed_samples(output: Path) -> list[SampleResult]:
-    """The samples of a results file being resumed (none when it is absent)."""
+def resumed_samples(output: Path, fresh: Results, batch_size: int) -> list[SampleResult]:
+    """The samples of ``output`` a resumed run keeps: the measured sequence's unbroken start.
+
+    Raises
+    ------
+    ConfigurationError
+        If ``output`` is the results of another scenario, artifact, runtime or sample order.
+    """
     if not output.is_file():
         log.warning("nothing to resume: %s does not exist; starting from the first sample", output)
         return []
     previous = load_results(output)
     if previous.scenario != "inference_tester":
         raise ConfigurationError(f"{output} was written by {previous.scenario}; cannot resume it")
-    return list(previous.samples)
+    mine = (fresh.model.sha256, fresh.model.runtime, fresh.model.wrapper, fresh.dataset.cls)
+    theirs = (previous.model.sha256, previous.model.runtime, previous.model.wrapper,
+              previous.dataset.cls)  # fmt: skip
+    if mine != theirs:
+        raise ConfigurationError(
+            f"{output} holds results of another run (model {previous.model.path}, SHA-256 "
+            f"{previous.model.sha256}, runtime {previous.model.runtime}); --resume continues "
+            "only the same artifact: choose another OUTPUT or drop --resume"
+        )
+    if (
+        previous.measure is not None
+        and previous.measure.seed != (fresh.measure or MeasureSettings()).seed
+    ):
+        raise ConfigurationError(
+            f"{output} was measured with --sample-seed {previous.measure.seed}; resume with it"
+        )
+    kept: list[SampleResult] = []
+    for sample in sorted(previous.samples, key=lambda s: s.seq):
+        if sample.seq != len(kept):
+            break
+        kept.append(sample)
+    return kept[: len(kept) - len(kept) % batch_size]
 
 
 def main(argv: Sequence[str]) -> int:
@@ -147,84 +131,55 @@ def main(argv: Sequence[str]) -> int:
         argv,
     )
     output = check_output_path(args.output)
+    settings = MeasureSettings.from_argparse(args)
     dataset = classes["datasetcls"].from_argparse(args)
     model = classes["modelwrappercls"].from_argparse(args, dataset=dataset)
     compiler = classes["compilercls"].from_argparse(args, dataset=dataset)
-    protocol: RuntimeProtocol | None = None
-    if "protocolcls" in classes:
-        protocol = classes["protocolcls"].from_argparse(args)
     with collector.timed("model_load_s"):
         model.prepare_model()
-
-    frameworks = [
-        FrameworkInfo(role="model", name=n, version=v)
-        for n, v in [model.get_framework_and_version()]
-    ]
-    target = TargetStatistics()
-    client: ProtocolClient | None = None
-    if protocol is None:
-        if args.save_model_path is None:
-            args.save_model_path = compiler.compiled_model_path
-        runtime = classes["runtimecls"].from_argparse(args)
-        spec = compile_and_load(model, compiler, runtime)
-        infer = host_outcome(model, runtime)
-        runtime_name, runtime_version = runtime.get_framework_and_version()
-    else:
+    session: Any
+    if "protocolcls" in classes:
         with collector.timed("compile_s"):
             spec = compiler.compile_wrapper(model)
-        client = ProtocolClient(protocol)
-        client.connect()
-        client.upload_io_spec(spec)
-        with collector.timed("model_upload_s"):
-            info = client.upload_model(compiler.compiled_model_path)
-        runtime_name, runtime_version = str(info.get("runtime")), str(info.get("version"))
-        infer = remote_outcome(model, spec, client, target)
-    frameworks.append(
-        FrameworkInfo(
-            role="compiler",
-            name=compiler.get_framework_and_version()[0],
-            version=compiler.get_framework_and_version()[1],
-        )
-    )
+        protocol = classes["protocolcls"].from_argparse(args)
+        session = RemoteSession(protocol, model, spec, compiler.compiled_model_path)
+    else:
+        if args.save_model_path is None:
+            args.save_model_path = compiler.compiled_model_path
+        session = LocalSession(model, compiler, classes["runtimecls"].from_argparse(args))
+        protocol = None
+    with session:
+        results = _new_results(model, dataset, compiler, session, protocol)
+        results.measure = settings
+        kept = resumed_samples(output, results, dataset.batch_size) if args.resume else []
+        if kept:
+            results.samples.extend(kept)
+            results.provenance["resumed"] = {"kept_samples": len(kept)}
+            log.info("resuming %s: %d samples kept", output, len(kept))
+        recorder = _Recorder(output, results)
+        recorder.session = session if protocol is not None else None
+        final = run_benchmark(dataset, session.infer, recorder, settings)
+        final.measurements = {**collector.to_dict(), **session.measurements()}
+        recorder.finish("complete")
+    print(summary_line(final, output))
+    return 0
+
+
+def _new_results(model: Any, dataset: Any, compiler: Any, session: Any, protocol: Any) -> Results:
+    frameworks = [FrameworkInfo(role="model", name=n, version=v)
+                  for n, v in [model.get_framework_and_version()]]  # fmt: skip
+    name, version = compiler.get_framework_and_version()
+    frameworks.append(FrameworkInfo(role="compiler", name=name, version=version))
+    runtime_name, runtime_version = session.runtime
     frameworks.append(FrameworkInfo(role="runtime", name=runtime_name, version=runtime_version))
     if protocol is not None:
         name, version = protocol.get_framework_and_version()
         frameworks.append(FrameworkInfo(role="protocol", name=name, version=version))
-
-    results = new_results(
-        "inference_tester",
-        model,
-        dataset,
-        frameworks,
-        compiler.compiled_model_path,
-        compiler=compiler,
-        runtime=runtime_name,
-    )
-    kept = _resumed_samples(output) if args.resume else []
-    if kept:
-        results.samples.extend(kept)
-        results.provenance["resumed"] = {"kept_samples": len(kept)}
-        log.info("resuming %s: %d samples kept", output, len(kept))
-    recorder = _Recorder(output, results)
-    recorder.target = target if protocol is not None else None
-    try:
-        final = run_benchmark(dataset, infer, recorder, skip=frozenset(s.index for s in kept))
-    finally:
-        if client is not None:
-            client.close()
-    final.measurements = collector.to_dict()
-    if client is not None:
-        final.measurements["target"] = dict(
-            client.target_info, inference_time_s=target.inference_times
-        )
-        overhead = [
-            s.time_s - s.target_time_s for s in final.samples if s.target_time_s is not None
-        ]
-        if overhead:
-            final.measurements["protocol_overhead"] = latency_summary(overhead).model_dump()
-    recorder.flush()
-    print(summary_line(final, output))
-    return 0
+    results = new_results("inference_tester", model, dataset, frameworks,
+                          compiler.compiled_model_path, compiler=compiler,
+                          runtime=runtime_name)  # fmt: skip
+    results.model.sha256 = file_sha256(compiler.compiled_model_path)
+    return results
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from kenning.core.errors import KenningError
+from kenning.core.measure import MeasureSettings
 from kenning.core.results import load_results, write_atomically
 from kenning.executors.base import ExecutionRecord, Executor
 from kenning.executors.errors import BoardError, ExecutionError
@@ -105,6 +106,7 @@ def bench_artifact(
     before: Mapping[str, ExecutionRecord] | None = None,
     *,
     resume: bool = False,
+    measure: MeasureSettings | None = None,
 ) -> Path:
     """Compile ``artifact`` for ``board``, benchmark it there through the protocol.
 
@@ -122,6 +124,8 @@ def bench_artifact(
         Records of earlier steps (training) to keep with the results.
     resume : bool
         Continue a partial results file instead of starting again.
+    measure : MeasureSettings, optional
+        Warm-up, run length and percentiles (default: the scenarios' defaults).
 
     Returns
     -------
@@ -139,6 +143,7 @@ def bench_artifact(
     suffix = COMPILERS[artifact.compiler].suffix
     folder = build / "boards" / board.name / artifact.name
     extra = ["--resume"] if resume and out.is_file() else []
+    extra += (measure or MeasureSettings()).to_argv()
     failure: ExecutionError | None = None
     with board.serve(artifact.runtime, suffix, folder) as endpoint:
         try:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from kenning.core.errors import ConfigurationError, KenningError, ModelError
+from kenning.core.measure import MeasureSettings
 from kenning.executors.base import Executor
 from kenning.toolchain.bench import Board, bench_artifact
 from kenning.toolchain.demo import render
@@ -78,6 +79,7 @@ def run_bench(
     *,
     resume: bool = False,
     trust_host_key: bool = False,
+    measure: MeasureSettings | None = None,
 ) -> tuple[Path, list[Path]]:
     """Bench artifacts on a board and render their comparison report.
 
@@ -105,7 +107,8 @@ def run_bench(
     with progress(f"benchmarking on {board.name}", len(chosen)) as advance:
         for item in chosen:
             try:
-                results.append(bench_artifact(executor, board, build, item, resume=resume))
+                results.append(bench_artifact(executor, board, build, item, resume=resume,
+                                              measure=measure))  # fmt: skip
             except KenningError as exc:
                 log.error("%s on %s failed: %s", item.name, board.name, exc)
                 failures.append(f"{item.name}: {exc}")

@@ -96,10 +96,14 @@ def published_image(
         image_id, pulled = pull_image(reference, client=client)
     except KenningError as exc:
         return None, [Check(f"{name}: image", reference, "unavailable", str(exc), ok=False)]
-    same = image_id == record.image_id
     how = f"pulled {reference}" if pulled else f"same image ({reference})"
-    return reference, [Check(f"{name}: image", _short(record.image_id), _short(image_id),
-                             how if same else f"{how} has another image ID", ok=same)]  # fmt: skip
+    if image_id == record.image_id:
+        return reference, [Check(f"{name}: image", _short(record.image_id), _short(image_id),
+                                 how, ok=True)]  # fmt: skip
+    # the record and its published image disagree: say what differs from the image built now
+    mismatch = Check(f"{name}: image", _short(record.image_id), _short(image_id),
+                     f"{how} has another image ID than the record", ok=False)  # fmt: skip
+    return reference, [mismatch, *environment_checks(name, record, client)]
 
 
 def _short(value: str | None) -> str:

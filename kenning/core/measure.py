@@ -1,0 +1,188 @@
+"""How a latency run is measured: warm-up, run length, sample order, percentiles.
+
+Every measuring scenario takes the same flags (:data:`MEASURE_ARGUMENTS`, also ``invoke
+bench`` options and a scenario file's ``measure`` section). A run first warms up (inferences
+whose results are discarded, counted in the results), then loops over the data in a seeded
+order, as MLPerf LoadGen does, until it has at least ``min_samples`` samples, ran at least
+``min_duration_s`` seconds and went through every sample once.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator
+
+import numpy as np
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+from kenning.core.errors import ConfigurationError
+from kenning.core.figures import DEFAULT_CONFIDENCE, DEFAULT_PERCENTILES
+
+
+class MeasureSettings(BaseModel):
+    """What a run was asked to measure (stored in the results file as ``measure``)."""
+
+    warmup: int = Field(10, ge=0, description="inferences run and discarded before measuring")
+    warmup_s: float = Field(0.0, ge=0.0, description="... or at least this many seconds")
+    min_samples: int = Field(1000, ge=1, description="measure at least this many samples")
+    min_duration_s: float = Field(0.0, ge=0.0, description="... for at least this long")
+    seed: int = Field(0, ge=0, description="seed of the sample order (each pass reshuffled)")
+    percentiles: list[float] = Field(default_factory=lambda: list(DEFAULT_PERCENTILES))
+    confidence: float = Field(DEFAULT_CONFIDENCE, gt=0.5, lt=1.0)
+    max_other_load: float = Field(
+        0.5, ge=0.0, description="cores of CPU load from other processes on the target tolerated"
+    )
+
+    @field_validator("percentiles")
+    @classmethod
+    def _percentiles(cls, value: list[float]) -> list[float]:
+        if not value or any(not 0.0 < q < 100.0 for q in value):
+            raise ValueError("percentiles must be between 0 and 100")
+        return value
+
+    @classmethod
+    def checked(cls, **values: object) -> MeasureSettings:
+        """Settings from option values, or one ConfigurationError naming the bad one.
+
+        Raises
+        ------
+        ConfigurationError
+            If a value is out of range (``min_samples: ...``).
+        """
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = str(first["loc"][0]) if first["loc"] else ""
+            flag = _FLAGS.get(field, "--" + field.replace("_", "-"))
+            raise ConfigurationError(f"{flag}: {first['msg']}") from None
+
+    @classmethod
+    def from_argparse(cls, args: argparse.Namespace) -> MeasureSettings:
+        """The settings of parsed :data:`MEASURE_ARGUMENTS`."""
+        return cls(
+            warmup=args.warmup,
+            warmup_s=args.warmup_s,
+            min_samples=args.min_samples,
+            min_duration_s=args.min_duration,
+            seed=args.sample_seed,
+            percentiles=list(args.percentiles),
+            confidence=args.confidence,
+            max_other_load=args.max_other_load,
+        )
+
+    def to_argv(self) -> list[str]:
+        """The flags that give these settings (for a step run in another process)."""
+        return [
+            "--warmup", str(self.warmup), "--warmup-s", str(self.warmup_s),
+            "--min-samples", str(self.min_samples), "--min-duration", str(self.min_duration_s),
+            "--sample-seed", str(self.seed),
+            "--percentiles", *(f"{q:g}" for q in self.percentiles),
+            "--confidence", str(self.confidence), "--max-other-load", str(self.max_other_load),
+        ]  # fmt: skip
+
+
+#: the flag of each setting, for messages
+_FLAGS = {"min_duration_s": "--min-duration", "seed": "--sample-seed"}
+
+
+class WarmupRecord(BaseModel):
+    """The warm-up a run did before measuring."""
+
+    count: int
+    seconds: float
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not at least 1")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0.0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"{text} is not a number >= 0")
+    return value
+
+
+def _percentile(text: str) -> float:
+    value = float(text)
+    if not 0.0 < value < 100.0:
+        raise argparse.ArgumentTypeError(f"{text} is not a percentile between 0 and 100")
+    return value
+
+
+def _confidence(text: str) -> float:
+    value = float(text)
+    if not 0.5 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not a confidence between 0.5 and 1")
+    return value
+
+
+def add_measure_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the measurement flags to a scenario's parser (one group, defaults shown)."""
+    d = MeasureSettings()
+    group = parser.add_argument_group("measurement")
+    group.add_argument(
+        "--warmup",
+        type=_non_negative_int,
+        default=d.warmup,
+        help=f"inferences run and discarded first (default {d.warmup})",
+    )
+    group.add_argument(
+        "--warmup-s",
+        type=_non_negative_float,
+        default=d.warmup_s,
+        help="... or warm up for at least this many seconds",
+    )
+    group.add_argument(
+        "--min-samples",
+        type=_positive_int,
+        default=d.min_samples,
+        help=f"measure at least this many samples, looping over the data "
+        f"(default {d.min_samples}; p99 needs 662)",
+    )
+    group.add_argument(
+        "--min-duration",
+        type=_non_negative_float,
+        default=d.min_duration_s,
+        help="... and for at least this many seconds",
+    )
+    group.add_argument(
+        "--sample-seed", type=_non_negative_int, default=d.seed, help="seed of the sample order"
+    )
+    group.add_argument(
+        "--percentiles",
+        type=_percentile,
+        nargs="+",
+        default=d.percentiles,
+        metavar="Q",
+        help="percentiles to report (default 50 90 99)",
+    )
+    group.add_argument(
+        "--confidence",
+        type=_confidence,
+        default=d.confidence,
+        help="confidence of the percentile intervals (default 0.99)",
+    )
+    group.add_argument("--max-other-load", type=_non_negative_float, default=d.max_other_load,
+                       help="CPU load from other processes on the target, in cores, above "
+                       "which the run is INVALID (default 0.5)")  # fmt: skip
+
+
+def sample_order(indices: np.ndarray, seed: int) -> Iterator[tuple[int, int]]:
+    """``(pass, index)`` forever; pass ``p`` is ``indices`` in an order seeded by ``seed + p``."""
+    number = 0
+    while True:
+        for index in np.random.default_rng(seed + number).permutation(indices):
+            yield number, int(index)
+        number += 1

@@ -1,0 +1,72 @@
+"""A recorder that keeps a results file current and never loses finished samples.
+
+:class:`ResultsRecorder` writes the file atomically at the start (so an unwritable path fails
+before any work), every few seconds while samples arrive, and at the end, marking the run
+``partial`` or ``failed`` if it did not complete.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Literal
+
+from kenning.core.monitor import SystemMonitor
+from kenning.core.resultparts import SampleResult, TimeSeries
+from kenning.core.results import Results, now, write_atomically
+
+
+class ResultsRecorder:
+    """Collect samples into a :class:`Results` and keep the file on disk current.
+
+    Parameters
+    ----------
+    path : Path
+        The results file; written at once, so a bad path fails early.
+    results : Results
+        The metadata of the run, with no samples yet.
+    flush_interval : float
+        Seconds between rewrites while samples arrive.
+    """
+
+    def __init__(self, path: Path, results: Results, flush_interval: float = 2.0) -> None:
+        self.path = Path(path)
+        self.results = results
+        self.flush_interval = flush_interval
+        #: when set, each write stores the monitor's series so far as ``system``
+        self.monitor: SystemMonitor | None = None
+        self._last_flush = time.monotonic()
+        self.flush()
+
+    @staticmethod
+    def now() -> str:
+        """The current time, ISO 8601 in UTC."""
+        return now()
+
+    def add(self, sample: SampleResult) -> None:
+        """Record one finished sample, rewriting the file when it is due."""
+        self.results.samples.append(sample)
+        if time.monotonic() - self._last_flush >= self.flush_interval:
+            self.flush()
+
+    def refresh(self) -> None:
+        """Bring what the run measures besides samples (load series) into the results."""
+        if self.monitor is not None:
+            self.results.system = TimeSeries(**self.monitor.snapshot())
+
+    def flush(self) -> None:
+        """Write the file as it stands."""
+        self.refresh()
+        write_atomically(self.path, self.results.dump())
+        self._last_flush = time.monotonic()
+
+    def finish(
+        self, status: Literal["complete", "partial", "failed"], error: str | None = None
+    ) -> Results:
+        """Compute metrics, figures and the verdict, mark the status and write the final file."""
+        self.results.status = status
+        self.results.error = error
+        self.refresh()
+        self.results.compute_metrics()
+        self.flush()
+        return self.results

@@ -1,0 +1,141 @@
+"""A benchmark session on a target: connect, send the model, infer batch by batch, collect.
+
+:class:`RemoteSession` is what ``inference_tester`` runs over a protocol; its in-process twin
+is :class:`kenning.core.pipeline.LocalSession`. Both give :func:`run_benchmark` an ``infer``
+that times the same figures: the target times ``Runtime.run()`` alone (``inference``), the
+host its own pre- and postprocessing, and the seed protocol's interval between the two OKs to
+PROCESS is kept as a diagnostic. Entering the session connects and uploads; any failure there
+closes the connection before it propagates, and leaving the session always closes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kenning.core.benchmark import Outcome
+from kenning.core.errors import ModelError
+from kenning.core.iospec import IOSpec
+from kenning.core.measurements import collector
+from kenning.core.model import ModelWrapper
+from kenning.core.resultparts import TimeSeries
+from kenning.core.runtimeprotocol import RuntimeProtocol
+from kenning.runtimeprotocols.client import ProtocolClient
+
+
+def file_sha256(path: Path) -> str:
+    """The hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class TargetStatistics:
+    """What the target reported through STATS, accumulated over the session."""
+
+    def __init__(self) -> None:
+        self.inference_times: list[float] = []
+        self.series: dict[str, Any] = {}
+        self.peak_rss_bytes: int | None = None
+
+    def add(self, stats: dict[str, Any]) -> None:
+        """Append one STATS reply (which holds what happened since the previous one)."""
+        self.inference_times.extend(float(t) for t in stats.get("inference_time_s", []))
+        self.peak_rss_bytes = stats.get("peak_rss_bytes", self.peak_rss_bytes)
+        for name, value in (stats.get("system") or {}).items():
+            if isinstance(value, list) and isinstance(self.series.get(name, []), list):
+                self.series.setdefault(name, []).extend(value)
+            else:
+                self.series[name] = value
+
+    def time_series(self) -> TimeSeries | None:
+        """The target's load series so far, or ``None`` before the first sample."""
+        if not self.series.get("timestamps"):
+            return None
+        fields = set(TimeSeries.model_fields)
+        return TimeSeries(**{k: v for k, v in self.series.items() if k in fields})
+
+
+class RemoteSession:
+    """Benchmark a compiled model on a target through ``protocol``.
+
+    Parameters
+    ----------
+    protocol : RuntimeProtocol
+        The transport, not yet connected.
+    model : ModelWrapper
+        Pre- and postprocesses on the host.
+    spec : IOSpec
+        The artifact's inputs and outputs.
+    artifact : Path
+        The compiled model sent to the target.
+    """
+
+    def __init__(
+        self, protocol: RuntimeProtocol, model: ModelWrapper, spec: IOSpec, artifact: Path
+    ) -> None:
+        self.client = ProtocolClient(protocol)
+        self.model = model
+        self.spec = spec
+        self.artifact = Path(artifact)
+        self.sha256 = file_sha256(self.artifact)
+        self.target = TargetStatistics()
+        self.info: dict[str, Any] = {}
+
+    def __enter__(self) -> RemoteSession:
+        try:
+            self.client.connect()
+            self.client.upload_io_spec(self.spec)
+            with collector.timed("model_upload_s"):
+                self.info = self.client.upload_model(self.artifact)
+            loaded = self.info.get("sha256")
+            if loaded != self.sha256:
+                raise ModelError(
+                    f"the target loaded a model with SHA-256 {loaded}, not the {self.sha256} "
+                    f"of {self.artifact}: its results would be about another model",
+                    self.artifact,
+                )
+        except BaseException:
+            self.client.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.client.close()
+
+    @property
+    def runtime(self) -> tuple[str, str]:
+        """The target runtime's name and version."""
+        return str(self.info.get("runtime")), str(self.info.get("version"))
+
+    def infer(self, batch: np.ndarray) -> Outcome:
+        """One full exchange: DATA, PROCESS, OUTPUT, STATS, with pre- and postprocessing."""
+        t0 = time.perf_counter()
+        inputs = np.asarray(self.model.preprocess_input(batch))
+        t1 = time.perf_counter()
+        self.client.upload_input(self.spec.inputs_to_bytes([inputs]))
+        interval, on_target = self.client.request_processing()
+        outputs = self.spec.outputs_from_bytes(bytes(self.client.download_output()))
+        t2 = time.perf_counter()
+        scores = self.model.postprocess_outputs(outputs[0])
+        t3 = time.perf_counter()
+        self.target.add(self.client.download_statistics())
+        return Outcome(scores, inference_s=on_target, preprocess_s=t1 - t0,
+                       postprocess_s=t3 - t2, end_to_end_s=t3 - t0,
+                       ok_interval_s=interval)  # fmt: skip
+
+    def measurements(self) -> dict[str, Any]:
+        """What the target reported, for the results file's ``measurements``."""
+        return {
+            "target": dict(
+                self.info,
+                inference_time_s=self.target.inference_times,
+                peak_rss_bytes=self.target.peak_rss_bytes,
+            ),
+        }
