@@ -36,3 +36,4 @@ lint: install
 	$(BIN)/ruff check kenning tests bench tasks.py
 	$(BIN)/ruff format --check kenning
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache

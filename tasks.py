@@ -38,9 +38,9 @@ def compile(
     build: str = "build/demo",
 ) -> None:
     """Compile a trained digits model, each step in its pinned image."""
-    from kenning.core.errors import KenningError
     from kenning.executors import select_executor
     from kenning.toolchain.compile import run_compile
+    from kenning.utils.errors import KenningError
 
     chosen = model or ("tensorflow" if compiler == "tflite" else "torch")
     try:
@@ -63,9 +63,9 @@ def train(
     c: Context, build: str = "build/demo", epochs: int = 10, executor: str = "local"
 ) -> None:
     """Train the digits CNNs (PyTorch and TensorFlow), each in its training image."""
-    from kenning.core.errors import KenningError
     from kenning.executors import select_executor
     from kenning.toolchain.demo import train as train_models
+    from kenning.utils.errors import KenningError
 
     try:
         with select_executor(executor) as runner:
@@ -84,9 +84,9 @@ def train(
 )
 def demo(c: Context, build: str = "build", epochs: int = 10, executor: str = "local") -> None:
     """The main job: train, compile every way, benchmark on the local board, render the report."""
-    from kenning.core.errors import KenningError
     from kenning.executors import select_executor
     from kenning.toolchain.demo import run_demo
+    from kenning.utils.errors import KenningError
 
     try:
         with select_executor(executor) as runner:
@@ -134,10 +134,10 @@ def bench(
     percentiles: str = "50,90,99",
 ) -> None:
     """Compile for a board, benchmark there through the protocol, and render a report."""
-    from kenning.core.errors import KenningError
     from kenning.core.measure import MeasureSettings
     from kenning.executors import select_executor
     from kenning.toolchain.benchtask import run_bench
+    from kenning.utils.errors import KenningError
 
     try:
         measure = MeasureSettings.checked(
@@ -172,7 +172,7 @@ def boards(
 ) -> None:
     """List the boards of inventory.yaml; with --check, probe them and print a table."""
     from kenning.boards import check_boards, format_boards, format_table, load_inventory
-    from kenning.core.errors import KenningError
+    from kenning.utils.errors import KenningError
 
     try:
         inventory = load_inventory()
@@ -200,9 +200,9 @@ def boards(
 )
 def reproduce(c: Context, results: str, band: float = 0.5, workspace: str = "") -> None:
     """Re-run the steps recorded in RESULTS (same images) and compare with it."""
-    from kenning.core.errors import KenningError
     from kenning.toolchain.reproduce import reproduce as run_again
     from kenning.toolchain.verdict import format_verdict
+    from kenning.utils.errors import KenningError
 
     try:
         verdict = run_again(

@@ -37,7 +37,6 @@ from kenning.compilers.tflite import TFLiteCompiler
 from kenning.compilers.tvm import TVMCompiler
 from kenning.core.benchmark import InferFn, run_benchmark
 from kenning.core.compiler import ModelCompiler
-from kenning.core.errors import KenningError
 from kenning.core.figures import PRIMARY
 from kenning.core.measure import MeasureSettings, add_measure_arguments
 from kenning.core.model import ModelWrapper
@@ -53,6 +52,7 @@ from kenning.runtimes.pytorch import PyTorchRuntime
 from kenning.runtimes.tflite import TFLiteRuntime
 from kenning.runtimes.tvm import TVMRuntime
 from kenning.scenarios.inference_performance import framework_outcome
+from kenning.utils.errors import KenningError
 
 #: rows counted as "framework runtimes" (no compiler beyond the framework's own export)
 FRAMEWORK_ROWS = ("native", "ort-fp32", "tflite-fp32", "torch-export")

@@ -27,24 +27,20 @@ from conftest_boards import (  # noqa: F401 - fixtures
 from conftest_docker import docker_client, require_image  # noqa: F401 - fixtures
 from conftest_sshd import Sshd, fresh_known_hosts, sshd  # noqa: F401 - fixtures
 
-from kenning.boards.check import (
-    BoardStatus,
-    check_boards,
-    format_boards,
-    format_table,
-    parse_probe,
-    probe_local,
-    probe_script,
-)
-from kenning.boards.inventory import Board, Inventory, InventoryError, load_inventory
+from kenning.boards.check import check_boards
+from kenning.boards.inventory import BoardEntry, Inventory, InventoryError
+from kenning.boards.inventoryfile import load_inventory
+from kenning.boards.probe import parse_probe, probe_local, probe_script
+from kenning.boards.status import BoardStatus
+from kenning.boards.table import format_boards, format_table
 from kenning.core.registry import SHORT_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
 FRAMEWORKS = ("tensorflow", "torch", "tvm", "onnxruntime", "tflite_runtime", "ai_edge_litert")
 
 
-def local_board(**fields: object) -> Board:
-    return Board.model_validate(
+def local_board(**fields: object) -> BoardEntry:
+    return BoardEntry.model_validate(
         {"name": "local", "deploy": "local", "runtimes": ["tflite", "onnxruntime", "tvm"]} | fields
     )
 
@@ -129,7 +125,7 @@ def test_the_remote_probe_script_agrees_with_the_local_probe(tmp_path: Path) -> 
 
 
 def test_probe_script_without_python_and_image_boards() -> None:
-    board = Board(
+    board = BoardEntry(
         name="b", host="h", user="u", arch="arm64", runtimes=["tvm"], python="no-such-python3"
     )
     output = subprocess.run(
@@ -139,7 +135,8 @@ def test_probe_script_without_python_and_image_boards() -> None:
     assert status.python is None and status.runtimes_missing == ["tvm"]
     assert "the board's python was not found (set `python:` in the inventory)" in status.problems
 
-    image = Board(name="j", host="h", user="u", arch="arm64", deploy="image", runtimes=["tvm"])
+    image = BoardEntry(name="j", host="h", user="u", arch="arm64", deploy="image",
+                       runtimes=["tvm"])  # fmt: skip
     assert "docker version" in probe_script(image) and "find_spec" not in probe_script(image)
     output = "machine aarch64\ndocker 20.10.24\ndf /dev/sda1 1000 10 990 1% /\n"
     status = parse_probe(image, output, BoardStatus("j", "arm64", "image", reachable=True))
@@ -164,8 +161,8 @@ def silent_port() -> Iterator[int]:
         yield int(sock.getsockname()[1])
 
 
-def ssh_board(name: str, port: int) -> Board:
-    return Board(name=name, host="127.0.0.1", port=port, user="nobody", agent=True,
+def ssh_board(name: str, port: int) -> BoardEntry:
+    return BoardEntry(name=name, host="127.0.0.1", port=port, user="nobody", agent=True,
                  arch="amd64", runtimes=["tvm"])  # fmt: skip
 
 

@@ -90,7 +90,8 @@ def test_the_two_board_images_differ_only_in_architecture() -> None:
 
 
 def test_the_written_inventory_loads(tmp_path: Path) -> None:
-    from kenning.boards.inventory import NetworkProtocolConfig, load_inventory
+    from kenning.boards.inventory import NetworkProtocolConfig
+    from kenning.boards.inventoryfile import load_inventory
 
     key = tmp_path / "id_ed25519"
     boards = [

@@ -9,15 +9,15 @@ import pytest
 
 from kenning.boards.inventory import (
     PASSWORD_MESSAGE,
-    Board,
+    BoardEntry,
     Inventory,
     InventoryError,
     NetworkProtocolConfig,
     SerialProtocolConfig,
-    load_inventory,
 )
-from kenning.core.errors import ConfigurationError
-from kenning.toolchain.provenance import work_tree
+from kenning.boards.inventoryfile import load_inventory
+from kenning.utils.errors import ConfigurationError
+from kenning.utils.provenance import work_tree
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -291,7 +291,7 @@ def test_password_anywhere_in_a_board_is_refused(tmp_path: Path) -> None:
         f"{path}:10: board 'rpi4-1', key 'protocol.ssh_password': {PASSWORD_MESSAGE}"
     )
     with pytest.raises(ValueError, match="passwords are not accepted"):
-        Board(name="x", host="h", user="u", arch="arm64", runtimes=["tvm"], password="p")  # type: ignore[call-arg]
+        BoardEntry(name="x", host="h", user="u", arch="arm64", runtimes=["tvm"], password="p")  # type: ignore[call-arg]
 
 
 def test_every_problem_is_reported_sorted_by_line(tmp_path: Path) -> None:
@@ -341,7 +341,7 @@ def test_default_must_be_a_board(tmp_path: Path) -> None:
 
 
 def test_programmatic_inventory() -> None:
-    board = Board(name="local", deploy="local", runtimes=["tvm"])
+    board = BoardEntry(name="local", deploy="local", runtimes=["tvm"])
     inventory = Inventory(boards={"local": board})
     assert inventory.board() is board
     assert board.arch in ("amd64", "arm64")  # this machine's

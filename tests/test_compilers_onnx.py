@@ -17,9 +17,9 @@ from conftest_compilers import (  # noqa: F401 - fixtures
 
 from kenning.compilers.onnx import ONNXCompiler
 from kenning.compilers.onnxruntime import ONNXRuntimeQuantizer
-from kenning.core.errors import ConfigurationError, ModelError
 from kenning.core.iospec import IOSpec
 from kenning.runtimes.onnxruntime import ONNXRuntime
+from kenning.utils.errors import ConfigurationError, ModelError
 
 pytestmark = TORCH_EXPORT_WARNINGS
 

@@ -15,9 +15,9 @@ from conftest_compilers import (  # noqa: F401 - fixtures
 )
 
 from kenning.compilers.tflite import TFLiteCompiler
-from kenning.core.errors import ConfigurationError, ModelError
 from kenning.core.iospec import IOSpec
 from kenning.runtimes.tflite import TFLiteRuntime
+from kenning.utils.errors import ConfigurationError, ModelError
 
 pytestmark = TORCH_EXPORT_WARNINGS
 

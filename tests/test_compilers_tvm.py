@@ -18,9 +18,9 @@ from conftest_compilers import (  # noqa: F401 - fixtures
 )
 
 from kenning.compilers.tvm import TVMCompiler
-from kenning.core.errors import ConfigurationError, ModelError
 from kenning.core.iospec import IOSpec
 from kenning.runtimes.tvm import TVMRuntime
+from kenning.utils.errors import ConfigurationError, ModelError
 
 pytestmark = TORCH_EXPORT_WARNINGS
 

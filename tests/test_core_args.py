@@ -5,8 +5,8 @@ from typing import ClassVar
 import pytest
 
 from kenning.core.args import Arg, ArgumentsHandler
-from kenning.core.errors import UnknownClassError
 from kenning.core.registry import load_class, short_names
+from kenning.utils.errors import UnknownClassError
 
 
 class Base(ArgumentsHandler):

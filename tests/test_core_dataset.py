@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from kenning.core.errors import ConfigurationError
 from kenning.datasets.digits import DigitsDataset
+from kenning.utils.errors import ConfigurationError
 
 
 def test_digits_shapes_and_range() -> None:

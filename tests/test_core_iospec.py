@@ -3,8 +3,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kenning.core.errors import ConfigurationError, ModelError
 from kenning.core.iospec import IOSpec, TensorSpec
+from kenning.utils.errors import ConfigurationError, ModelError
 
 
 def spec(quantized: bool = False) -> IOSpec:

@@ -8,7 +8,6 @@ import psutil
 import pytest
 
 from kenning.core.benchmark import BenchmarkError, Outcome, run_benchmark
-from kenning.core.errors import ResultsError
 from kenning.core.measure import MeasureSettings, sample_order
 from kenning.core.measurements import Measurements
 from kenning.core.monitor import SystemMonitor
@@ -21,6 +20,7 @@ from kenning.core.results import (
     load_results,
 )
 from kenning.datasets.digits import DigitsDataset
+from kenning.utils.errors import ResultsError
 
 
 def make_results(ds: DigitsDataset) -> Results:

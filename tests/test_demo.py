@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
+from kenning.boards.local import BoardError, local_server
 from kenning.core.results import load_results
 from kenning.executors.local import LocalExecutor
 from kenning.toolchain.demo import ARTIFACTS, MODELS, run_demo
-from kenning.toolchain.localboard import BoardError, local_server
 
 
 @pytest.mark.slow

@@ -16,7 +16,6 @@ import pytest
 from conftest import DIGITS, TORCH_CNN
 from conftest_docker import docker_client, ours, require_image  # noqa: F401 - fixtures
 
-from kenning.core.errors import ConfigurationError
 from kenning.executors import select_executor
 from kenning.executors.docker import DockerExecutor
 from kenning.executors.errors import (
@@ -26,7 +25,8 @@ from kenning.executors.errors import (
     ImageNotFoundError,
 )
 from kenning.executors.local import LocalExecutor
-from kenning.toolchain.images import image_info
+from kenning.toolchain.imageinfo import image_info
+from kenning.utils.errors import ConfigurationError
 
 pytestmark = pytest.mark.docker
 

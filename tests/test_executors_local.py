@@ -18,7 +18,7 @@ from kenning.executors.local import LocalExecutor
 from kenning.toolchain.baseimage import DEFAULT_SOURCES, debian_sources
 from kenning.toolchain.catalogue import CATALOGUE, spec
 from kenning.toolchain.images import _count_steps, _write_context, find_local_wheels
-from kenning.toolchain.provenance import work_tree
+from kenning.utils.provenance import work_tree
 
 
 def test_runs_python_of_this_environment_and_records_it(tmp_path: Path) -> None:
@@ -71,7 +71,7 @@ def test_missing_program_is_an_executor_error(tmp_path: Path) -> None:
 
 
 def test_unknown_executor_name_is_rejected() -> None:
-    with pytest.raises(kenning.core.errors.ConfigurationError, match="auto, local, docker"):
+    with pytest.raises(kenning.utils.errors.ConfigurationError, match="auto, local, docker"):
         select_executor("podman")
     assert EXECUTORS == ("auto", "local", "docker")
 

@@ -11,7 +11,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from kenning.toolchain.catalogue import CATALOGUE, image_tag, images_dir, lock_hashes
-from kenning.toolchain.provenance import sha256_file
+from kenning.utils.provenance import sha256_file
 
 IMAGES = images_dir()
 PIP_PIN = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[A-Za-z0-9.+!_-]+)$")

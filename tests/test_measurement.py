@@ -17,7 +17,6 @@ from conftest_protocol import SPEC, model_file, thread_server
 from test_core_results import make_results
 
 from kenning.core.abtest import compare_medians
-from kenning.core.errors import ConfigurationError
 from kenning.core.figures import interval_ranks, samples_needed, summarise
 from kenning.core.measure import MeasureSettings, WarmupRecord
 from kenning.core.pipeline import host_outcome
@@ -31,6 +30,7 @@ from kenning.runtimeprotocols.server import InferenceServer
 from kenning.runtimeprotocols.session import RemoteSession
 from kenning.runtimes.null import NullRuntime
 from kenning.scenarios.inference_tester import resumed_samples
+from kenning.utils.errors import ConfigurationError
 
 
 class Identity:

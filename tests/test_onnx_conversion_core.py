@@ -18,18 +18,16 @@ import pytest
 from conftest_onnx_conversion import onnx_output, sphinx_build
 from onnx import TensorProto, helper, numpy_helper
 
-from kenning.core.onnxconversion import (
+from kenning.core.onnxconversion import ONNXConversion, compare, run_onnxruntime
+from kenning.core.onnxresults import (
     ConversionError,
     DirectionResult,
     EnvironmentUnavailableError,
     ModelEntry,
     ModelReport,
-    ONNXConversion,
     OutputMismatchError,
     Status,
     UnsupportedOperatorError,
-    compare,
-    run_onnxruntime,
 )
 from kenning.core.registry import load_class
 from kenning.onnxconverters import support_table

@@ -14,7 +14,7 @@ import pytest
 from capabilities import missing
 from conftest_onnx_conversion import onnx_output
 
-from kenning.core.onnxconversion import ConversionError, ModelReport, Status
+from kenning.core.onnxresults import ConversionError, ModelReport, Status
 from kenning.onnxconverters import mxnet_env
 from kenning.onnxconverters.mxnet import MODELS, MXNetONNXConversion
 

@@ -13,7 +13,7 @@ from capabilities import requires
 from conftest_onnx_conversion import onnx_output
 from onnx import TensorProto, helper
 
-from kenning.core.onnxconversion import ModelReport, Status, UnsupportedOperatorError
+from kenning.core.onnxresults import ModelReport, Status, UnsupportedOperatorError
 from kenning.onnxconverters.pytorch import MODELS, PyTorchONNXConversion
 
 pytestmark = requires(

@@ -10,7 +10,7 @@ import pytest
 from capabilities import requires
 from conftest_onnx_conversion import onnx_output
 
-from kenning.core.onnxconversion import ModelReport, Status
+from kenning.core.onnxresults import ModelReport, Status
 from kenning.onnxconverters.tensorflow import TensorFlowONNXConversion
 
 pytestmark = requires(

@@ -22,10 +22,10 @@ from pet_fixture import (  # noqa: F401
     pet_tree_fixture,
 )
 
-from kenning.core.errors import DatasetError, DownloadError
 from kenning.datasets import pet_dataset
 from kenning.datasets.pet_dataset import PetDataset
 from kenning.utils.download import download, extract_tar, file_digests
+from kenning.utils.errors import DatasetError, DownloadError
 
 MODEL = (
     "kenning.modelwrappers.classification.tensorflow_pet_dataset.TensorFlowPetDatasetMobileNetV2"

@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 from pet_fixture import PetFixture, pet_tree_fixture  # noqa: F401
 
-from kenning.core.errors import ModelError
 from kenning.datasets.pet_dataset import PetDataset
 from kenning.modelwrappers.classification.tensorflow_pet_dataset import (
     TensorFlowPetDatasetMobileNetV2 as Wrapper,
 )
 from kenning.modelwrappers.frameworks.tensorflow import keras
+from kenning.utils.errors import ModelError
 
 MODEL = (
     "kenning.modelwrappers.classification.tensorflow_pet_dataset.TensorFlowPetDatasetMobileNetV2"

@@ -29,7 +29,6 @@ from conftest_protocol import (
     thread_server,
 )
 
-from kenning.core.errors import ConfigurationError
 from kenning.core.iospec import IOSpec
 from kenning.runtimeprotocols.client import ProtocolClient
 from kenning.runtimeprotocols.errors import (
@@ -40,6 +39,7 @@ from kenning.runtimeprotocols.errors import (
 )
 from kenning.runtimeprotocols.network import NetworkProtocol
 from kenning.runtimeprotocols.wire import MessageType
+from kenning.utils.errors import ConfigurationError
 
 
 def test_full_session_follows_the_seed_flow(null_server: ThreadServer, tmp_path: Path) -> None:

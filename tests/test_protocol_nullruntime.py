@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from conftest_protocol import SPEC
 
-from kenning.core.errors import ConfigurationError, ModelError
 from kenning.core.registry import load_class
 from kenning.runtimes.null import NullRuntime
+from kenning.utils.errors import ConfigurationError, ModelError
 
 
 def loaded(tmp_path: Path, inference_time: float = 0.0) -> NullRuntime:

@@ -101,7 +101,8 @@ def test_local_registry_starts_once_and_keeps_its_port(registry: LocalRegistry) 
 def test_a_pin_the_archive_dropped_builds_and_names_the_drift(
     docker_client: Any, require_image: Any, tmp_path: Path
 ) -> None:
-    from kenning.toolchain.images import build_image, describe
+    from kenning.toolchain.imageinfo import describe
+    from kenning.toolchain.images import build_image
 
     require_image("target-amd64")
     tree = tmp_path / "tree"

@@ -16,9 +16,9 @@ from conftest_compilers import (  # noqa: F401 - fixtures
 )
 
 from kenning.compilers.pytorch import PyTorchCompiler
-from kenning.core.errors import ConfigurationError, ModelError
 from kenning.core.iospec import IOSpec
 from kenning.runtimes.pytorch import PyTorchRuntime
+from kenning.utils.errors import ConfigurationError, ModelError
 
 pytestmark = TORCH_EXPORT_WARNINGS
 

@@ -13,9 +13,9 @@ import pytest
 from conftest_compilers import cc_digits, cc_tf_cnn  # noqa: F401 - fixtures
 
 from kenning.compilers.tflite import TFLiteCompiler
-from kenning.core.errors import ConfigurationError, ModelError
 from kenning.core.iospec import IOSpec
 from kenning.runtimes.tflite import TFLiteRuntime
+from kenning.utils.errors import ConfigurationError, ModelError
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,9 @@ import pytest
 from conftest_compilers import TORCH_EXPORT_WARNINGS, cc_digits, cc_torch_cnn  # noqa: F401
 
 from kenning.compilers.tvm import TVMCompiler
-from kenning.core.errors import ModelError
 from kenning.core.iospec import IOSpec
 from kenning.runtimes.tvm import TVMRuntime
+from kenning.utils.errors import ModelError
 
 pytestmark = TORCH_EXPORT_WARNINGS
 

@@ -29,15 +29,15 @@ from conftest_sshd import (  # noqa: F401 - fixtures
     sshd,
 )
 
-from kenning.executors.errors import (
+from kenning.executors.boarderrors import (
     AuthenticationRefusedError,
     BoardError,
     BoardUnreachableError,
-    ExecutionTimeoutError,
     HostKeyError,
     RemoteCommandError,
     RemoteSpaceError,
 )
+from kenning.executors.errors import ExecutionTimeoutError
 from kenning.executors.ssh import TRUST_FLAG, SSHExecutor
 
 pytestmark = pytest.mark.ssh

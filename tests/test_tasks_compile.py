@@ -11,9 +11,9 @@ from conftest import ROOT
 from conftest_docker import docker_client  # noqa: F401 - fixture
 from conftest_tasks import build, invoke  # noqa: F401 - fixture
 
-from kenning.core.errors import ConfigurationError
 from kenning.core.iospec import IOSpec
 from kenning.toolchain.compile import plan
+from kenning.utils.errors import ConfigurationError
 
 
 @pytest.mark.docker

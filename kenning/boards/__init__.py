@@ -7,21 +7,22 @@ boards in parallel (reachability, architecture, Python, runtimes, free disk) and
 
 from __future__ import annotations
 
-from kenning.boards.check import BoardStatus, check_boards, format_boards, format_table
+from kenning.boards.check import check_boards
+from kenning.boards.errors import InventoryProblem
 from kenning.boards.inventory import (
-    Board,
+    BoardEntry,
     Inventory,
     InventoryError,
-    InventoryProblem,
     NetworkProtocolConfig,
     SerialProtocolConfig,
-    inventory_path,
-    load_inventory,
     normalize_arch,
 )
+from kenning.boards.inventoryfile import inventory_path, load_inventory
+from kenning.boards.status import BoardStatus
+from kenning.boards.table import format_boards, format_table
 
 __all__ = [
-    "Board",
+    "BoardEntry",
     "BoardStatus",
     "Inventory",
     "InventoryError",

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import kenning
-from kenning.executors.errors import BoardError
+from kenning.executors.boarderrors import BoardError
 from kenning.executors.ssh import SSHExecutor
 from kenning.utils.progress import progress
 

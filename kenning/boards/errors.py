@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from kenning.core.errors import ConfigurationError
+from kenning.utils.errors import ConfigurationError
 
 
 @dataclass(frozen=True)

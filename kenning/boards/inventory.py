@@ -13,7 +13,6 @@ anywhere in a board) are checked on the raw document first.
 
 from __future__ import annotations
 
-import os
 import platform
 import re
 from collections.abc import Iterable, Mapping
@@ -27,14 +26,13 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
-    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from kenning.boards.errors import InventoryError, InventoryProblem
-from kenning.boards.yamllines import Loc, describe, load_with_lines, locate
+from kenning.boards.errors import InventoryError
+from kenning.boards.yamllines import Loc
 from kenning.core.registry import SHORT_NAMES
 from kenning.executors.base import ARCH_ALIASES, docker_arch
 
@@ -107,7 +105,7 @@ PROTOCOLS: dict[str, type[BaseModel]] = {
 }
 
 
-class Board(BaseModel):
+class BoardEntry(BaseModel):
     """One board of the inventory (its name is its key under ``boards:``)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -204,7 +202,7 @@ class Inventory(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    boards: dict[str, Board]
+    boards: dict[str, BoardEntry]
     default: str = Field("local", validate_default=True)
     _source: Path | None = PrivateAttr(None)
 
@@ -249,7 +247,7 @@ class Inventory(BaseModel):
         """Board names in file order."""
         return list(self.boards)
 
-    def board(self, name: str | None = None) -> Board:
+    def board(self, name: str | None = None) -> BoardEntry:
         """The board called ``name`` (default: :attr:`default`).
 
         Raises
@@ -266,106 +264,3 @@ class Inventory(BaseModel):
                 path=self._source,
             )
         return self.boards[name]
-
-
-def _valid_keys(loc: Loc) -> str:
-    # the keys allowed where pydantic found an unknown one
-    if len(loc) == 1:
-        model: type[BaseModel] = Inventory
-    elif len(loc) == 3 and loc[0] == "boards":
-        model = Board
-    elif len(loc) >= 5 and loc[2] == "protocol" and loc[3] in PROTOCOLS:
-        model = PROTOCOLS[str(loc[3])]
-    else:
-        return ""
-    return "; valid keys: " + ", ".join(name for name in model.model_fields if name != "name")
-
-
-def _check_raw(data: Any, display: str, path: Path, lines: Mapping[Loc, int]) -> None:
-    """Rules checked on the raw document, where the offending key still has its line."""
-    if not isinstance(data, Mapping):
-        message = "must be a mapping with a `boards:` key"
-        raise InventoryError.from_problems(
-            path, [InventoryProblem(display, 1, None, None, message)]
-        )
-    problems = []
-    boards = data.get("boards")
-    for name, board in boards.items() if isinstance(boards, Mapping) else ():
-        problems += [
-            locate(display, ("boards", str(name), *found), lines, PASSWORD_MESSAGE)
-            for found in _password_paths(board)
-        ]
-        if isinstance(board, Mapping) and board.get("name", name) != name:
-            message = "must equal the board's key under `boards:` (or be left out)"
-            problems.append(locate(display, ("boards", str(name), "name"), lines, message))
-    if problems:
-        raise InventoryError.from_problems(path, problems)
-
-
-def inventory_path(path: Path | str | None = None) -> tuple[Path, str]:
-    """The inventory file to read and how to name it in messages.
-
-    ``path`` if given, else ``$KENNING_INVENTORY``, else ``./inventory.yaml``, else the
-    ``inventory.yaml`` of the work tree kenning runs from.
-
-    Raises
-    ------
-    InventoryError
-        If the chosen file does not exist, or none is found.
-    """
-    from kenning.toolchain.provenance import work_tree
-
-    if path is not None:
-        chosen, origin = Path(path), "given"
-    elif os.environ.get(INVENTORY_ENV):
-        chosen, origin = Path(os.environ[INVENTORY_ENV]), f"named by ${INVENTORY_ENV}"
-    else:
-        candidates = [Path(INVENTORY_FILE), work_tree() / INVENTORY_FILE]
-        found = [candidate for candidate in candidates if candidate.is_file()]
-        if not found:
-            raise InventoryError(
-                f"no {INVENTORY_FILE} in the current folder or in {work_tree()}; "
-                f"create one or set {INVENTORY_ENV}=/path/to/{INVENTORY_FILE}"
-            )
-        chosen, origin = found[0], "found"
-    if not chosen.is_file():
-        raise InventoryError(f"inventory file {chosen} ({origin}) does not exist", path=chosen)
-    return chosen, str(chosen)
-
-
-def load_inventory(path: Path | str | None = None) -> Inventory:
-    """Read and validate an inventory file (see :func:`inventory_path` for which one).
-
-    Parameters
-    ----------
-    path : Path or str, optional
-        The file; default: ``$KENNING_INVENTORY``, ``./inventory.yaml``, the work tree's.
-
-    Returns
-    -------
-    Inventory
-        The validated boards.
-
-    Raises
-    ------
-    InventoryError
-        If the file is missing, unreadable, not YAML, or invalid; the message gives
-        ``file:line: board 'NAME', key 'KEY': problem`` for every problem found.
-    """
-    chosen, display = inventory_path(path)
-    try:
-        text = chosen.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InventoryError(f"cannot read {display}: {exc}", path=chosen) from exc
-    data, lines = load_with_lines(text, display, chosen)
-    _check_raw(data, display, chosen, lines)
-    try:
-        inventory = Inventory.model_validate(data)
-    except ValidationError as exc:
-        problems = [
-            locate(display, tuple(error["loc"]), lines, describe(error, _valid_keys))
-            for error in exc.errors(include_url=False)
-        ]
-        raise InventoryError.from_problems(chosen, problems) from exc
-    inventory._source = chosen
-    return inventory

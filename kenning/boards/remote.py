@@ -21,13 +21,12 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
+from kenning.boards.base import Endpoint
 from kenning.boards.deploy import push_image, push_once, server_zip
-from kenning.boards.inventory import Board as BoardEntry
-from kenning.boards.inventory import NetworkProtocolConfig
-from kenning.core.errors import ConfigurationError, KenningError
-from kenning.executors.errors import BoardError
-from kenning.toolchain.bench import Endpoint
-from kenning.toolchain.catalogue import image_tag
+from kenning.boards.inventory import BoardEntry, NetworkProtocolConfig
+from kenning.executors.boarderrors import BoardError
+from kenning.executors.labels import image_tag
+from kenning.utils.errors import ConfigurationError, KenningError
 
 log = logging.getLogger("kenning.boards")
 
@@ -40,7 +39,7 @@ class RemoteBoard:
 
     Parameters
     ----------
-    entry : kenning.boards.inventory.Board
+    entry : kenning.boards.inventory.BoardEntry
         The board's inventory entry.
     trust_host_key : bool
         Accept (and record) an unknown host key.

@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from kenning.boards.check import BoardStatus
     from kenning.boards.inventory import Inventory
+    from kenning.boards.status import BoardStatus
 
 
 def format_bytes(size: int | None) -> str:

@@ -17,8 +17,8 @@ import numpy as np
 from kenning.compilers.onnxutils import load_onnx, onnx_io_spec
 from kenning.core.args import Arg
 from kenning.core.compiler import ModelCompiler
-from kenning.core.errors import ModelError
 from kenning.core.iospec import IOSpec
+from kenning.utils.errors import ModelError
 from kenning.utils.imports import require
 
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from kenning.core.errors import ModelError
 from kenning.core.iospec import IOSpec, TensorSpec
+from kenning.utils.errors import ModelError
 from kenning.utils.imports import require
 
 

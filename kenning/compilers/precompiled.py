@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import ClassVar
 
 from kenning.core.compiler import ModelCompiler
-from kenning.core.errors import ModelError
 from kenning.core.iospec import IOSpec
 from kenning.core.model import ModelWrapper
+from kenning.utils.errors import ModelError
 
 
 class PrecompiledModel(ModelCompiler):

@@ -9,31 +9,15 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from kenning.core.args import Arg
 from kenning.core.compiler import ModelCompiler
-from kenning.core.errors import ConfigurationError, ModelError
 from kenning.core.iospec import IOSpec
 from kenning.core.model import ModelWrapper
+from kenning.frameworks.torchexport import load_program
+from kenning.utils.errors import ConfigurationError, ModelError
 from kenning.utils.imports import require
-
-
-def load_program(path: Path) -> Any:
-    """Load an exported program.
-
-    Raises
-    ------
-    ModelError
-        If ``path`` is not a ``torch.export`` archive.
-    """
-    torch = require("torch", "torch")
-    path = Path(path)
-    try:
-        return torch.export.load(str(path))
-    except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"{path} is not a torch.export program (.pt2): {first}", path) from exc
 
 
 class PyTorchCompiler(ModelCompiler):

@@ -23,9 +23,9 @@ from typing import Any, ClassVar
 from kenning.core.args import Arg
 from kenning.core.compiler import ModelCompiler
 from kenning.core.dataset import Dataset
-from kenning.core.errors import ConfigurationError, ModelError
 from kenning.core.iospec import IOSpec, TensorSpec
-from kenning.runtimes.tflite import tflite_backend
+from kenning.frameworks.tflite import tflite_backend
+from kenning.utils.errors import ConfigurationError, ModelError
 from kenning.utils.imports import require
 
 TARGETS = ("default", "int8", "float16", "edgetpu")

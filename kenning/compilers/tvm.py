@@ -24,9 +24,9 @@ from kenning.compilers.onnxutils import freeze_shapes, load_onnx, onnx_io_spec
 from kenning.core.args import Arg
 from kenning.core.compiler import ModelCompiler
 from kenning.core.dataset import Dataset
-from kenning.core.errors import ConfigurationError, ModelError
 from kenning.core.iospec import IOSpec
 from kenning.core.measurements import collector
+from kenning.utils.errors import ConfigurationError, ModelError
 from kenning.utils.imports import require
 
 log = logging.getLogger("kenning.tvm")

@@ -21,7 +21,7 @@ from typing import Any
 
 import psutil
 
-from kenning.core.errors import ConfigurationError, ModelError
+from kenning.utils.errors import ConfigurationError, ModelError
 from kenning.utils.imports import require
 
 log = logging.getLogger("kenning.tvm")

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from kenning.core.dataset import Dataset, Subset
-from kenning.core.errors import KenningError
 from kenning.core.measure import MeasureSettings, WarmupRecord, sample_order
 from kenning.core.monitor import SystemMonitor
 from kenning.core.recorder import ResultsRecorder
 from kenning.core.results import Results, SampleResult
+from kenning.utils.errors import KenningError
 from kenning.utils.progress import progress
 
 

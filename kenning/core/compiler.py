@@ -14,9 +14,9 @@ import numpy as np
 
 from kenning.core.args import Arg, ArgumentsHandler
 from kenning.core.dataset import Dataset
-from kenning.core.errors import ConfigurationError
 from kenning.core.iospec import IOSpec
 from kenning.core.model import ModelWrapper
+from kenning.utils.errors import ConfigurationError
 
 
 class ModelCompiler(ArgumentsHandler):

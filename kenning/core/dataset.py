@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from kenning.core.args import Arg, ArgumentsHandler
-from kenning.core.errors import ConfigurationError, DatasetError
+from kenning.utils.errors import ConfigurationError, DatasetError
 
 Subset = Literal["train", "validation", "all"]
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from kenning.core.errors import ConfigurationError, ModelError
+from kenning.utils.errors import ConfigurationError, ModelError
 
 SUFFIX = ".iospec.json"
 

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 import numpy as np
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from kenning.core.errors import ConfigurationError
 from kenning.core.figures import DEFAULT_CONFIDENCE, DEFAULT_PERCENTILES
+from kenning.utils.errors import ConfigurationError
 
 
 class MeasureSettings(BaseModel):

@@ -15,8 +15,8 @@ import numpy as np
 
 from kenning.core.args import Arg, ArgumentsHandler
 from kenning.core.dataset import Dataset
-from kenning.core.errors import ModelError
 from kenning.core.iospec import IOSpec
+from kenning.utils.errors import ModelError
 
 
 class ModelWrapper(ArgumentsHandler):

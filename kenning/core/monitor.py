@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import glob
 import os
+import resource
 import threading
 import time
 from collections.abc import Sequence
@@ -47,6 +48,11 @@ class _Gpu:
         util = [self.nvml.nvmlDeviceGetUtilizationRates(h).gpu for h in self.handles]
         mem = [self.nvml.nvmlDeviceGetMemoryInfo(h).used for h in self.handles]
         return float(sum(util) / len(util)), int(sum(mem))
+
+
+def peak_rss_bytes() -> int:
+    """The largest resident set this process has had so far (Linux reports KiB)."""
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
 
 
 def throttle_events() -> int | None:

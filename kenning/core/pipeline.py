@@ -18,11 +18,11 @@ import numpy as np
 
 from kenning.core.benchmark import Outcome
 from kenning.core.compiler import ModelCompiler
-from kenning.core.errors import ConfigurationError
 from kenning.core.iospec import IOSpec
 from kenning.core.measurements import collector
 from kenning.core.model import ModelWrapper
 from kenning.core.runtime import Runtime
+from kenning.utils.errors import ConfigurationError
 
 
 def compile_and_load(model: ModelWrapper, compiler: ModelCompiler, runtime: Runtime) -> IOSpec:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from kenning.core.errors import KenningError, UnknownClassError
+from kenning.utils.errors import KenningError, UnknownClassError
 
 #: family -> (module, base class name)
 FAMILIES: dict[str, tuple[str, str]] = {

@@ -18,7 +18,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 import kenning
-from kenning.core.errors import ResultsError
 from kenning.core.figures import FIGURES, PRIMARY, FigureSummary, format_percentile, summarise
 from kenning.core.measure import MeasureSettings, WarmupRecord
 from kenning.core.metrics import ClassificationMetrics, classification_metrics
@@ -32,6 +31,7 @@ from kenning.core.resultparts import (
     upgrade_sample,
 )
 from kenning.core.validity import RunVerdict, judge
+from kenning.utils.errors import ResultsError
 
 __all__ = [
     "DatasetInfo",

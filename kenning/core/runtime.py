@@ -14,8 +14,8 @@ from typing import ClassVar
 import numpy as np
 
 from kenning.core.args import Arg, ArgumentsHandler
-from kenning.core.errors import ConfigurationError, KenningError
 from kenning.core.iospec import IOSpec
+from kenning.utils.errors import ConfigurationError, KenningError
 
 
 class InferenceError(KenningError):

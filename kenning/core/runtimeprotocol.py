@@ -1,22 +1,19 @@
 """The RuntimeProtocol interface: how host and target move messages.
 
-A transport only moves bytes (a few hooks below); the frames are encoded and
-checked by :mod:`kenning.runtimeprotocols.wire` and
-:mod:`kenning.runtimeprotocols.reader`, and the session (which
-message follows which) lives in :mod:`kenning.runtimeprotocols.client` and
-:mod:`kenning.runtimeprotocols.server`. Reference implementation:
-:class:`kenning.runtimeprotocols.network.NetworkProtocol`.
+A transport only moves bytes (a few hooks below) and offers whole messages; how messages
+are framed is the implementations' business (:class:`kenning.runtimeprotocols.framed.
+FramedProtocol` owns kenning's framer), and the session (which message follows which) lives
+in :mod:`kenning.runtimeprotocols.client` and :mod:`kenning.runtimeprotocols.server`.
+Reference implementation: :class:`kenning.runtimeprotocols.network.NetworkProtocol`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from kenning.core.args import Arg, ArgumentsHandler
-from kenning.core.errors import ConfigurationError
-from kenning.runtimeprotocols.reader import FrameReader
-from kenning.runtimeprotocols.wire import MAX_MESSAGE_LENGTH, VERSION, Message, encode_frames
+from kenning.utils.errors import ConfigurationError
 
 Buffer = bytes | bytearray | memoryview
 
@@ -24,10 +21,10 @@ Buffer = bytes | bytearray | memoryview
 class RuntimeProtocol(ArgumentsHandler):
     """Base class of host-target transports.
 
-    Every method raises a :class:`~kenning.core.errors.ProtocolError` subclass
+    Every method raises a :class:`~kenning.utils.errors.ProtocolError` subclass
     (see :mod:`kenning.runtimeprotocols.errors`) on failure; none returns a
     success flag. The constructor raises
-    :class:`~kenning.core.errors.ConfigurationError` for impossible settings.
+    :class:`~kenning.utils.errors.ConfigurationError` for impossible settings.
 
     Parameters
     ----------
@@ -51,14 +48,13 @@ class RuntimeProtocol(ArgumentsHandler):
     def __init__(
         self, packet_size: int = 1 << 16, timeout: float = 30.0, max_payload_size: int = 1 << 28
     ) -> None:
-        if not 1 <= packet_size <= MAX_MESSAGE_LENGTH:
-            raise ConfigurationError(f"--packet-size must be 1..{MAX_MESSAGE_LENGTH} bytes")
+        if packet_size < 1:
+            raise ConfigurationError("--packet-size must be at least 1 byte")
         if timeout <= 0 or max_payload_size < 0:
             raise ConfigurationError("--timeout must be > 0 and --max-payload-size >= 0")
         self.packet_size = packet_size
         self.timeout = timeout
         self.max_payload_size = max_payload_size
-        self.reader = FrameReader(self.read_some, max_payload_size)
 
     # -- hooks -----------------------------------------------------------------
     def initialize_server(self) -> None:
@@ -93,27 +89,16 @@ class RuntimeProtocol(ArgumentsHandler):
         """Read at least one byte into ``view`` within ``timeout``; return the count."""
         raise NotImplementedError
 
-    # -- provided --------------------------------------------------------------
+    # -- messages (implemented by the framing layer) -----------------------------
     def send_message(self, type: int, payload: Buffer = b"") -> None:
-        """Send one message, split into frames of at most ``packet_size`` payload bytes."""
-        self.write(encode_frames(type, payload, self.packet_size))
+        """Send one message of ``type`` with ``payload``."""
+        raise NotImplementedError
 
     def receive_message(
         self, timeout: float | None = None, first_timeout: float | None = None
-    ) -> Message:
+    ) -> Any:
         """Receive one whole, checked message (``timeout`` defaults to ``--timeout``)."""
-        timeout = self.timeout if timeout is None else timeout
-        return self.reader.read_message(timeout, first_timeout)
-
-    def send_data(self, data: Buffer) -> None:
-        """Write raw ``data`` to the peer in full."""
-        self.write([data])
-
-    def receive_data(self, size: int, timeout: float | None) -> bytes:
-        """Read exactly ``size`` raw bytes, or raise a timeout or disconnection error."""
-        out = bytearray(size)
-        self.reader.read_exact(memoryview(out), timeout)
-        return bytes(out)
+        raise NotImplementedError
 
     def describe(self) -> str:
         """Where the transport listens or connects, for people."""
@@ -127,5 +112,5 @@ class RuntimeProtocol(ArgumentsHandler):
         return None
 
     def get_framework_and_version(self) -> tuple[str, str]:
-        """The transport's name and the wire-format version it speaks."""
-        return type(self).__name__, f"wire-{VERSION}"
+        """The transport's name and the version of the format it speaks."""
+        return type(self).__name__, "unknown"

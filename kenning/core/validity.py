@@ -18,16 +18,14 @@ the verdict notes it as unavailable instead of guessing.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 from pydantic import BaseModel
 
 from kenning.core.figures import PRIMARY
 from kenning.core.measure import MeasureSettings
 from kenning.core.monitor import other_load_cores
-
-if TYPE_CHECKING:
-    from kenning.core.results import Results, TimeSeries
+from kenning.core.resultparts import TimeSeries
 
 #: relative change of a core's frequency that makes a run INVALID
 FREQUENCY_TOLERANCE = 0.10
@@ -52,8 +50,12 @@ class RunVerdict(BaseModel):
         return self.word if self.valid else f"INVALID ({'; '.join(self.reasons)})"
 
 
-def judge(results: Results) -> RunVerdict:
-    """The verdict of a run from what its results file holds."""
+def judge(results: Any) -> RunVerdict:
+    """The verdict of a run from what its results file holds.
+
+    ``results`` is a :class:`kenning.core.results.Results` (which calls this: typed loosely
+    so that this module does not import the one that imports it).
+    """
     settings = results.measure or MeasureSettings()
     reasons: list[str] = []
     notes: list[str] = []

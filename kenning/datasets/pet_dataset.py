@@ -22,8 +22,8 @@ import numpy as np
 
 from kenning.core.args import Arg
 from kenning.core.dataset import Dataset
-from kenning.core.errors import ConfigurationError, DatasetError
 from kenning.utils.download import download, extract_tar
+from kenning.utils.errors import ConfigurationError, DatasetError
 
 log = logging.getLogger("kenning.datasets.pet")
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kenning.core.errors import ConfigurationError
 from kenning.executors.base import ExecutionRecord, Executor
+from kenning.utils.errors import ConfigurationError
 
 __all__ = ["EXECUTORS", "ExecutionRecord", "Executor", "select_executor"]
 

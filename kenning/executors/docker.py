@@ -20,19 +20,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, TextIO
 
-from kenning.core.errors import ConfigurationError
 from kenning.executors.base import ExecutionRecord, Executor, OutputSink, hostname
 from kenning.executors.dockerclient import connect, docker_errors
 from kenning.executors.errors import ContainerError, ExecutionTimeoutError
-from kenning.toolchain.catalogue import (
-    CATALOGUE,
+from kenning.executors.labels import (
     LABEL_COMMIT,
     LABEL_SOURCES,
     LABEL_VERSION,
     drift_from_label,
-    image_tag,
     lock_labels,
+    resolve,
 )
+from kenning.utils.errors import ConfigurationError
 
 log = logging.getLogger("kenning.executors.docker")
 
@@ -100,7 +99,7 @@ class DockerExecutor(Executor):
     ) -> ExecutionRecord:
         if not image:
             raise ConfigurationError("the docker executor needs an image for every step")
-        reference = image_tag(image) if image in CATALOGUE else image
+        reference = resolve(image)
         cwd = Path(workdir or Path.cwd()).resolve()
         if not cwd.is_dir():  # Docker would create it, owned by root
             raise ConfigurationError(f"working folder {cwd} does not exist")
@@ -132,7 +131,7 @@ class DockerExecutor(Executor):
             duration_s=time.monotonic() - start,
         )
         if check and code != 0:
-            raise ContainerError(reference, command, code, err.lines())
+            raise ContainerError(reference, command, code, err.lines()).with_record(record)
         return record
 
     def _run_container(

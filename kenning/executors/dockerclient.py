@@ -8,12 +8,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from kenning.core.errors import MissingDependencyError
 from kenning.executors.errors import (
     DockerUnavailableError,
     ExecutorError,
     ImageNotFoundError,
 )
+from kenning.utils.errors import MissingDependencyError
 from kenning.utils.imports import require
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"

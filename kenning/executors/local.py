@@ -23,7 +23,7 @@ from kenning.executors.base import (
     hostname,
 )
 from kenning.executors.errors import CommandError, ExecutionTimeoutError, ExecutorError
-from kenning.toolchain.provenance import git_commit
+from kenning.utils.provenance import git_commit
 
 #: seconds a stopped command gets to exit before it is killed
 STOP_GRACE_S = 5.0
@@ -87,7 +87,7 @@ class LocalExecutor(Executor):
             duration_s=time.monotonic() - start,
         )
         if check and code != 0:
-            raise CommandError(argv, code, err.lines())
+            raise CommandError(argv, code, err.lines()).with_record(record)
         return record
 
 

@@ -23,16 +23,11 @@ from pathlib import Path
 from typing import Any, ClassVar, TextIO
 
 import kenning
-from kenning.core.errors import KenningError
 from kenning.executors import sshfiles, sshtunnel
 from kenning.executors.base import ExecutionRecord, Executor, OutputSink, docker_arch
-from kenning.executors.errors import (
-    BoardError,
-    BoardUnreachableError,
-    ExecutionTimeoutError,
-    RemoteCommandError,
-)
-from kenning.executors.sshconnect import TRUST_FLAG, SSHTarget, connect, paramiko, ssh_errors
+from kenning.executors.boarderrors import BoardError, BoardUnreachableError, RemoteCommandError
+from kenning.executors.errors import ExecutionTimeoutError
+from kenning.executors.sshconnect import connect, paramiko, ssh_errors
 from kenning.executors.sshprocess import (
     STOP_GRACE_S,
     MarkedOutput,
@@ -43,7 +38,9 @@ from kenning.executors.sshprocess import (
     pump,
     stop_script,
 )
-from kenning.toolchain.provenance import git_commit
+from kenning.executors.sshtarget import TRUST_FLAG, SSHTarget
+from kenning.utils.errors import KenningError
+from kenning.utils.provenance import git_commit
 
 __all__ = ["TRUST_FLAG", "RemoteProcess", "SSHExecutor"]
 
@@ -238,7 +235,7 @@ class SSHExecutor(Executor):
             duration_s=time.monotonic() - start,
         )
         if check and code != 0:
-            raise RemoteCommandError(self.board, argv, code, err.lines(), step)
+            raise RemoteCommandError(self.board, argv, code, err.lines(), step).with_record(record)
         return record
 
     def _kill(self, out: MarkedOutput) -> None:

@@ -11,17 +11,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kenning.core.errors import KenningError, MissingDependencyError
-from kenning.executors.errors import (
+from kenning.executors.boarderrors import (
     AuthenticationRefusedError,
     BoardError,
     BoardUnreachableError,
     HostKeyError,
 )
+from kenning.executors.sshtarget import KEEPALIVE_S, TRUST_FLAG, SSHTarget
+from kenning.utils.errors import KenningError, MissingDependencyError
 
 try:
     import paramiko
@@ -38,41 +38,6 @@ def _not_channel_failure(record: logging.LogRecord) -> bool:
 
 
 logging.getLogger("paramiko.transport").addFilter(_not_channel_failure)
-
-#: the flag of the invoke tasks that trusts (and records) an unknown host key
-TRUST_FLAG = "--trust-host-key"
-#: seconds between keepalive packets, so a dead board is noticed
-KEEPALIVE_S = 15
-
-
-@dataclass(frozen=True)
-class SSHTarget:
-    """Where and how to log in to a board (see :class:`kenning.executors.ssh.SSHExecutor`)."""
-
-    host: str
-    port: int
-    user: str
-    key_filename: Path | None
-    known_hosts: Path
-    trust_unknown_host: bool
-    board: str
-    connect_timeout: float
-
-    @property
-    def entry(self) -> str:
-        """The board's name in known_hosts: ``host``, or ``[host]:port`` off port 22."""
-        return self.host if self.port == 22 else f"[{self.host}]:{self.port}"
-
-    @property
-    def address(self) -> str:
-        return f"{self.host}:{self.port}"
-
-    @property
-    def key_text(self) -> str:
-        """The keys offered, for messages."""
-        return (
-            f"key {self.key_filename}" if self.key_filename else "the ssh-agent's and ~/.ssh keys"
-        )
 
 
 def connect(target: SSHTarget) -> Any:

@@ -13,19 +13,17 @@ import posixpath
 import shlex
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from kenning.executors.errors import BoardError, RemoteSpaceError
+from kenning.executors.boarderrors import BoardError, RemoteSpaceError
 from kenning.executors.sshconnect import paramiko
+from kenning.executors.sshtarget import SSHConnection
 from kenning.utils.progress import progress
-
-if TYPE_CHECKING:
-    from kenning.executors.ssh import SSHExecutor
 
 log = logging.getLogger("kenning.executors.ssh")
 
 
-def free_bytes(board: SSHExecutor, path: str) -> int:
+def free_bytes(board: SSHConnection, path: str) -> int:
     """Bytes free for an unprivileged user where ``path`` is (or would be) on the board.
 
     Raises
@@ -44,7 +42,7 @@ def free_bytes(board: SSHExecutor, path: str) -> int:
     return int(fields[3]) * 1024
 
 
-def push(board: SSHExecutor, local: Path, remote: str) -> None:
+def push(board: SSHConnection, local: Path, remote: str) -> None:
     """Copy ``local`` to ``remote``, making its folders (see :meth:`SSHExecutor.upload`).
 
     Raises
@@ -88,7 +86,7 @@ def push(board: SSHExecutor, local: Path, remote: str) -> None:
             raise
 
 
-def fetch(board: SSHExecutor, remote: str, local: Path) -> None:
+def fetch(board: SSHConnection, remote: str, local: Path) -> None:
     """Copy ``remote`` from the board to ``local`` (see :meth:`SSHExecutor.download`).
 
     Raises

@@ -16,11 +16,11 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from kenning.executors.errors import BoardError
+from kenning.executors.boarderrors import BoardError
 from kenning.executors.sshconnect import paramiko
+from kenning.executors.sshtarget import SSHConnection
 
 if TYPE_CHECKING:
-    from kenning.executors.ssh import SSHExecutor
     from kenning.executors.sshprocess import RemoteProcess
 
 log = logging.getLogger("kenning.executors.ssh")
@@ -33,7 +33,7 @@ _CHUNK = 65536
 
 
 def wait_for_port(
-    board: SSHExecutor, port: int, process: RemoteProcess | None, timeout: float, host: str
+    board: SSHConnection, port: int, process: RemoteProcess | None, timeout: float, host: str
 ) -> None:
     """Poll until ``host:port`` accepts connections from the board (``wait_for_port``).
 

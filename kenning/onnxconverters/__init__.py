@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from kenning.core.onnxconversion import ConversionError
+from kenning.core.onnxresults import ConversionError
 
 REQUIREMENTS = Path(__file__).with_name("requirements-converters.txt")
 

@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from kenning.core.onnxconversion import UnsupportedOperatorError
+from kenning.core.onnxresults import UnsupportedOperatorError
 
 if importlib.util.find_spec("torchvision") is None:
     for _name in ("nms", "roialign"):

@@ -19,12 +19,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from kenning.core.args import Arg
-from kenning.core.onnxconversion import (
-    ConversionError,
-    ModelEntry,
-    ONNXConversion,
-    UnsupportedOperatorError,
-)
+from kenning.core.onnxconversion import ONNXConversion
+from kenning.core.onnxresults import ConversionError, ModelEntry, UnsupportedOperatorError
 from kenning.onnxconverters import mxnet_env
 
 _IMAGE = (1, 3, 224, 224)

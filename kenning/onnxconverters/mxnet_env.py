@@ -25,8 +25,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from kenning.core.errors import ConfigurationError
-from kenning.core.onnxconversion import ConversionError, EnvironmentUnavailableError
+from kenning.core.onnxresults import ConversionError, EnvironmentUnavailableError
+from kenning.utils.errors import ConfigurationError
 
 ENV_VARIABLE = "KENNING_MXNET_VENV"
 REQUIREMENTS = Path(__file__).with_name("requirements-mxnet.txt")
@@ -146,6 +146,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from kenning.scenarios.common import run
+    from kenning.utils.cli import run
 
     run(main)

@@ -9,8 +9,8 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from kenning.core.errors import ResultsError
-from kenning.core.onnxconversion import DirectionResult, ModelReport, Status
+from kenning.core.onnxresults import DirectionResult, ModelReport, Status
+from kenning.utils.errors import ResultsError
 
 _SPECIAL = re.compile(r"([\\`*_|<>\[\]])")
 

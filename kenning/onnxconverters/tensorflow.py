@@ -34,13 +34,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from kenning.core.args import Arg
-from kenning.core.onnxconversion import (
-    ConversionError,
-    ModelEntry,
-    ONNXConversion,
-    UnsupportedOperatorError,
-    package_version,
-)
+from kenning.core.onnxconversion import ONNXConversion, package_version
+from kenning.core.onnxresults import ConversionError, ModelEntry, UnsupportedOperatorError
 from kenning.onnxconverters import require_converter
 from kenning.utils.imports import require
 

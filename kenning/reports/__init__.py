@@ -16,7 +16,7 @@ is ``python -m kenning.scenarios.render_report``.
 
 from __future__ import annotations
 
-from kenning.core.errors import KenningError
+from kenning.utils.errors import KenningError
 
 
 class ReportError(KenningError):

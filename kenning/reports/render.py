@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import kenning
-from kenning.core.errors import ConfigurationError, ResultsError
 from kenning.core.results import Results, load_results
 from kenning.reports import ReportError, plots
 from kenning.reports.comparison import comparison_section, entries
 from kenning.reports.document import Figure
 from kenning.reports.sections import classification_section, performance_section, run_section
+from kenning.utils.errors import ConfigurationError, ResultsError
 from kenning.utils.imports import require
 from kenning.utils.progress import progress
 

@@ -15,17 +15,18 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from kenning.core.errors import ModelError, ProtocolError
 from kenning.core.iospec import IOSpec
-from kenning.core.runtimeprotocol import Buffer, RuntimeProtocol
+from kenning.core.runtimeprotocol import Buffer
 from kenning.runtimeprotocols.errors import (
     ConnectionClosedError,
     ProtocolTimeoutError,
     RemoteError,
     UnexpectedMessageError,
 )
+from kenning.runtimeprotocols.framed import FramedProtocol
 from kenning.runtimeprotocols.server import TARGET_TIME
 from kenning.runtimeprotocols.wire import Flags, Message, MessageType, encode_header
+from kenning.utils.errors import ModelError, ProtocolError
 
 
 class ProtocolClient:
@@ -33,11 +34,11 @@ class ProtocolClient:
 
     Parameters
     ----------
-    protocol : RuntimeProtocol
+    protocol : FramedProtocol
         The transport, not yet connected.
     """
 
-    def __init__(self, protocol: RuntimeProtocol) -> None:
+    def __init__(self, protocol: FramedProtocol) -> None:
         self.protocol = protocol
         #: what the target said about itself when the model loaded
         self.target_info: dict[str, Any] = {}

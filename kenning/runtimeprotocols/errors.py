@@ -1,14 +1,14 @@
 """Errors of the host-target protocol.
 
-Every one derives from :class:`kenning.core.errors.ProtocolError`::
+Every one derives from :class:`kenning.utils.errors.ProtocolError`::
 
     ProtocolError
     ├── FrameError                 a frame that breaks the wire format (kind says how)
     ├── ProtocolTimeoutError       the peer sent nothing for --timeout seconds
     ├── ConnectionClosedError      the peer closed the connection (or it broke)
     ├── TransportError             the transport could not be opened or used
-    └── RemoteError                the peer answered ERROR, with its reason
-        (UnexpectedMessageError    the peer answered with a message that makes no sense here)
+    ├── RemoteError                the peer answered ERROR, with its reason
+    └── UnexpectedMessageError     the peer answered with a message that makes no sense here
 
 Socket and serial exceptions are converted in the transports
 (:mod:`kenning.runtimeprotocols.network`, :mod:`kenning.runtimeprotocols.serial`).
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from kenning.core.errors import ProtocolError
+from kenning.utils.errors import ProtocolError
 
 FrameErrorKind = Literal[
     "magic",

@@ -18,13 +18,14 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from kenning.core.args import Arg
-from kenning.core.errors import ConfigurationError
-from kenning.core.runtimeprotocol import Buffer, RuntimeProtocol
+from kenning.core.runtimeprotocol import Buffer
 from kenning.runtimeprotocols.errors import (
     ConnectionClosedError,
     ProtocolTimeoutError,
     TransportError,
 )
+from kenning.runtimeprotocols.framed import FramedProtocol
+from kenning.utils.errors import ConfigurationError
 
 _SOCKET_BUFFER = 4 << 20
 #: seconds a read may spin before blocking (see NetworkProtocol._poll)
@@ -39,7 +40,7 @@ def _timeval(timeout: float | None) -> bytes:
     return struct.pack("ll", int(seconds), round((seconds % 1) * 1e6))
 
 
-class NetworkProtocol(RuntimeProtocol):
+class NetworkProtocol(FramedProtocol):
     """Messages over TCP.
 
     Parameters

@@ -13,16 +13,17 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from kenning.core.args import Arg
-from kenning.core.runtimeprotocol import Buffer, RuntimeProtocol
+from kenning.core.runtimeprotocol import Buffer
 from kenning.runtimeprotocols.errors import (
     ConnectionClosedError,
     ProtocolTimeoutError,
     TransportError,
 )
+from kenning.runtimeprotocols.framed import FramedProtocol
 from kenning.utils.imports import require
 
 
-class SerialProtocol(RuntimeProtocol):
+class SerialProtocol(FramedProtocol):
     """Messages over a serial line, 8N1.
 
     Parameters

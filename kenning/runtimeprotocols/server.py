@@ -13,7 +13,6 @@ import hashlib
 import json
 import logging
 import os
-import resource
 import struct
 import threading
 import time
@@ -22,27 +21,22 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from kenning.core.errors import KenningError, ProtocolError
 from kenning.core.iospec import IOSpec
-from kenning.core.monitor import SystemMonitor
+from kenning.core.monitor import SystemMonitor, peak_rss_bytes
 from kenning.core.runtime import Runtime
-from kenning.core.runtimeprotocol import RuntimeProtocol
 from kenning.runtimeprotocols.errors import (
     ConnectionClosedError,
     FrameError,
     ProtocolTimeoutError,
 )
+from kenning.runtimeprotocols.framed import FramedProtocol
 from kenning.runtimeprotocols.wire import FrameHeader, MessageType
+from kenning.utils.errors import KenningError, ProtocolError
 
 log = logging.getLogger("kenning.server")
 
 #: payload of the second OK to PROCESS: on-target inference time in seconds
 TARGET_TIME = struct.Struct("<d")
-
-
-def peak_rss_bytes() -> int:
-    """The largest resident set this process has had so far (Linux reports KiB)."""
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
 
 
 class _RequestError(KenningError):
@@ -54,7 +48,7 @@ class InferenceServer:
 
     Parameters
     ----------
-    protocol : RuntimeProtocol
+    protocol : FramedProtocol
         The transport, not yet initialised.
     runtime : Runtime
         Loads and runs the models the host sends.
@@ -66,7 +60,7 @@ class InferenceServer:
 
     def __init__(
         self,
-        protocol: RuntimeProtocol,
+        protocol: FramedProtocol,
         runtime: Runtime,
         idle_timeout: float | None = 600.0,
         monitor_interval: float = 0.2,

@@ -18,13 +18,13 @@ from typing import Any
 import numpy as np
 
 from kenning.core.benchmark import Outcome
-from kenning.core.errors import ModelError
 from kenning.core.iospec import IOSpec
 from kenning.core.measurements import collector
 from kenning.core.model import ModelWrapper
 from kenning.core.resultparts import TimeSeries
-from kenning.core.runtimeprotocol import RuntimeProtocol
 from kenning.runtimeprotocols.client import ProtocolClient
+from kenning.runtimeprotocols.framed import FramedProtocol
+from kenning.utils.errors import ModelError
 
 
 def file_sha256(path: Path) -> str:
@@ -67,7 +67,7 @@ class RemoteSession:
 
     Parameters
     ----------
-    protocol : RuntimeProtocol
+    protocol : FramedProtocol
         The transport, not yet connected.
     model : ModelWrapper
         Pre- and postprocesses on the host.
@@ -78,7 +78,7 @@ class RemoteSession:
     """
 
     def __init__(
-        self, protocol: RuntimeProtocol, model: ModelWrapper, spec: IOSpec, artifact: Path
+        self, protocol: FramedProtocol, model: ModelWrapper, spec: IOSpec, artifact: Path
     ) -> None:
         self.client = ProtocolClient(protocol)
         self.model = model

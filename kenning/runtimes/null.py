@@ -14,9 +14,9 @@ from typing import ClassVar
 
 import kenning
 from kenning.core.args import Arg
-from kenning.core.errors import ConfigurationError, ModelError
 from kenning.core.iospec import IOSpec
 from kenning.core.runtime import Runtime
+from kenning.utils.errors import ConfigurationError, ModelError
 
 
 class NullRuntime(Runtime):

@@ -8,9 +8,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from kenning.core.args import Arg
-from kenning.core.errors import ConfigurationError, ModelError
 from kenning.core.iospec import IOSpec
 from kenning.core.runtime import InferenceError, Runtime
+from kenning.utils.errors import ConfigurationError, ModelError
 from kenning.utils.imports import require
 
 

@@ -7,10 +7,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from kenning.compilers.pytorch import load_program
 from kenning.core.args import Arg
 from kenning.core.iospec import IOSpec
 from kenning.core.runtime import InferenceError, Runtime
+from kenning.frameworks.torchexport import load_program
 from kenning.utils.imports import require
 
 

@@ -18,9 +18,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from kenning.core.args import Arg
-from kenning.core.errors import ModelError
 from kenning.core.iospec import IOSpec
 from kenning.core.runtime import InferenceError, Runtime
+from kenning.utils.errors import ModelError
 from kenning.utils.imports import require
 
 BATCH_FUNCTION = "kenning_batch"

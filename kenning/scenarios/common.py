@@ -10,22 +10,26 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
-import sys
 import textwrap
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kenning.core.errors import ConfigurationError, KenningError
 from kenning.core.registry import load_class, short_names
+from kenning.utils.cli import EXIT_ERROR, EXIT_INTERRUPTED, run
+from kenning.utils.errors import ConfigurationError
+
+__all__ = [
+    "EXIT_ERROR",
+    "EXIT_INTERRUPTED",
+    "ClassSlot",
+    "build_parser",
+    "check_output_path",
+    "run",
+]
 
 log = logging.getLogger("kenning")
-
-EXIT_ERROR = 2
-EXIT_INTERRUPTED = 130
 
 
 @dataclass(frozen=True)
@@ -153,28 +157,3 @@ def check_output_path(path: Path) -> Path:
     if path.is_dir():
         raise ConfigurationError(f"output path {path} is a folder; give a file name")
     return path
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
-def run(main: Callable[[Sequence[str]], int | None], argv: Sequence[str] | None = None) -> None:
-    """Run a scenario's ``main`` and exit with its status.
-
-    Known errors print one ``error: ...`` line; Ctrl-C exits with 130, and so does SIGTERM,
-    which is turned into the same interruption so that a run being stopped still writes what
-    it has (a results file marked ``partial``).
-    """
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        code = main(list(sys.argv[1:] if argv is None else argv))
-    except KenningError as exc:
-        log.debug("details", exc_info=True)
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(EXIT_ERROR)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        sys.exit(EXIT_INTERRUPTED)
-    sys.exit(code or 0)

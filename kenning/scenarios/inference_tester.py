@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 from kenning.core.benchmark import run_benchmark
-from kenning.core.errors import ConfigurationError
 from kenning.core.measure import MeasureSettings, add_measure_arguments
 from kenning.core.measurements import collector
 from kenning.core.pipeline import LocalSession
@@ -44,6 +43,7 @@ from kenning.core.results import (
 )
 from kenning.runtimeprotocols.session import RemoteSession, file_sha256
 from kenning.scenarios.common import ClassSlot, build_parser, check_output_path, run
+from kenning.utils.errors import ConfigurationError
 
 log = logging.getLogger("kenning.tester")
 

@@ -17,10 +17,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from kenning.executors.errors import ImageNotFoundError
-from kenning.scenarios.common import run
 from kenning.toolchain.baseimage import ARCHS, build_base_image
 from kenning.toolchain.catalogue import CATALOGUE
-from kenning.toolchain.provenance import work_tree
+from kenning.utils.cli import run
+from kenning.utils.provenance import work_tree
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -78,7 +78,8 @@ def main(argv: Sequence[str]) -> int:
         how = "reused" if base.reused else f"built in {base.build_seconds:.0f} s"
         print(f"{base.tag} {base.image_id[7:19]} {base.size_bytes / 1e6:.0f} MB ({how})")
     elif args.command == "build":
-        from kenning.toolchain.images import build_image, describe
+        from kenning.toolchain.imageinfo import describe
+        from kenning.toolchain.images import build_image
 
         logs = work_tree() / "build" / "images"
         logs.mkdir(parents=True, exist_ok=True)
@@ -131,7 +132,7 @@ def _list() -> None:
 
 
 def _list_with(client: Any) -> None:
-    from kenning.toolchain.images import describe, image_info, stale_locks
+    from kenning.toolchain.imageinfo import describe, image_info, stale_locks
 
     for name, spec in CATALOGUE.items():
         try:

@@ -2,7 +2,7 @@
 
 The steps: compile the trained model for the board's architecture (in the compile image
 when the executor is Docker), start ``inference_server`` on the board (:class:`Board`
-implementations: :class:`kenning.toolchain.localboard.LocalBoard`, and boards reached over
+implementations: :class:`kenning.boards.local.LocalBoard`, and boards reached over
 SSH), run ``inference_tester`` on this host against it with the artifact, and keep the
 records of every step in the results file, so ``invoke reproduce`` can run them again.
 """
@@ -11,50 +11,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from kenning.core.errors import KenningError
+from kenning.boards.base import Board, Endpoint
 from kenning.core.measure import MeasureSettings
 from kenning.core.results import load_results, write_atomically
 from kenning.executors.base import ExecutionRecord, Executor
-from kenning.executors.errors import BoardError, ExecutionError
+from kenning.executors.boarderrors import BoardError
+from kenning.executors.errors import ExecutionError
 from kenning.executors.local import LocalExecutor
 from kenning.toolchain.compile import COMPILERS, run_compile
 from kenning.toolchain.demo_models import DIGITS, MODELS, Artifact, model_path
+from kenning.utils.errors import KenningError
 
 log = logging.getLogger("kenning.bench")
 
 #: TVM's --target for each board architecture
 TVM_TARGETS = {"amd64": "llvm", "arm64": "aarch64"}
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """Where this host reaches a running server."""
-
-    host: str
-    port: int
-
-
-class Board(Protocol):
-    """A place ``inference_server`` runs: this machine, or a board over SSH."""
-
-    name: str
-    arch: str
-
-    def serve(self, runtime: str, suffix: str, folder: Path) -> AbstractContextManager[Endpoint]:
-        """Start the server with ``runtime`` (models saved as ``model.SUFFIX``).
-
-        ``folder`` is where the board's log and files are kept on this host.
-        """
-        ...
-
-    def describe(self) -> dict[str, Any]:
-        """What a results file keeps about the board (name, kind, host, deploy method)."""
-        ...
 
 
 def attach(

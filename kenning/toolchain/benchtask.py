@@ -7,13 +7,14 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from kenning.core.errors import ConfigurationError, KenningError, ModelError
+from kenning.boards.base import Board
+from kenning.boards.local import LocalBoard
 from kenning.core.measure import MeasureSettings
 from kenning.executors.base import Executor
-from kenning.toolchain.bench import Board, bench_artifact
+from kenning.toolchain.bench import bench_artifact
 from kenning.toolchain.demo import render
 from kenning.toolchain.demo_models import ARTIFACTS, MODELS, Artifact, artifact, model_path
-from kenning.toolchain.localboard import LocalBoard
+from kenning.utils.errors import ConfigurationError, GroupError, KenningError, ModelError
 from kenning.utils.imports import require
 from kenning.utils.progress import progress
 
@@ -33,7 +34,7 @@ def resolve_board(name: str, *, trust_host_key: bool = False) -> Board:
     if name == "local" and importlib.util.find_spec("yaml") is None:
         return LocalBoard()  # without the ssh extra there is no inventory: this machine only
     require("yaml", "ssh")
-    from kenning.boards.inventory import load_inventory
+    from kenning.boards.inventoryfile import load_inventory
 
     entry = load_inventory().board(name)
     if entry.deploy == "local":
@@ -102,24 +103,24 @@ def run_bench(
             raise ModelError(
                 f"{trained} is missing: run `invoke train --build {build}` first", trained
             )
-    results: list[Path] = []
-    failures: list[str] = []
+    done: dict[str, Path] = {}
+    failures: dict[str, KenningError] = {}
     with progress(f"benchmarking on {board.name}", len(chosen)) as advance:
         for item in chosen:
             try:
-                results.append(bench_artifact(executor, board, build, item, resume=resume,
-                                              measure=measure))  # fmt: skip
+                done[item.name] = bench_artifact(executor, board, build, item, resume=resume,
+                                                 measure=measure)  # fmt: skip
             except KenningError as exc:
                 log.error("%s on %s failed: %s", item.name, board.name, exc)
-                failures.append(f"{item.name}: {exc}")
+                failures[item.name] = exc
             advance(1)
-    if not results:
-        raise KenningError("; ".join(failures))
+    what = f"artifacts on board {board.name}"
+    if not done:
+        raise GroupError(what, done, failures)
+    results = list(done.values())
     report = render(results, build / "reports" / board.name / "index.html",
                     f"Digits classification on board {board.name}")  # fmt: skip
     if failures:
-        raise KenningError(
-            f"{len(failures)} artifact(s) failed on {board.name} (report of the others: "
-            f"{report}; `invoke bench --resume` continues partial runs): " + "; ".join(failures)
-        )
+        raise GroupError(what, done, failures, f"report of the others: {report}; "
+                         "`invoke bench --resume` continues partial runs")  # fmt: skip
     return report, results

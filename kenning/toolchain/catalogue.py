@@ -10,19 +10,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from kenning.core.errors import ConfigurationError
-from kenning.toolchain.provenance import sha256_file, work_tree
-
-#: repository part of every image tag
-REPOSITORY = "kenning"
-#: image labels written at build time (read back for provenance)
-LABEL_IMAGE = "org.kenning.image"
-LABEL_VERSION = "org.kenning.version"
-LABEL_COMMIT = "org.kenning.git-commit"
-LABEL_SOURCES = "org.kenning.sources-sha256"
-LABEL_LOCK_PREFIX = "org.kenning.lock."
-#: Debian pins the archive no longer served at build time ("pkg pinned -> installed; ...")
-LABEL_APT_DRIFT = "org.kenning.apt-drift"
+from kenning.executors.labels import (
+    LABEL_APT_DRIFT,
+    LABEL_COMMIT,
+    LABEL_IMAGE,
+    LABEL_LOCK_PREFIX,
+    LABEL_SOURCES,
+    LABEL_VERSION,
+    REPOSITORY,
+    drift_from_label,
+    drift_label,
+    image_tag,
+    lock_labels,
+)
+from kenning.utils.errors import ConfigurationError
+from kenning.utils.provenance import sha256_file, work_tree
 
 
 @dataclass(frozen=True)
@@ -97,11 +99,6 @@ CATALOGUE: dict[str, ImageSpec] = {
 }
 
 
-def image_tag(name: str) -> str:
-    """The tag of the catalogue image ``name``."""
-    return f"{REPOSITORY}/{name}:latest"
-
-
 def spec(name: str) -> ImageSpec:
     """The catalogue entry for ``name``.
 
@@ -135,23 +132,6 @@ def images_dir(root: Path | None = None) -> Path:
     return path
 
 
-def lock_labels(labels: dict[str, str]) -> dict[str, str]:
-    """The lock file hashes recorded in an image's labels, by file name."""
-    prefix = LABEL_LOCK_PREFIX
-    return {k.removeprefix(prefix): v for k, v in labels.items() if k.startswith(prefix)}
-
-
-def drift_label(drift: list[str]) -> str:
-    """The value of :data:`LABEL_APT_DRIFT` for these drifted pins."""
-    return "; ".join(drift)
-
-
-def drift_from_label(labels: dict[str, str]) -> list[str]:
-    """The drifted Debian pins recorded in an image's labels (``pkg pinned -> installed``)."""
-    value = labels.get(LABEL_APT_DRIFT, "")
-    return [part.strip() for part in value.split(";") if part.strip()]
-
-
 def lock_files(name: str, root: Path | None = None) -> list[Path]:
     """The lock files of image ``name`` (``requirements.lock``, and ``apt.lock`` if any).
 
@@ -168,3 +148,24 @@ def lock_files(name: str, root: Path | None = None) -> list[Path]:
 def lock_hashes(name: str, root: Path | None = None) -> dict[str, str]:
     """sha256 of each lock file of image ``name`` in the work tree, by file name."""
     return {path.name: sha256_file(path) for path in lock_files(name, root)}
+
+
+__all__ = [
+    "CATALOGUE",
+    "LABEL_APT_DRIFT",
+    "LABEL_COMMIT",
+    "LABEL_IMAGE",
+    "LABEL_LOCK_PREFIX",
+    "LABEL_SOURCES",
+    "LABEL_VERSION",
+    "REPOSITORY",
+    "ImageSpec",
+    "drift_from_label",
+    "drift_label",
+    "image_tag",
+    "images_dir",
+    "lock_files",
+    "lock_hashes",
+    "lock_labels",
+    "spec",
+]

@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from kenning.core.errors import ConfigurationError, ModelError
 from kenning.core.results import write_atomically
 from kenning.executors.base import ExecutionRecord, Executor
 from kenning.toolchain.demo_models import DIGITS, MODELS, TRAIN_IMAGES, model_path
+from kenning.utils.errors import ConfigurationError, ModelError
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,12 @@ import json
 import logging
 from pathlib import Path
 
-from kenning.core.errors import KenningError
+from kenning.boards.base import Board
+from kenning.boards.local import LocalBoard
 from kenning.core.results import write_atomically
 from kenning.executors.base import ExecutionRecord, Executor
 from kenning.executors.local import LocalExecutor
-from kenning.toolchain.bench import Board, attach, bench_artifact
+from kenning.toolchain.bench import attach, bench_artifact
 from kenning.toolchain.demo_models import (
     ARTIFACTS,
     DIGITS,
@@ -25,7 +26,7 @@ from kenning.toolchain.demo_models import (
     Model,
     model_path,
 )
-from kenning.toolchain.localboard import LocalBoard
+from kenning.utils.errors import GroupError, KenningError
 from kenning.utils.progress import progress
 
 __all__ = ["ARTIFACTS", "MODELS", "TRAIN_IMAGES", "Artifact", "Model", "model_path", "run_demo"]
@@ -92,7 +93,7 @@ def run_demo(
     build.mkdir(parents=True, exist_ok=True)
     trained = train(executor, build, epochs)
     outputs: list[Path] = []
-    failures: list[str] = []
+    failures: dict[str, KenningError] = {}
     with progress("benchmarking artifacts", len(MODELS) + len(ARTIFACTS)) as advance:
         for model in MODELS.values():
             outputs.append(baseline(build, model, trained[model.name]))
@@ -103,18 +104,17 @@ def run_demo(
                                               {"train": trained[artifact.model]}))  # fmt: skip
             except KenningError as exc:  # keep going: one bad artifact must not hide the rest
                 log.error("%s failed: %s", artifact.name, exc)
-                failures.append(f"{artifact.name}: {exc}")
+                failures[artifact.name] = exc
             advance(1)
     report = render(outputs, build / "report" / "index.html",
                     "Digits classification: every deployment compared")  # fmt: skip
     write_atomically(build / "demo-summary.json", json.dumps(
-        {"results": [str(p) for p in outputs], "report": str(report), "failures": failures},
+        {"results": [str(p) for p in outputs], "report": str(report),
+         "failures": {name: str(exc) for name, exc in failures.items()}},
         indent=2))  # fmt: skip
     if failures:
-        raise KenningError(
-            f"{len(failures)} artifact(s) failed (report of the others: {report}): "
-            + "; ".join(failures)
-        )
+        raise GroupError("artifacts", {p.stem: p for p in outputs}, failures,
+                         f"report of the others: {report}")  # fmt: skip
     return report
 
 

@@ -72,7 +72,7 @@ def artifact(name: str) -> Artifact:
     ConfigurationError
         If there is none.
     """
-    from kenning.core.errors import ConfigurationError
+    from kenning.utils.errors import ConfigurationError
 
     for item in ARTIFACTS:
         if item.name == name:

@@ -12,7 +12,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from kenning.toolchain.provenance import work_tree
+from kenning.utils.provenance import work_tree
 
 _PIN = re.compile(r"^\s*([A-Za-z0-9_.+-]+)\s*(?:==|=)\s*([^\s;#]+)")
 #: how far back the lock file's history is searched

@@ -22,13 +22,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from kenning.core.errors import ConfigurationError, KenningError, ResultsError
+from kenning.boards.base import Board, Endpoint
 from kenning.core.results import Results, load_results
 from kenning.executors.base import ExecutionRecord, Executor
 from kenning.executors.errors import ExecutionError, ImageNotFoundError
-from kenning.toolchain.bench import Board, Endpoint
-from kenning.toolchain.provenance import git_commit
 from kenning.toolchain.verdict import LATENCY_BAND, Check, Verdict, compare
+from kenning.utils.errors import ConfigurationError, KenningError, ResultsError
+from kenning.utils.provenance import git_commit
 
 
 def _executor_for(record: ExecutionRecord) -> Executor:
@@ -44,7 +44,7 @@ def _executor_for(record: ExecutionRecord) -> Executor:
 def environment_checks(name: str, record: ExecutionRecord, client: Any = None) -> list[Check]:
     """Check that step ``name`` would run in the environment it ran in."""
     if record.executor == "docker" and record.image:
-        from kenning.toolchain.images import image_differences
+        from kenning.toolchain.imageinfo import image_differences
 
         try:
             changes = image_differences(record, client)
@@ -279,7 +279,7 @@ def _run_step(
             executor.run(argv, image=image, workdir=workspace)
         return
     if board_for is None:
-        from kenning.toolchain.localboard import LocalBoard
+        from kenning.boards.local import LocalBoard
 
         if server.get("kind") != "local":
             raise ExecutionError(argv, -1, [], f"(board '{server.get('name')}' needs a board)")

@@ -5,8 +5,8 @@ file beside the destination, hashing as it goes, and renames it only once the
 size and checksums match, so an interrupted or corrupt download never looks
 like a finished one. :func:`extract_tar` unpacks with tarfile's ``"data"``
 filter, which refuses members that would land outside the destination.
-Every failure is a :class:`~kenning.core.errors.DownloadError` (network, HTTP,
-checksum) or :class:`~kenning.core.errors.DatasetError` (archive) that names
+Every failure is a :class:`~kenning.utils.errors.DownloadError` (network, HTTP,
+checksum) or :class:`~kenning.utils.errors.DatasetError` (archive) that names
 the URL or file and what to do.
 """
 
@@ -26,7 +26,7 @@ import zlib
 from pathlib import Path
 from typing import BinaryIO
 
-from kenning.core.errors import DatasetError, DownloadError
+from kenning.utils.errors import DatasetError, DownloadError
 from kenning.utils.progress import progress
 
 log = logging.getLogger("kenning.download")

@@ -6,7 +6,7 @@ import importlib
 import os
 from types import ModuleType
 
-from kenning.core.errors import MissingDependencyError
+from kenning.utils.errors import MissingDependencyError
 
 # Frameworks print start-up chatter on stderr; users see it as noise around
 # kenning's own one-line errors.

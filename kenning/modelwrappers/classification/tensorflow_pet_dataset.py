@@ -9,8 +9,8 @@ import numpy as np
 
 from kenning.core.args import Arg
 from kenning.core.dataset import Dataset
-from kenning.core.errors import ConfigurationError, ModelError
 from kenning.modelwrappers.frameworks.tensorflow import TensorFlowWrapper, keras
+from kenning.utils.errors import ConfigurationError, ModelError
 
 #: MobileNetV2's stride-32 feature extractor needs at least this many pixels per side
 MIN_SIZE = 32

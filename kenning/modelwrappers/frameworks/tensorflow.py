@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from kenning.core.errors import ModelError
 from kenning.core.iospec import IOSpec, TensorSpec
 from kenning.core.model import ModelWrapper
+from kenning.utils.errors import ModelError
 from kenning.utils.imports import require
 from kenning.utils.progress import progress
 

@@ -16,9 +16,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from kenning.boards.base import Endpoint
 from kenning.executors.base import docker_arch
-from kenning.executors.errors import BoardError
-from kenning.toolchain.bench import Endpoint
+from kenning.executors.boarderrors import BoardError
 
 __all__ = ["BoardError", "LocalBoard", "RunningServer", "local_server"]
 

@@ -11,7 +11,8 @@ scenario catches one type, prints its message on one line and exits non-zero::
     │   └── DownloadError         the download itself failed
     ├── ModelError                a model file that cannot be loaded or saved
     ├── ResultsError              a results file that cannot be read or written
-    └── ProtocolError             host-target communication failed (see runtimeprotocols)
+    ├── ProtocolError             host-target communication failed (see runtimeprotocols)
+    └── GroupError                work over several items where some failed (keeps them all)
 
 Third-party exceptions are converted where they are caught, with
 ``raise ... from exc`` so the original stays available in ``__cause__``.
@@ -19,7 +20,9 @@ Third-party exceptions are converted where they are caught, with
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 
 class KenningError(Exception):
@@ -119,3 +122,35 @@ class ResultsError(KenningError):
 
 class ProtocolError(KenningError):
     """Host-target communication failed; subclasses live in the protocol layer."""
+
+
+class GroupError(KenningError):
+    """Work over several items (artifacts, boards) where some failed: every outcome is kept.
+
+    Like fabric's ``GroupException``: the items that succeeded keep their results, each
+    failure keeps its own error.
+
+    Parameters
+    ----------
+    what : str
+        What the items are, e.g. ``"artifacts on board local"``.
+    results : mapping
+        Item name -> its result, for the items that succeeded.
+    failures : mapping
+        Item name -> the error it raised.
+    note : str
+        What the caller did with the successes (e.g. where their report is).
+    """
+
+    def __init__(
+        self, what: str, results: Mapping[str, Any], failures: Mapping[str, KenningError],
+        note: str = "",
+    ) -> None:  # fmt: skip
+        self.results = dict(results)
+        self.failures = dict(failures)
+        total = len(self.results) + len(self.failures)
+        listed = "; ".join(f"{name}: {error}" for name, error in self.failures.items())
+        super().__init__(
+            f"{len(self.failures)} of {total} {what} failed{f' ({note})' if note else ''}: "
+            f"{listed}"
+        )

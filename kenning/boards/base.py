@@ -1,0 +1,42 @@
+"""What a board is to the toolchain: a place ``inference_server`` runs, reached at an endpoint.
+
+Split the way labgrid splits a board: the inventory entry says where it is
+(:class:`kenning.boards.inventory.BoardEntry`, the resource), an executor does one kind of
+work there (local processes, SSH, Docker: :mod:`kenning.executors`), and a board class holds
+the ordered steps that bring it to serving a model and back (this interface;
+:class:`kenning.boards.local.LocalBoard`, :class:`kenning.boards.remote.RemoteBoard`). The
+toolchain talks to this interface only.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where this host reaches a running server."""
+
+    host: str
+    port: int
+
+
+class Board(Protocol):
+    """A place ``inference_server`` runs: this machine, or a board over SSH."""
+
+    name: str
+    arch: str
+
+    def serve(self, runtime: str, suffix: str, folder: Path) -> AbstractContextManager[Endpoint]:
+        """Start the server with ``runtime`` (models saved as ``model.SUFFIX``).
+
+        ``folder`` is where the board's log and files are kept on this host.
+        """
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        """What a results file keeps about the board (name, kind, host, deploy method)."""
+        ...

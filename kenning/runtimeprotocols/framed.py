@@ -1,0 +1,62 @@
+"""Transports that carry kenning's frames: the framer on top of a byte-moving transport.
+
+:class:`FramedProtocol` gives a :class:`~kenning.core.runtimeprotocol.RuntimeProtocol` its
+messages: :mod:`kenning.runtimeprotocols.wire` encodes them into frames and
+:class:`~kenning.runtimeprotocols.reader.FrameReader` reads and checks them from the
+transport's ``read_some``. Implementations (network, serial) only move bytes.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from kenning.core.runtimeprotocol import Buffer, RuntimeProtocol
+from kenning.runtimeprotocols.reader import FrameReader
+from kenning.runtimeprotocols.wire import MAX_MESSAGE_LENGTH, VERSION, Message, encode_frames
+from kenning.utils.errors import ConfigurationError
+
+
+class FramedProtocol(RuntimeProtocol):
+    """A transport speaking kenning's wire format (see ``docs/protocol.md``).
+
+    Parameters
+    ----------
+    packet_size, timeout, max_payload_size
+        See :class:`~kenning.core.runtimeprotocol.RuntimeProtocol`; ``packet_size`` is at
+        most the wire format's largest frame.
+    """
+
+    wire_version: ClassVar[int] = VERSION
+
+    def __init__(
+        self, packet_size: int = 1 << 16, timeout: float = 30.0, max_payload_size: int = 1 << 28
+    ) -> None:
+        if not 1 <= packet_size <= MAX_MESSAGE_LENGTH:
+            raise ConfigurationError(f"--packet-size must be 1..{MAX_MESSAGE_LENGTH} bytes")
+        super().__init__(packet_size, timeout, max_payload_size)
+        self.reader = FrameReader(self.read_some, max_payload_size)
+
+    def send_message(self, type: int, payload: Buffer = b"") -> None:
+        """Send one message, split into frames of at most ``packet_size`` payload bytes."""
+        self.write(encode_frames(type, payload, self.packet_size))
+
+    def receive_message(
+        self, timeout: float | None = None, first_timeout: float | None = None
+    ) -> Message:
+        """Receive one whole, checked message (``timeout`` defaults to ``--timeout``)."""
+        timeout = self.timeout if timeout is None else timeout
+        return self.reader.read_message(timeout, first_timeout)
+
+    def send_data(self, data: Buffer) -> None:
+        """Write raw ``data`` to the peer in full."""
+        self.write([data])
+
+    def receive_data(self, size: int, timeout: float | None) -> bytes:
+        """Read exactly ``size`` raw bytes, or raise a timeout or disconnection error."""
+        out = bytearray(size)
+        self.reader.read_exact(memoryview(out), timeout)
+        return bytes(out)
+
+    def get_framework_and_version(self) -> tuple[str, str]:
+        """The transport's name and the wire-format version it speaks."""
+        return type(self).__name__, f"wire-{self.wire_version}"
