@@ -1,0 +1,62 @@
+"""The `kenning` command, as installed by `pip install -e .` (the console script)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import ROOT
+
+KENNING = Path(sys.executable).parent / "kenning"
+
+
+def kenning(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(KENNING), *args], capture_output=True, text=True, timeout=300,
+                          cwd=ROOT)  # fmt: skip
+
+
+def test_help_lists_the_subcommands() -> None:
+    done = kenning("--help")
+    assert done.returncode == 0
+    for command in ("list", "run", "report", "boards", "completion"):
+        assert command in done.stdout
+
+
+def test_list_prints_short_names_by_family() -> None:
+    done = kenning("list")
+    assert done.returncode == 0
+    assert "runtime:" in done.stdout and "compiler:" in done.stdout
+    assert "tvm                    kenning.runtimes.tvm.TVMRuntime" in done.stdout
+    only = kenning("list", "dataset")
+    assert "digits" in only.stdout and "runtime:" not in only.stdout
+
+
+def test_run_passes_through_to_the_scenario_and_unknown_ones_are_one_error() -> None:
+    done = kenning("run", "inference_server", "network", "null", "-h")
+    assert done.returncode == 0 and "--idle-timeout" in done.stdout
+    bad = kenning("run", "no_such_scenario")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert bad.stderr.strip().startswith("error: unknown scenario 'no_such_scenario'")
+
+
+def test_report_renders_a_results_file(tmp_path: Path) -> None:
+    from test_core_results import make_results
+
+    from kenning.core.results import write_atomically
+    from kenning.datasets.digits import DigitsDataset
+
+    results = tmp_path / "r.json"
+    write_atomically(results, make_results(DigitsDataset(None)).dump())
+    out = tmp_path / "report.md"
+    done = kenning("report", str(results), "Empty run", str(out), "--format", "md")
+    assert done.returncode == 0, done.stderr
+    assert out.read_text().startswith("# Empty run")
+
+
+def test_completion_is_a_bash_script() -> None:
+    done = kenning("completion")
+    script = done.stdout
+    assert done.returncode == 0 and "complete -F _kenning kenning" in script
+    checked = subprocess.run(["bash", "-n"], input=script, capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
