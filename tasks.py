@@ -22,7 +22,7 @@ def _run(c: Context, args: list[str]) -> None:
 
 @task(
     help={
-        "compiler": "tvm, tflite or onnxruntime (int8)",
+        "compiler": "tvm, tflite, onnxruntime-quant (int8) or onnx (as `kenning list compiler`)",
         "target": "compiler target, e.g. aarch64 for tvm, int8 for tflite",
         "model": "torch or tensorflow (default: torch; tflite takes tensorflow)",
         "executor": "auto (docker when a daemon answers), local or docker",
@@ -101,7 +101,7 @@ def demo(c: Context, build: str = "build", epochs: int = 10, executor: str = "lo
         "board": "board name (default: local, this machine)",
         "artifact": "demo artifact to bench (repeatable; default: every one the board runs)",
         "model": "with --compiler/--runtime: an ad-hoc artifact: torch or tensorflow",
-        "compiler": "tvm, tflite, onnxruntime (int8) or onnx",
+        "compiler": "tvm, tflite, onnxruntime-quant (int8) or onnx",
         "runtime": "runtime on the board: tvm, tflite, onnxruntime",
         "executor": "where compiling runs: auto (docker when a daemon answers), local, docker",
         "build": "folder holding models/ from `invoke train` (default: build/demo)",

@@ -23,8 +23,8 @@ from kenning.utils.errors import ConfigurationError
         ("tvm", "digits-torch-tvm.so", ["kenning/train-torch", "kenning/compile-tvm"], "x86-64"),
         ("tflite", "digits-tensorflow-tflite.tflite", ["kenning/compile-tflite"], None),
         (
-            "onnxruntime",
-            "digits-torch-onnxruntime.onnx",
+            "onnxruntime-quant",
+            "digits-torch-onnxruntime-quant.onnx",
             ["kenning/train-torch", "kenning/compile-tvm"],
             None,
         ),
@@ -56,7 +56,12 @@ def test_compile_plan_refuses_what_cannot_work(tmp_path: Path) -> None:
     steps, artifact = plan("torch", "tvm", "aarch64", tmp_path)
     assert [s.image for s in steps] == ["train-torch", "compile-tvm"]
     assert artifact.name == "digits-torch-tvm-aarch64.so"
-    assert steps[1].command[-2:] == ["--target", "aarch64"]
+    assert steps[1].argv()[-2:] == ["--target", "aarch64"]
+    # steps are data: what each reads and writes, relative to the build
+    assert steps[0].inputs == [str(tmp_path / "models" / "digits-torch.pth")]
+    onnx = str(tmp_path / "compiled" / "digits-torch.onnx")
+    assert steps[0].outputs == steps[1].inputs == [onnx]
+    assert steps[1].outputs == [str(artifact)]
 
 
 def test_compile_without_a_trained_model_says_what_to_run(tmp_path: Path) -> None:

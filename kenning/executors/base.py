@@ -61,6 +61,18 @@ class ExecutionRecord(BaseModel):
         None, description="hash of the kenning sources built into the image"
     )
     command: list[str]
+    template: list[str] | None = Field(
+        None, description="the command with {name} placeholders for what changes between runs"
+    )
+    parameters: dict[str, str] = Field(
+        default_factory=dict, description="the values of the template's placeholders"
+    )
+    inputs: list[str] = Field(
+        default_factory=list, description="paths (relative to workdir) the step reads"
+    )
+    outputs: list[str] = Field(
+        default_factory=list, description="paths (relative to workdir) the step writes"
+    )
     workdir: str
     host: str = Field(description="host name of the machine that ran the step")
     platform: str = Field(description="os/architecture the step ran on, e.g. linux/amd64")

@@ -23,6 +23,7 @@ from kenning.executors.errors import ExecutionError
 from kenning.executors.local import LocalExecutor
 from kenning.toolchain.compile import COMPILERS, run_compile
 from kenning.toolchain.demo_models import DIGITS, MODELS, Artifact, model_path
+from kenning.toolchain.steps import Step, paths
 from kenning.utils.errors import KenningError
 
 log = logging.getLogger("kenning.bench")
@@ -52,19 +53,25 @@ def compile_for(
     )  # fmt: skip
 
 
-def tester_command(
+def tester_step(
     artifact: Artifact, compiled: Path, build: Path, out: Path, endpoint: Endpoint,
     extra: Sequence[str] = (),
-) -> list[str]:  # fmt: skip
-    """The ``inference_tester`` command that benchmarks ``compiled`` on a server."""
+) -> Step:  # fmt: skip
+    """The ``inference_tester`` step that benchmarks ``compiled`` on a server.
+
+    The server's address is a parameter (``{host}``, ``{port}``): a re-run fills in the
+    address of the server it starts.
+    """
     model = MODELS[artifact.model]
-    return [
+    source = model_path(build, model)
+    template = [
         "python", "-m", "kenning.scenarios.inference_tester", model.wrapper, "precompiled",
         artifact.runtime, DIGITS, str(out), "--protocol-cls", "network",
-        "--host", endpoint.host, "--port", str(endpoint.port),
-        "--model-path", str(model_path(build, model)), "--compiled-model-path", str(compiled),
-        *extra,
+        "--host", "{host}", "--port", "{port}",
+        "--model-path", str(source), "--compiled-model-path", str(compiled), *extra,
     ]  # fmt: skip
+    return Step("benchmark", "", template, {"host": endpoint.host, "port": str(endpoint.port)},
+                inputs=paths(source, compiled), outputs=paths(out))  # fmt: skip
 
 
 def results_path(build: Path, board: Board, artifact: Artifact) -> Path:
@@ -121,8 +128,8 @@ def bench_artifact(
     failure: ExecutionError | None = None
     with board.serve(artifact.runtime, suffix, folder) as endpoint:
         try:
-            record = LocalExecutor().run(
-                tester_command(artifact, compiled, build, out, endpoint, extra)
+            record = tester_step(artifact, compiled, build, out, endpoint, extra).run(
+                LocalExecutor()
             )
         except ExecutionError as exc:  # raised once the board is stopped and its log fetched
             failure = exc
@@ -143,8 +150,10 @@ def bench_artifact(
 
 
 def _extra(board: Board, artifact: Artifact) -> dict[str, Any]:
+    suffix = COMPILERS[artifact.compiler].suffix
     return {"board": board.name, "artifact": artifact.name,
-            "server": {**board.describe(), "runtime": artifact.runtime}}  # fmt: skip
+            "server": {**board.describe(), "runtime": artifact.runtime,
+                       "model_suffix": suffix}}  # fmt: skip
 
 
 def _attach_partial(

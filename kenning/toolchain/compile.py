@@ -17,12 +17,17 @@ from pathlib import Path
 from kenning.core.results import write_atomically
 from kenning.executors.base import ExecutionRecord, Executor
 from kenning.toolchain.demo_models import DIGITS, MODELS, TRAIN_IMAGES, model_path
+from kenning.toolchain.steps import Step, paths
 from kenning.utils.errors import ConfigurationError, ModelError
 
 
 @dataclass(frozen=True)
 class Compiler:
-    """How ``invoke compile --compiler NAME`` builds an artifact."""
+    """Where a compiler of the registry runs in the toolchain, and what it writes.
+
+    ``short`` is its name in :data:`kenning.core.registry.SHORT_NAMES` (one table of
+    names: ``invoke compile --compiler`` takes the same names as the scenarios).
+    """
 
     short: str
     suffix: str
@@ -31,20 +36,14 @@ class Compiler:
 
 
 COMPILERS = {
-    "onnx": Compiler("onnx", "onnx", ""),  # the export alone
-    "onnxruntime": Compiler("onnxruntime-quant", "onnx", "compile-tvm"),
-    "tvm": Compiler("tvm", "so", "compile-tvm"),
-    "tflite": Compiler("tflite", "tflite", "compile-tflite", ("tensorflow",)),
+    compiler.short: compiler
+    for compiler in (
+        Compiler("onnx", "onnx", ""),  # the export alone
+        Compiler("onnxruntime-quant", "onnx", "compile-tvm"),
+        Compiler("tvm", "so", "compile-tvm"),
+        Compiler("tflite", "tflite", "compile-tflite", ("tensorflow",)),
+    )
 }
-
-
-@dataclass(frozen=True)
-class Step:
-    """One command, its name (``export``, ``compile``) and the image it runs in."""
-
-    name: str
-    image: str
-    command: list[str]
 
 
 def plan(
@@ -92,21 +91,25 @@ def plan(
     extra = [*(["--target", target] if target else []), *args]
     scenario = ["python", "-m", "kenning.scenarios.model_compilation"]
     trained = ["--model-path", str(model_path(build, source))]
+    source_path = model_path(build, source)
     if how.direct:
         if model not in how.direct:
             raise ConfigurationError(f"--compiler {compiler} takes {', '.join(how.direct)} models")
         command = [*scenario, source.wrapper, how.short, DIGITS, *trained,
                    "--compiled-model-path", str(artifact), *extra]  # fmt: skip
-        return [Step("compile", how.image, command)], artifact
+        return [Step("compile", how.image, command, inputs=paths(source_path),
+                     outputs=paths(artifact))], artifact  # fmt: skip
     onnx = artifact if compiler == "onnx" else out / f"digits-{model}.onnx"
     export = Step("export", TRAIN_IMAGES[model], [*scenario, source.wrapper, "onnx", DIGITS,
-                  *trained, "--compiled-model-path", str(onnx)])  # fmt: skip
+                  *trained, "--compiled-model-path", str(onnx)],
+                  inputs=paths(source_path), outputs=paths(onnx))  # fmt: skip
     if compiler == "onnx":
         return [export], artifact
     return [
         export,
         Step("compile", how.image, [*scenario, "onnx-model", how.short, DIGITS,
-             "--model-path", str(onnx), "--compiled-model-path", str(artifact), *extra]),
+             "--model-path", str(onnx), "--compiled-model-path", str(artifact), *extra],
+             inputs=paths(onnx), outputs=paths(artifact)),
     ], artifact  # fmt: skip
 
 
@@ -147,7 +150,7 @@ def run_compile(
         raise ModelError(f"{trained} is missing: run `invoke train` (or `invoke demo`) first",
                          trained)  # fmt: skip
     artifact.parent.mkdir(parents=True, exist_ok=True)
-    records = {step.name: executor.run(step.command, image=step.image) for step in steps}
+    records = {step.name: step.run(executor) for step in steps}
     write_atomically(
         provenance_path(artifact),
         json.dumps([r.model_dump(mode="json") for r in records.values()], indent=1),

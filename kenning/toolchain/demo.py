@@ -26,6 +26,7 @@ from kenning.toolchain.demo_models import (
     Model,
     model_path,
 )
+from kenning.toolchain.steps import Step, paths, python
 from kenning.utils.errors import GroupError, KenningError
 from kenning.utils.progress import progress
 
@@ -34,30 +35,31 @@ __all__ = ["ARTIFACTS", "MODELS", "TRAIN_IMAGES", "Artifact", "Model", "model_pa
 log = logging.getLogger("kenning.demo")
 
 
-def _python(*args: str) -> list[str]:
-    return ["python", "-m", *args]
-
-
 def train(executor: Executor, build: Path, epochs: int) -> dict[str, ExecutionRecord]:
     """Train every demo model; return each training step's record."""
     records = {}
     for model in MODELS.values():
-        records[model.name] = executor.run(
-            _python("kenning.scenarios.model_training", model.wrapper, DIGITS,
-                    "--model-path", str(model_path(build, model)),
-                    "--logdir", str(build / "logs" / model.name), "--num-epochs", str(epochs)),
-            image=TRAIN_IMAGES[model.name],
-        )  # fmt: skip
+        trained, logs = model_path(build, model), build / "logs" / model.name
+        records[model.name] = Step(
+            "train", TRAIN_IMAGES[model.name],
+            python("kenning.scenarios.model_training", model.wrapper, DIGITS,
+                   "--model-path", str(trained), "--logdir", str(logs),
+                   "--num-epochs", str(epochs)),
+            outputs=paths(trained, logs),
+        ).run(executor)  # fmt: skip
     return records
 
 
 def baseline(build: Path, model: Model, trained: ExecutionRecord) -> Path:
     """Run a model in its own framework on this host: the reference point."""
     out = build / "results" / "framework" / f"{model.name}.json"
-    record = LocalExecutor().run(
-        _python("kenning.scenarios.inference_performance", model.wrapper, DIGITS, str(out),
-                "--model-path", str(model_path(build, model))),
-    )  # fmt: skip
+    source = model_path(build, model)
+    record = Step(
+        "benchmark", "",
+        python("kenning.scenarios.inference_performance", model.wrapper, DIGITS, str(out),
+               "--model-path", str(source)),
+        inputs=paths(source), outputs=paths(out),
+    ).run(LocalExecutor())  # fmt: skip
     attach(out, {"train": trained, "benchmark": record},
            {"board": "host", "artifact": f"{model.name} (framework)"})  # fmt: skip
     return out
@@ -127,7 +129,7 @@ def render(results: list[Path], report: Path, title: str) -> Path:
         If rendering fails.
     """
     LocalExecutor().run(
-        _python("kenning.scenarios.render_report", *map(str, results), title, str(report),
+        python("kenning.scenarios.render_report", *map(str, results), title, str(report),
                 "--report-types", "performance", "classification", "--format", "html"),
     )  # fmt: skip
     return report

@@ -49,7 +49,7 @@ class Artifact:
 
 ARTIFACTS = (
     Artifact("torch-onnx-ort", "torch", "onnx", "onnxruntime"),
-    Artifact("torch-ort-int8", "torch", "onnxruntime", "onnxruntime"),
+    Artifact("torch-ort-int8", "torch", "onnxruntime-quant", "onnxruntime"),
     Artifact("torch-tvm", "torch", "tvm", "tvm"),
     Artifact("tf-tflite", "tensorflow", "tflite", "tflite"),
     Artifact("tf-tflite-int8", "tensorflow", "tflite", "tflite",

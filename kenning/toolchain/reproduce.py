@@ -1,10 +1,13 @@
 """Re-run the steps recorded in a results file, in the same images, and compare.
 
-A results file written by ``invoke demo`` or ``invoke bench`` keeps, per step, the command,
+A results file written by ``invoke demo`` or ``invoke bench`` keeps, per step, the command
+with its template, parameters, inputs and outputs (:class:`kenning.toolchain.steps.Step`),
 the executor, the image and its ID and lock hashes (:class:`ExecutionRecord`). Here every
-step runs again in a fresh workspace (``build/reproduce/<name>/`` by default: relative paths
-of the commands land there, the original files stay untouched), the benchmark against a
-freshly started server on the same board, and the new results are compared with the old:
+step runs again from those fields in a fresh workspace (``build/reproduce/<name>/`` by
+default: the step's relative outputs land there, inputs no earlier step makes are copied in,
+the original files stay untouched), the benchmark against a freshly started server on the
+same board (its host and port fill the step's parameters), and the new results are
+compared with the old:
 
 * environment: a step whose image was pushed (``invoke images --push``) re-runs in exactly
   that image, pulled by its digest when this machine does not have it; one that was never
@@ -12,20 +15,22 @@ freshly started server on the same board, and the new results are compared with 
   lock file that changed) and the verdict warns that no other machine can reproduce it;
   local steps compare the kenning commit (a difference is a warning: the code is this one);
 * accuracy and every prediction: equal (the runtimes are deterministic);
-* latency p50: within a stated band (default ±50 %: on a shared machine latency varies).
+* the inference figure's median: a bootstrap interval of the ratio says "within noise" or
+  "slower by X %"; outside a stated band (default ±50 %) it fails.
 """
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kenning.boards.base import Board, Endpoint
+from kenning.boards.base import Board
 from kenning.core.results import Results, load_results
 from kenning.executors.base import ExecutionRecord, Executor
 from kenning.executors.errors import ExecutionError, ImageNotFoundError
+from kenning.toolchain.steps import Step
 from kenning.toolchain.verdict import LATENCY_BAND, Check, Verdict, compare
 from kenning.utils.errors import ConfigurationError, KenningError, ResultsError
 from kenning.utils.provenance import git_commit
@@ -111,34 +116,13 @@ def _short(value: str | None) -> str:
     return text[:12] + ("+dirty" if text.endswith("+dirty") else "")
 
 
-def relocate(
-    command: Sequence[str], old: Path, new: Path, earlier: set[str]
-) -> tuple[list[str], list[Path]]:
-    """Rewrite ``command`` for workspace ``new``; list the inputs to copy from ``old``.
-
-    A leading interpreter path becomes ``python`` (the executor's own), absolute paths under
-    ``old`` move under ``new``, and relative paths that exist under ``old`` but no earlier
-    step mentions (inputs made before the recorded run, e.g. a dataset) are copied over.
-    """
-    argv = list(command)
-    if argv and Path(argv[0]).name.startswith("python"):
-        argv[0] = "python"
-    inputs: list[Path] = []
-    for i, arg in enumerate(argv[1:], start=1):
-        path = Path(arg)
-        if path.is_absolute():
-            if path.is_relative_to(old):
-                argv[i] = str(new / path.relative_to(old))
+def _copy_inputs(step: Step, made: set[str], old: Path, new: Path) -> None:
+    """Copy the inputs of ``step`` that no earlier step makes from ``old`` into ``new``."""
+    for item in step.inputs:
+        if item in made or Path(item).is_absolute():
             continue
-        if "/" in arg and arg not in earlier and (old / path).exists():
-            inputs.append(path)
-    return argv, inputs
-
-
-def _copy_inputs(inputs: list[Path], old: Path, new: Path) -> None:
-    for rel in inputs:
-        source, dest = old / rel, new / rel
-        if dest.exists():
+        source, dest = old / item, new / item
+        if dest.exists() or not source.exists():
             continue
         dest.parent.mkdir(parents=True, exist_ok=True)
         if source.is_dir():
@@ -147,19 +131,12 @@ def _copy_inputs(inputs: list[Path], old: Path, new: Path) -> None:
             shutil.copy2(source, dest)
 
 
-def _flag(argv: list[str], flag: str) -> str | None:
-    return argv[argv.index(flag) + 1] if flag in argv[:-1] else None
-
-
-def _set_flag(argv: list[str], flag: str, value: str) -> None:
-    argv[argv.index(flag) + 1] = value
-
-
-def _results_arg(record: ExecutionRecord, original: Path) -> str:
+def _results_output(record: ExecutionRecord, original: Path) -> str:
+    """Which output of the last step is the results file being reproduced."""
     target = original.resolve()
-    for arg in record.command:
-        if arg.endswith(".json") and (Path(record.workdir) / arg).resolve() == target:
-            return arg
+    for item in record.outputs:
+        if (Path(record.workdir) / item).resolve() == target:
+            return item
     raise ResultsError(
         f"the last step of {original} does not write it (was the file moved?); "
         "reproduce a results file where its task wrote it"
@@ -235,6 +212,11 @@ def reproduce(
             f"{results} records no steps: only results of `invoke demo` or `invoke bench` "
             "can be reproduced"
         )
+    if not all(record.outputs or record.inputs for record in steps.values()):
+        raise ResultsError(
+            f"{results} was written before kenning recorded its steps as data (inputs, "
+            "outputs, parameters): run its `invoke bench` again to reproduce it"
+        )
     workspace = _fresh_workspace(workspace or Path("build") / "reproduce" / results.stem)
     verdict = Verdict(results, None)
     images: dict[str, str | None] = {}
@@ -242,31 +224,28 @@ def reproduce(
         images[name], checks = published_image(name, record, client)
         verdict.checks.extend(checks)
     last = list(steps)[-1]
-    out_arg = _results_arg(steps[last], results)
-    earlier: set[str] = set()
+    out_arg = _results_output(steps[last], results)
+    made: set[str] = set()
     for name, record in steps.items():
-        argv, inputs = relocate(record.command, Path(record.workdir), workspace, earlier)
-        if name == last:
-            inputs = [p for p in inputs if str(p) != out_arg]
-        _copy_inputs(inputs, Path(record.workdir), workspace)
-        earlier.update(record.command)
+        step = Step.from_record(name, record)
+        _copy_inputs(step, made, Path(record.workdir), workspace)
+        made.update(step.outputs)
         try:
-            _run_step(name, record, argv, workspace, original, board_for, images[name])
+            _run_step(step, record, workspace, original, board_for, images[name])
         except KenningError as exc:
             verdict.checks.append(Check(f"{name}: ran again", "exit 0", "failed", str(exc),
                                         ok=False))  # fmt: skip
             return verdict
         verdict.checks.append(Check(f"{name}: ran again", "exit 0", "exit 0", "ran", ok=True))
-    produced = workspace / out_arg if not Path(out_arg).is_absolute() else Path(out_arg)
+    produced = workspace / out_arg
     verdict.reproduced = produced
     verdict.checks.extend(compare(original, load_results(produced), latency_band))
     return verdict
 
 
 def _run_step(
-    name: str,
+    step: Step,
     record: ExecutionRecord,
-    argv: list[str],
     workspace: Path,
     original: Results,
     board_for: Callable[[dict[str, Any]], Board] | None,
@@ -274,26 +253,22 @@ def _run_step(
 ) -> None:
     image = published or record.environment or record.image
     server = original.provenance.get("server")
-    if not (server and _flag(argv, "--protocol-cls") and _flag(argv, "--port")):
+    if not (server and {"host", "port"} <= set(step.parameters)):
         with _executor_for(record) as executor:
-            executor.run(argv, image=image, workdir=workspace)
+            executor.run(step.argv(), image=image, workdir=workspace)
         return
     if board_for is None:
         from kenning.boards.local import LocalBoard
 
         if server.get("kind") != "local":
-            raise ExecutionError(argv, -1, [], f"(board '{server.get('name')}' needs a board)")
+            raise ExecutionError(step.argv(), -1, [],
+                                 f"(board '{server.get('name')}' needs a board)")  # fmt: skip
         board: Board = LocalBoard(str(server.get("name", "local")))
     else:
         board = board_for(server)
-    suffix = Path(_flag(argv, "--compiled-model-path") or "model.bin").suffix.lstrip(".")
-    folder = workspace / "boards" / board.name / name
+    folder = workspace / "boards" / board.name / step.name
+    suffix = str(server.get("model_suffix", "bin"))
     with board.serve(str(server["runtime"]), suffix, folder) as endpoint:
-        _point_at(argv, endpoint)
+        argv = step.argv({"host": endpoint.host, "port": str(endpoint.port)})
         with _executor_for(record) as executor:
             executor.run(argv, image=image, workdir=workspace)
-
-
-def _point_at(argv: list[str], endpoint: Endpoint) -> None:
-    _set_flag(argv, "--host", endpoint.host)
-    _set_flag(argv, "--port", str(endpoint.port))
