@@ -366,3 +366,26 @@ def test_default_file_is_cwd_then_work_tree(
     write(tmp_path, HEAD)
     assert load_inventory().source == Path("inventory.yaml")
     assert load_inventory().names == ["local"]
+
+
+#: a "billion laughs": a few hundred bytes that expand to 9^9 strings when walked
+LAUGHS = (
+    "a: &a [l,l,l,l,l,l,l,l,l]\n"
+    + "".join(
+        f"{new}: &{new} [{', '.join(['*' + old] * 9)}]\n"
+        for old, new in zip("abcdefgh", "bcdefghi", strict=True)
+    )
+    + "boards: {}\n"
+)
+
+
+@pytest.mark.parametrize("document", [LAUGHS, "boards: &loop\n  x: *loop\n"])
+def test_aliases_are_refused_at_once_with_their_line(tmp_path: Path, document: str) -> None:
+    import time
+
+    path = tmp_path / "inventory.yaml"
+    path.write_text(document)
+    start = time.monotonic()
+    with pytest.raises(InventoryError, match=r"inventory.yaml:2: invalid YAML: aliases are not"):
+        load_inventory(path)
+    assert time.monotonic() - start < 1.0

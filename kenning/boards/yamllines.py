@@ -21,8 +21,27 @@ from kenning.boards.errors import InventoryError, InventoryProblem
 Loc = tuple[str | int, ...]
 
 
+class AliasRefused(yaml.MarkedYAMLError):
+    """An alias (``*name``) in the inventory: refused, so that no document can expand."""
+
+
 class MarkedLoader(yaml.SafeLoader):
-    """A SafeLoader that also returns the line of every mapping key and list item."""
+    """A SafeLoader that also returns the line of every mapping key and list item.
+
+    Aliases are refused as they are read: a few hundred bytes of nested aliases (a
+    "billion laughs" document) would otherwise expand into gigabytes when the values are
+    walked and validated. An inventory writes its values out.
+    """
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise AliasRefused(
+                None, None,
+                f"aliases are not supported (*{event.anchor}); write the value out",
+                event.start_mark,
+            )  # fmt: skip
+        return super().compose_node(parent, index)
 
     def load_with_lines(self) -> tuple[Any, dict[Loc, int], list[tuple[Loc, int, int]]]:
         """The document, ``{path: line}``, and ``(path, first line, line)`` of duplicate keys."""

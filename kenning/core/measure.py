@@ -10,7 +10,8 @@ order, as MLPerf LoadGen does, until it has at least ``min_samples`` samples, ra
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, Field, ValidationError, field_validator
@@ -93,39 +94,26 @@ class WarmupRecord(BaseModel):
     seconds: float
 
 
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative")
-    return value
+def _checked(convert: Callable[[str], Any], ok: Callable[[Any], bool], what: str) -> Any:
+    """An argparse type: ``convert`` the text, refuse a value that is not ``ok``."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not ok(value):  # `not ok` also refuses nan
+            raise argparse.ArgumentTypeError(f"{text} is not {what}")
+        return value
+
+    return parse
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not at least 1")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    value = float(text)
-    if not value >= 0.0:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"{text} is not a number >= 0")
-    return value
-
-
-def _percentile(text: str) -> float:
-    value = float(text)
-    if not 0.0 < value < 100.0:
-        raise argparse.ArgumentTypeError(f"{text} is not a percentile between 0 and 100")
-    return value
-
-
-def _confidence(text: str) -> float:
-    value = float(text)
-    if not 0.5 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"{text} is not a confidence between 0.5 and 1")
-    return value
+_non_negative_int = _checked(int, lambda v: v >= 0, "a whole number >= 0")
+_positive_int = _checked(int, lambda v: v >= 1, "a whole number >= 1")
+_non_negative_float = _checked(float, lambda v: v >= 0.0, "a number >= 0")
+_percentile = _checked(float, lambda v: 0.0 < v < 100.0, "a percentile between 0 and 100")
+_confidence = _checked(float, lambda v: 0.5 < v < 1.0, "a confidence between 0.5 and 1")
 
 
 def add_measure_arguments(parser: argparse.ArgumentParser) -> None:
