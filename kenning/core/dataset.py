@@ -51,6 +51,8 @@ class Dataset(ArgumentsHandler):
             raise ConfigurationError(
                 f"--validation-fraction must be between 0 and 1, got {validation_fraction}"
             )
+        if split_seed < 0:
+            raise ConfigurationError(f"--split-seed must be >= 0, got {split_seed}")
         self.root = Path(dataset_root) if dataset_root is not None else None
         self.batch_size = batch_size
         self.validation_fraction = validation_fraction

@@ -10,13 +10,13 @@ order, as MLPerf LoadGen does, until it has at least ``min_samples`` samples, ra
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import numpy as np
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from kenning.core.figures import DEFAULT_CONFIDENCE, DEFAULT_PERCENTILES
+from kenning.utils.argtypes import checked, non_negative_float, non_negative_int, positive_int
 from kenning.utils.errors import ConfigurationError
 
 
@@ -94,26 +94,8 @@ class WarmupRecord(BaseModel):
     seconds: float
 
 
-def _checked(convert: Callable[[str], Any], ok: Callable[[Any], bool], what: str) -> Any:
-    """An argparse type: ``convert`` the text, refuse a value that is not ``ok``."""
-
-    def parse(text: str) -> Any:
-        try:
-            value = convert(text)
-        except ValueError:
-            value = None
-        if value is None or not ok(value):  # `not ok` also refuses nan
-            raise argparse.ArgumentTypeError(f"{text} is not {what}")
-        return value
-
-    return parse
-
-
-_non_negative_int = _checked(int, lambda v: v >= 0, "a whole number >= 0")
-_positive_int = _checked(int, lambda v: v >= 1, "a whole number >= 1")
-_non_negative_float = _checked(float, lambda v: v >= 0.0, "a number >= 0")
-_percentile = _checked(float, lambda v: 0.0 < v < 100.0, "a percentile between 0 and 100")
-_confidence = _checked(float, lambda v: 0.5 < v < 1.0, "a confidence between 0.5 and 1")
+_percentile = checked(float, lambda v: 0.0 < v < 100.0, "a percentile between 0 and 100")
+_confidence = checked(float, lambda v: 0.5 < v < 1.0, "a confidence between 0.5 and 1")
 
 
 def add_measure_arguments(parser: argparse.ArgumentParser) -> None:
@@ -122,31 +104,31 @@ def add_measure_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("measurement")
     group.add_argument(
         "--warmup",
-        type=_non_negative_int,
+        type=non_negative_int,
         default=d.warmup,
         help=f"inferences run and discarded first (default {d.warmup})",
     )
     group.add_argument(
         "--warmup-s",
-        type=_non_negative_float,
+        type=non_negative_float,
         default=d.warmup_s,
         help="... or warm up for at least this many seconds",
     )
     group.add_argument(
         "--min-samples",
-        type=_positive_int,
+        type=positive_int,
         default=d.min_samples,
         help=f"measure at least this many samples, looping over the data "
         f"(default {d.min_samples}; p99 needs 662)",
     )
     group.add_argument(
         "--min-duration",
-        type=_non_negative_float,
+        type=non_negative_float,
         default=d.min_duration_s,
         help="... and for at least this many seconds",
     )
     group.add_argument(
-        "--sample-seed", type=_non_negative_int, default=d.seed, help="seed of the sample order"
+        "--sample-seed", type=non_negative_int, default=d.seed, help="seed of the sample order"
     )
     group.add_argument(
         "--percentiles",
@@ -162,7 +144,7 @@ def add_measure_arguments(parser: argparse.ArgumentParser) -> None:
         default=d.confidence,
         help="confidence of the percentile intervals (default 0.99)",
     )
-    group.add_argument("--max-other-load", type=_non_negative_float, default=d.max_other_load,
+    group.add_argument("--max-other-load", type=non_negative_float, default=d.max_other_load,
                        help="CPU load from other processes on the target, in cores, above "
                        "which the run is INVALID (default 0.5)")  # fmt: skip
 

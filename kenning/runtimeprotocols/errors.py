@@ -112,8 +112,9 @@ class RemoteError(ProtocolError):
 
     def __init__(self, request: str, reason: str) -> None:
         self.request = request
-        self.reason = reason
-        super().__init__(f"target answered {request} with ERROR: {reason}")
+        # the text comes from the other machine: no control characters reach a terminal
+        self.reason = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in reason)
+        super().__init__(f"target answered {request} with ERROR: {self.reason}")
 
 
 class UnexpectedMessageError(ProtocolError):

@@ -80,6 +80,8 @@ class NetworkProtocol(FramedProtocol):
         read_mode: str = "adaptive",
     ) -> None:
         super().__init__(packet_size, timeout, max_payload_size)
+        if not 0 <= port <= 65535:
+            raise ConfigurationError(f"--port {port} is not a TCP port (0-65535)")
         if read_mode not in READ_MODES:
             raise ConfigurationError(f"--read-mode {read_mode}: choose {', '.join(READ_MODES)}")
         self.host = host

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from kenning.scenarios.common import ClassSlot, build_parser, check_output_path, run
+from kenning.utils.argtypes import positive_float, positive_int
 
 log = logging.getLogger("kenning.training")
 
@@ -29,13 +30,22 @@ SLOTS = (
 def _scenario_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("training")
     group.add_argument(
-        "--batch-size", type=int, default=32, help="training batch size (default: %(default)s)"
+        "--batch-size",
+        type=positive_int,
+        default=32,
+        help="training batch size (default: %(default)s)",
     )
     group.add_argument(
-        "--learning-rate", type=float, default=0.001, help="learning rate (default: %(default)s)"
+        "--learning-rate",
+        type=positive_float,
+        default=0.001,
+        help="learning rate (default: %(default)s)",
     )
     group.add_argument(
-        "--num-epochs", type=int, default=10, help="number of epochs (default: %(default)s)"
+        "--num-epochs",
+        type=positive_int,
+        default=10,
+        help="number of epochs (default: %(default)s)",
     )
     group.add_argument(
         "--logdir", type=Path, default=None, help="folder for TensorBoard event files"

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from kenning.reports.render import FORMATS, REPORT_TYPES, render_report
 from kenning.scenarios.common import check_output_path, run
+from kenning.utils.errors import ConfigurationError
 
 
 def parser() -> argparse.ArgumentParser:
@@ -68,6 +69,12 @@ def main(argv: Sequence[str]) -> int:
     """Parse ``argv`` and render the report."""
     args = parser().parse_args(argv)
     output = check_output_path(args.output)
+    for results in args.results:
+        if results.resolve() == output.resolve():
+            raise ConfigurationError(
+                f"the report {output} would replace the results file {results}; "
+                "choose another output path"
+            )
     written = render_report(
         args.results,
         args.report_name,
