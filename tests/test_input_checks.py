@@ -60,3 +60,22 @@ def test_text_from_a_target_is_sanitised() -> None:
     error = RemoteError("MODEL", "bad\x1b[2J\x07 model\nsecond line")
     assert "\x1b" not in str(error) and "\x07" not in str(error) and "\n" not in str(error)
     assert "bad\\x1b[2J\\x07 model\\x0asecond line" in str(error)
+
+
+def test_a_model_path_the_wrapper_cannot_save_is_refused_before_training(tmp_path: Path) -> None:
+    done = run_kenning(["kenning.scenarios.model_training", "tf-digits-cnn", "digits",
+                        "--model-path", tmp_path / "m.pth", "--num-epochs", "50"],
+                       timeout=120)  # fmt: skip
+    assert "saves .keras or .h5 files, not" in _one_error(done)
+
+
+@pytest.mark.slow
+def test_a_diverging_training_keeps_the_earlier_model(tmp_path: Path) -> None:
+    model = tmp_path / "m.pth"
+    model.write_bytes(b"the earlier model")
+    done = run_kenning(["kenning.scenarios.model_training", TORCH_CNN, "digits",
+                        "--model-path", model, "--learning-rate", "1e30", "--num-epochs", "1"],
+                       timeout=300)  # fmt: skip
+    assert "training diverged" in _one_error(done)
+    assert model.read_bytes() == b"the earlier model"
+    assert not list(tmp_path.glob(".m.partial*"))

@@ -8,6 +8,7 @@ reference implementations are
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -117,6 +118,37 @@ class ModelWrapper(ArgumentsHandler):
                 self.model_path,
             )
         self.load_model(self.model_path)
+
+    def check_save_path(self, path: Path) -> None:
+        """Refuse, before any training, a path this wrapper cannot save to.
+
+        Raises
+        ------
+        ModelError
+            If the suffix is not one of :attr:`model_suffixes`.
+        """
+        if self.model_suffixes and Path(path).suffix not in self.model_suffixes:
+            raise ModelError(
+                f"{type(self).__name__} saves {' or '.join(self.model_suffixes)} files, "
+                f"not {path}; give --model-path a {self.model_suffixes[0]} name",
+                Path(path),
+            )
+
+    def save_model_atomically(self, path: Path) -> None:
+        """Save to a temporary file beside ``path``, then rename: an old model survives failure.
+
+        Raises
+        ------
+        ModelError
+            If saving fails (``path`` is left as it was).
+        """
+        path = Path(path)
+        partial = path.with_name(f".{path.stem}.partial{path.suffix}")
+        try:
+            self.save_model(partial)
+            os.replace(partial, path)
+        finally:
+            partial.unlink(missing_ok=True)
 
     def infer(self, inputs: np.ndarray) -> np.ndarray:
         """Preprocess, run and postprocess one batch of dataset inputs."""

@@ -13,11 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
 from kenning.scenarios.common import ClassSlot, build_parser, check_output_path, run
 from kenning.utils.argtypes import positive_float, positive_int
+from kenning.utils.errors import ModelError
 
 log = logging.getLogger("kenning.training")
 
@@ -66,6 +68,7 @@ def main(argv: Sequence[str]) -> int:
         check_output_path(args.logdir / "events")
     dataset = classes["datasetcls"].from_argparse(args)
     model = classes["modelwrappercls"].from_argparse(args, dataset=dataset, from_file=False)
+    model.check_save_path(model_path)
     model.prepare_model()
     log.info(
         "training %s on %s for %d epochs",
@@ -74,7 +77,14 @@ def main(argv: Sequence[str]) -> int:
         args.num_epochs,
     )
     metrics = model.train_model(args.batch_size, args.learning_rate, args.num_epochs, args.logdir)
-    model.save_model(model_path)
+    diverged = sorted(k for k, v in metrics.items() if not math.isfinite(v))
+    if diverged:
+        raise ModelError(
+            f"training diverged ({', '.join(diverged)} not finite); {model_path} was not "
+            "written: lower --learning-rate",
+            model_path,
+        )
+    model.save_model_atomically(model_path)
     print(
         json.dumps({"model_path": str(model_path), **{k: round(v, 4) for k, v in metrics.items()}})
     )
