@@ -79,3 +79,18 @@ def test_a_diverging_training_keeps_the_earlier_model(tmp_path: Path) -> None:
     assert "training diverged" in _one_error(done)
     assert model.read_bytes() == b"the earlier model"
     assert not list(tmp_path.glob(".m.partial*"))
+
+
+def test_a_model_that_fails_to_load_leaves_the_earlier_results(tmp_path: Path) -> None:
+    from test_protocol_nullruntime import SPEC
+
+    results = tmp_path / "r.json"
+    results.write_text('{"precious": true}')
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(bytes(range(256)))
+    SPEC.save(bad)
+    done = run_kenning(["kenning.scenarios.inference_performance", "onnx-model", "digits",
+                        results, "--model-path", bad], timeout=120)  # fmt: skip
+    line = _one_error(done)
+    assert "inference failed during warm-up" in line and "left as it was" in line
+    assert results.read_text() == '{"precious": true}'

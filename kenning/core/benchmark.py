@@ -142,12 +142,16 @@ def run_benchmark(
     except (Exception, KeyboardInterrupt) as exc:
         monitor.stop()
         kept = len(recorder.results.samples)
-        reason = f"inference failed on sample {index}: {exc}"
+        where = f"on sample {index}" if index >= 0 else "during warm-up"
+        reason = f"inference failed {where}: {exc}"
         recorder.finish("partial" if kept else "failed", reason)
         if isinstance(exc, KeyboardInterrupt):
             raise
-        raise BenchmarkError(
-            f"{reason}; {kept} completed samples kept in {recorder.path}", index, kept
-        ) from exc
+        kept_text = (
+            f"{kept} completed samples kept in {recorder.path}"
+            if kept or not recorder.replaces
+            else f"nothing measured; {recorder.path} left as it was"
+        )
+        raise BenchmarkError(f"{reason}; {kept_text}", index, kept) from exc
     monitor.stop()
     return recorder.finish("complete")

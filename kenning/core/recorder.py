@@ -22,7 +22,8 @@ class ResultsRecorder:
     Parameters
     ----------
     path : Path
-        The results file; written at once, so a bad path fails early.
+        The results file; written at once, so a bad path fails early. An existing file
+        (an earlier run) is kept until this run has completed a sample.
     results : Results
         The metadata of the run, with no samples yet.
     flush_interval : float
@@ -36,6 +37,8 @@ class ResultsRecorder:
         #: when set, each write stores the monitor's series so far as ``system``
         self.monitor: SystemMonitor | None = None
         self._last_flush = time.monotonic()
+        #: an existing file is replaced only once this run has a sample to keep
+        self.replaces = self.path.exists()
         self.flush()
 
     @staticmethod
@@ -55,7 +58,9 @@ class ResultsRecorder:
             self.results.system = TimeSeries(**self.monitor.snapshot())
 
     def flush(self) -> None:
-        """Write the file as it stands."""
+        """Write the file as it stands (an earlier file stays until there is a sample)."""
+        if self.replaces and not self.results.samples:
+            return
         self.refresh()
         write_atomically(self.path, self.results.dump())
         self._last_flush = time.monotonic()
