@@ -188,3 +188,18 @@ def test_resume_refuses_the_results_of_another_artifact(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigurationError, match="holds results of another run"):
         resumed_samples(_previous(tmp_path, [0, 1]), fresh, 1)
+
+
+def test_other_load_is_interval_weighted_and_needs_a_second_of_samples() -> None:
+    from kenning.core.monitor import other_load_cores
+    from kenning.core.resultparts import TimeSeries
+
+    def series(stamps: list[float], busy: list[float], own: list[float]) -> TimeSeries:
+        cores = [[b / 2, b / 2] for b in busy]
+        return TimeSeries(interval_s=0.2, timestamps=stamps, cpu_percent=cores,
+                          ram_used_bytes=[1] * len(stamps), ram_percent=[1.0] * len(stamps),
+                          gpu_available=False, process_cpu_percent=own)  # fmt: skip
+
+    # 0.5 s at 1 other core, then 1.5 s at none: 0.25 cores on average
+    assert other_load_cores(series([0.5, 2.0], [200.0, 100.0], [100.0, 100.0])) == 0.25
+    assert other_load_cores(series([0.02], [200.0], [100.0])) is None  # 20 ms tells nothing

@@ -70,13 +70,15 @@ def throttle_events() -> int | None:
 def _busy(times: Any) -> tuple[float, float]:
     """(busy, total) seconds of one ``cpu_times`` entry.
 
-    Busy time is summed from the tick-sampled fields (user, nice, system, interrupts): the
-    kernel computes idle time precisely at each read but counts busy time in ticks, so
-    ``total - idle`` over a short interval is biased. Steal (another guest ran) is neither.
+    Busy time is what processes ran (user, nice, system), summed from the tick-sampled
+    fields: the kernel computes idle time precisely at each read but counts busy time in
+    ticks, so ``total - idle`` over a short interval is biased. Interrupt time (the loopback
+    traffic of the measurement itself, mostly) belongs to no process and is left out, as is
+    steal (another guest ran).
     """
-    busy = sum(getattr(times, name, 0.0) for name in ("user", "nice", "system", "irq", "softirq"))
-    idle = times.idle + getattr(times, "iowait", 0.0) + getattr(times, "steal", 0.0)
-    return busy, busy + idle
+    busy = sum(getattr(times, name, 0.0) for name in ("user", "nice", "system"))
+    other = ("idle", "iowait", "steal", "irq", "softirq")
+    return busy, busy + sum(getattr(times, name, 0.0) for name in other)
 
 
 def _cpu_freq() -> list[float] | None:
@@ -233,11 +235,17 @@ class SystemMonitor:
         self.stop()
 
 
-def other_load_cores(series: Any) -> float | None:
+#: load samples must cover this long to estimate other load: the kernel counts CPU time in
+#: 10 ms ticks, so a 20 ms window is +-0.5 cores of noise, one second +-0.01
+MIN_LOAD_SPAN_S = 1.0
+
+
+def other_load_cores(series: Any, min_span_s: float = MIN_LOAD_SPAN_S) -> float | None:
     """Mean CPU used by processes other than the measuring ones over a run, in cores.
 
     ``series`` is a results file's load series (``cpu_percent`` per core and the measuring
-    processes' ``process_cpu_percent``); None when it has no such samples.
+    processes' ``process_cpu_percent``); None when it has no such samples or they cover
+    less than ``min_span_s`` seconds (too short to tell).
     """
     if series is None or not series.process_cpu_percent or not series.cpu_percent:
         return None
@@ -248,7 +256,7 @@ def other_load_cores(series: Any) -> float | None:
         span = max(0.0, end - start)
         weighted += span * max(0.0, sum(cores) - own) / 100.0
         total += span
-    return weighted / total if total > 0 else None
+    return weighted / total if total >= min_span_s and total > 0 else None
 
 
 def peer_pid(local: tuple[str, int], peer: tuple[str, int]) -> int | None:

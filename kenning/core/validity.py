@@ -24,7 +24,7 @@ from pydantic import BaseModel
 
 from kenning.core.figures import PRIMARY
 from kenning.core.measure import MeasureSettings
-from kenning.core.monitor import other_load_cores
+from kenning.core.monitor import MIN_LOAD_SPAN_S, other_load_cores
 from kenning.core.resultparts import TimeSeries
 
 #: relative change of a core's frequency that makes a run INVALID
@@ -77,7 +77,8 @@ def judge(results: Any) -> RunVerdict:
     reasons.extend(_monitor_reasons(series))
     other = other_load_cores(series)
     if other is None:
-        notes.append("other load: not measured")
+        notes.append(f"other load: not measured (the load samples cover less than "
+                     f"{MIN_LOAD_SPAN_S:g} s)")  # fmt: skip
     elif other > settings.max_other_load:
         reasons.append(
             f"other processes used {other:.2f} cores while the model ran "
