@@ -42,3 +42,22 @@ def test_local_board_that_cannot_start_names_board_and_step(tmp_path: Path) -> N
     message = str(err.value)
     assert "board 'local', starting the server" in message
     assert "kenning.runtimes.nothing.Nope" in message
+
+
+def test_a_silent_local_server_start_fails_within_its_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import time
+
+    (tmp_path / "silentrt.py").write_text("import time\ntime.sleep(120)\n")  # never listens
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])
+    )
+    start = time.monotonic()
+    with pytest.raises(BoardError, match="did not say where it listens within 2 s"):
+        with local_server(
+            "silentrt.Silent", tmp_path / "m", tmp_path / "log", startup_timeout=2.0
+        ):
+            pass
+    assert time.monotonic() - start < 6

@@ -51,15 +51,16 @@ def _is_password_key(key: object) -> bool:
     return "password" in text or text in {"passwd", "passphrase"}
 
 
-def _password_paths(value: Any, path: Loc = ()) -> Iterable[Loc]:
+def password_paths(value: Any, path: Loc = ()) -> Iterable[Loc]:
+    """Where a password-like key sits in ``value`` (paths of mapping keys and list indexes)."""
     if isinstance(value, Mapping):
         for key, item in value.items():
             if _is_password_key(key):
                 yield (*path, key)
-            yield from _password_paths(item, (*path, key))
+            yield from password_paths(item, (*path, key))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _password_paths(item, (*path, index))
+            yield from password_paths(item, (*path, index))
 
 
 def _null_runtime(value: Any) -> Any:
@@ -144,7 +145,7 @@ class BoardEntry(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _no_password(cls, data: Any) -> Any:
-        if any(True for _ in _password_paths(data)):
+        if any(True for _ in password_paths(data)):
             raise ValueError(PASSWORD_MESSAGE)
         return data
 

@@ -20,7 +20,7 @@ from kenning.boards.inventory import (
     PROTOCOLS,
     BoardEntry,
     Inventory,
-    _password_paths,
+    password_paths,
 )
 from kenning.boards.yamllines import Loc, describe, load_with_lines, locate
 
@@ -50,7 +50,7 @@ def _check_raw(data: Any, display: str, path: Path, lines: Mapping[Loc, int]) ->
     for name, board in boards.items() if isinstance(boards, Mapping) else ():
         problems += [
             locate(display, ("boards", str(name), *found), lines, PASSWORD_MESSAGE)
-            for found in _password_paths(board)
+            for found in password_paths(board)
         ]
         if isinstance(board, Mapping) and board.get("name", name) != name:
             message = "must equal the board's key under `boards:` (or be left out)"

@@ -7,10 +7,11 @@ protocol, even with no hardware at hand.
 from __future__ import annotations
 
 import logging
+import queue
 import re
 import subprocess
 import sys
-import time
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -71,31 +72,50 @@ def local_server(
         "--host", "127.0.0.1", "--port", "0", "--save-model-path", str(save_model_path),
         "--verbosity", "WARNING", *runtime_args,
     ]  # fmt: skip
-    with log_path.open("w") as log_file:
-        proc = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=log_file, text=True, bufsize=1
-        )
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            bufsize=1)  # fmt: skip
+    ports: queue.Queue[int | None] = queue.Queue()
+    # the server's output is drained into its log for as long as it runs
+    pump = threading.Thread(target=_drain, args=(proc, log_path, ports), daemon=True)
+    pump.start()
     try:
-        port = _wait_for_port(proc, log_path, startup_timeout)
+        port = _wait_for_port(proc, ports, log_path, startup_timeout)
         yield RunningServer("127.0.0.1", port, log_path, proc)
     finally:
         _stop(proc)
+        pump.join(timeout=5)  # the pipe ends with the process: the pump sees its end
+        if proc.stdout is not None and not pump.is_alive():
+            proc.stdout.close()
 
 
-def _wait_for_port(proc: subprocess.Popen[str], log_path: Path, timeout: float) -> int:
+def _drain(proc: subprocess.Popen[str], log_path: Path, ports: queue.Queue[int | None]) -> None:
+    """Copy the server's output to its log; report the port it listens on (None: it ended)."""
     assert proc.stdout is not None
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        match = _LISTENING.search(line)
-        if match:
-            return int(match.group(1))
+    with log_path.open("w") as log_file:
+        for line in proc.stdout:
+            log_file.write(line)
+            log_file.flush()
+            match = _LISTENING.search(line)
+            if match:
+                ports.put(int(match.group(1)))
+    ports.put(None)
+
+
+def _wait_for_port(
+    proc: subprocess.Popen[str], ports: queue.Queue[int | None], log_path: Path, timeout: float
+) -> int:
+    try:
+        port = ports.get(timeout=timeout)
+    except queue.Empty:
+        port, why = None, f"it did not say where it listens within {timeout:g} s"
+    else:
+        why = "it exited before listening"
+    if port is not None:
+        return port
     proc.kill()
     proc.wait()
-    tail = log_path.read_text(errors="replace").splitlines()
-    raise BoardError("local", "starting the server", "it exited before listening", tail)
+    tail = log_path.read_text(errors="replace").splitlines() if log_path.is_file() else []
+    raise BoardError("local", "starting the server", why, tail)
 
 
 def _stop(proc: subprocess.Popen[str]) -> None:
@@ -106,8 +126,6 @@ def _stop(proc: subprocess.Popen[str]) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-    if proc.stdout is not None:
-        proc.stdout.close()
 
 
 class LocalBoard:

@@ -10,7 +10,7 @@ from importlib.util import find_spec
 from pathlib import Path, PurePosixPath
 
 from kenning.boards.inventory import BoardEntry, normalize_arch
-from kenning.boards.status import _PYTHON_PROBE, BoardStatus, runtime_modules
+from kenning.boards.status import PYTHON_PROBE, BoardStatus, runtime_modules
 from kenning.utils.errors import ConfigurationError
 
 
@@ -67,7 +67,7 @@ def probe_script(board: BoardEntry) -> str:
         ]
         lines.append(
             f"if command -v {shlex.quote(words[0])} >/dev/null 2>&1; then "
-            f"{python} -c {shlex.quote(_PYTHON_PROBE)} {' '.join(map(shlex.quote, args))}; "
+            f"{python} -c {shlex.quote(PYTHON_PROBE)} {' '.join(map(shlex.quote, args))}; "
             'else echo "python -"; fi'
         )
     lines.append(

@@ -17,7 +17,7 @@ RUNTIME_MODULES: dict[str, tuple[str, ...]] = {
 
 #: runs on the board's python: prints its version and, per ``runtime=mod1,mod2`` argument,
 #: the first module found (``-`` if none); importlib.util.find_spec imports nothing
-_PYTHON_PROBE = """\
+PYTHON_PROBE = """\
 import sys, importlib.util as u
 print("python", sys.version.split()[0])
 for a in sys.argv[1:]:
