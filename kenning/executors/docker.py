@@ -23,14 +23,7 @@ from typing import Any, ClassVar, TextIO
 from kenning.executors.base import ExecutionRecord, Executor, OutputSink, hostname
 from kenning.executors.dockerclient import connect, docker_errors
 from kenning.executors.errors import ContainerError, ExecutionTimeoutError
-from kenning.executors.labels import (
-    LABEL_COMMIT,
-    LABEL_SOURCES,
-    LABEL_VERSION,
-    drift_from_label,
-    lock_labels,
-    resolve,
-)
+from kenning.executors.labels import LABEL_VERSION, provenance_from_labels, resolve
 from kenning.utils.errors import ConfigurationError
 
 log = logging.getLogger("kenning.executors.docker")
@@ -117,11 +110,10 @@ class DockerExecutor(Executor):
             image=reference,
             image_id=found.id,
             repo_digests=list(found.attrs.get("RepoDigests") or []),
-            apt_drift=drift_from_label(labels),
-            lock_sha256=lock_labels(labels),
-            kenning_version=labels.get(LABEL_VERSION, "unknown"),
-            git_commit=labels.get(LABEL_COMMIT),
-            sources_sha256=labels.get(LABEL_SOURCES),
+            **{
+                **provenance_from_labels(labels),
+                "kenning_version": labels.get(LABEL_VERSION, "unknown"),
+            },
             command=list(command),
             workdir=str(cwd),
             host=hostname(),

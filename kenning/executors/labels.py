@@ -44,3 +44,14 @@ def drift_from_label(labels: dict[str, str]) -> list[str]:
     """The drifted Debian pins recorded in an image's labels (``pkg pinned -> installed``)."""
     value = labels.get(LABEL_APT_DRIFT, "")
     return [part.strip() for part in value.split(";") if part.strip()]
+
+
+def provenance_from_labels(labels: dict[str, str]) -> dict[str, object]:
+    """What an image's labels say about where it came from, as ExecutionRecord fields."""
+    return {
+        "lock_sha256": lock_labels(labels),
+        "kenning_version": labels.get(LABEL_VERSION),
+        "git_commit": labels.get(LABEL_COMMIT),
+        "sources_sha256": labels.get(LABEL_SOURCES),
+        "apt_drift": drift_from_label(labels),
+    }

@@ -10,19 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from kenning.executors.labels import (
-    LABEL_APT_DRIFT,
-    LABEL_COMMIT,
-    LABEL_IMAGE,
-    LABEL_LOCK_PREFIX,
-    LABEL_SOURCES,
-    LABEL_VERSION,
-    REPOSITORY,
-    drift_from_label,
-    drift_label,
-    image_tag,
-    lock_labels,
-)
+from kenning.executors.labels import image_tag
 from kenning.utils.errors import ConfigurationError
 from kenning.utils.provenance import sha256_file, work_tree
 
@@ -148,24 +136,3 @@ def lock_files(name: str, root: Path | None = None) -> list[Path]:
 def lock_hashes(name: str, root: Path | None = None) -> dict[str, str]:
     """sha256 of each lock file of image ``name`` in the work tree, by file name."""
     return {path.name: sha256_file(path) for path in lock_files(name, root)}
-
-
-__all__ = [
-    "CATALOGUE",
-    "LABEL_APT_DRIFT",
-    "LABEL_COMMIT",
-    "LABEL_IMAGE",
-    "LABEL_LOCK_PREFIX",
-    "LABEL_SOURCES",
-    "LABEL_VERSION",
-    "REPOSITORY",
-    "ImageSpec",
-    "drift_from_label",
-    "drift_label",
-    "image_tag",
-    "images_dir",
-    "lock_files",
-    "lock_hashes",
-    "lock_labels",
-    "spec",
-]

@@ -8,6 +8,7 @@ from typing import Any
 
 from kenning.executors.base import ExecutionRecord
 from kenning.executors.dockerclient import docker_errors, session
+from kenning.executors.labels import provenance_from_labels
 from kenning.toolchain import catalogue
 from kenning.toolchain.catalogue import lock_hashes
 from kenning.toolchain.lockdiff import describe_change
@@ -53,11 +54,7 @@ def image_info(name: str, client: Any = None) -> ImageInfo:
         arch=image.attrs.get("Architecture", "?"),
         size_bytes=image.attrs.get("Size", 0),
         created=image.attrs.get("Created", ""),
-        lock_sha256=catalogue.lock_labels(labels),
-        kenning_version=labels.get(catalogue.LABEL_VERSION),
-        git_commit=labels.get(catalogue.LABEL_COMMIT),
-        sources_sha256=labels.get(catalogue.LABEL_SOURCES),
-        apt_drift=catalogue.drift_from_label(labels),
+        **provenance_from_labels(labels),  # type: ignore[arg-type]
         repo_digests=list(image.attrs.get("RepoDigests") or []),
     )
 

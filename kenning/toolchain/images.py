@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import kenning
+from kenning.executors import labels as image_labels
 from kenning.executors.dockerclient import docker_errors, session
 from kenning.executors.errors import ImageBuildError
-from kenning.toolchain import catalogue
 from kenning.toolchain.baseimage import build_base_image
 from kenning.toolchain.catalogue import ImageSpec, images_dir, lock_files, lock_hashes, spec
 from kenning.toolchain.imageinfo import (
@@ -116,11 +116,11 @@ def build_image(
         sources = _write_context(context, image, root, extra_ca, wheels)
         context.seek(0)
         labels = {
-            catalogue.LABEL_IMAGE: image.name,
-            catalogue.LABEL_VERSION: kenning.__version__,
-            catalogue.LABEL_COMMIT: git_commit(root) or "unknown",
-            catalogue.LABEL_SOURCES: sources,
-            **{catalogue.LABEL_LOCK_PREFIX + k: v for k, v in lock_hashes(name, root).items()},
+            image_labels.LABEL_IMAGE: image.name,
+            image_labels.LABEL_VERSION: kenning.__version__,
+            image_labels.LABEL_COMMIT: git_commit(root) or "unknown",
+            image_labels.LABEL_SOURCES: sources,
+            **{image_labels.LABEL_LOCK_PREFIX + k: v for k, v in lock_hashes(name, root).items()},
         }
         with session(timeout=3600) as client, docker_errors(tag, name):
             stream = client.api.build(
@@ -178,7 +178,7 @@ def _label_drift(client: Any, image: ImageSpec, tag: str, drift: list[str]) -> N
         stream = client.api.build(
             fileobj=io.BytesIO(dockerfile),
             tag=tag,
-            labels={catalogue.LABEL_APT_DRIFT: catalogue.drift_label(drift)},
+            labels={image_labels.LABEL_APT_DRIFT: image_labels.drift_label(drift)},
             rm=True,
             decode=True,
             platform=f"linux/{image.arch}",

@@ -27,7 +27,7 @@ from typing import Any
 
 from kenning.executors.dockerclient import docker_errors, session
 from kenning.executors.errors import RegistryError
-from kenning.toolchain.catalogue import REPOSITORY, image_tag
+from kenning.executors.labels import REPOSITORY, image_tag
 from kenning.utils.provenance import work_tree
 
 #: Debian's package for the CNCF distribution registry, and its binary
