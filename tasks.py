@@ -8,8 +8,12 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from invoke import Context, Exit, task
+
+if TYPE_CHECKING:
+    from kenning.toolchain.bench import Job
 
 PY = sys.executable
 
@@ -20,77 +24,109 @@ def _run(c: Context, args: list[str]) -> None:
         raise Exit(f"step failed: python -m {' '.join(args)}", code=1)
 
 
+DEMO = "scenarios/digits.yaml"
+
+
+def _job(scenario: str, **measure: object) -> Job:
+    """The checked scenario (every problem of the file at once, before any work)."""
+    from kenning.toolchain.benchtask import load_job
+    from kenning.utils.errors import KenningError
+
+    try:
+        return load_job(scenario, measure or None)
+    except KenningError as exc:
+        raise Exit(f"error: {exc}", code=2) from exc
+
+
+def _build(build: str, job: Job) -> Path:
+    return Path(build) if build else Path("build") / job.scenario.name
+
+
 @task(
     help={
-        "compiler": "tvm, tflite, onnxruntime-quant (int8) or onnx (as `kenning list compiler`)",
-        "target": "compiler target, e.g. aarch64 for tvm, int8 for tflite",
-        "model": "torch or tensorflow (default: torch; tflite takes tensorflow)",
+        "scenario": f"scenario file (default: {DEMO})",
+        "deployment": "deployment of the scenario (repeatable; default: all)",
+        "arch": "board architecture to compile for: amd64 (default) or arm64",
         "executor": "auto (docker when a daemon answers), local or docker",
-        "build": "folder holding models/ from `invoke train` (default: build/demo)",
-    }
+        "build": "folder holding models/ (default: build/<scenario name>)",
+    },
+    iterable=["deployment"],
 )
 def compile(
     c: Context,
-    compiler: str = "tvm",
-    target: str = "",
-    model: str = "",
+    scenario: str = DEMO,
+    deployment: list[str] | None = None,
+    arch: str = "amd64",
     executor: str = "auto",
-    build: str = "build/demo",
+    build: str = "",
 ) -> None:
-    """Compile a trained digits model, each step in its pinned image."""
+    """Compile a scenario's deployments, each step in its pinned image."""
     from kenning.executors import select_executor
-    from kenning.toolchain.compile import run_compile
+    from kenning.toolchain.compile import plan, run_plan
     from kenning.utils.errors import KenningError
 
-    chosen = model or ("tensorflow" if compiler == "tflite" else "torch")
+    job = _job(scenario)
+    names = list(deployment or []) or list(job.scenario.deployments)
     try:
         with select_executor(executor) as runner:
-            artifact, records = run_compile(runner, chosen, compiler, target, Path(build))
+            for name in names:
+                if name not in job.scenario.deployments:
+                    raise Exit(f"error: {scenario} has no deployment '{name}'", code=2)
+                planned = plan(job.scenario, job.models, name, _build(build, job), arch)
+                artifact, records = run_plan(runner, planned, job.model_of(name),
+                                             _build(build, job))  # fmt: skip
+                where = ", ".join(f"{r.image or 'local'}" for r in records.values()) or "as given"
+                print(f"== {name}: {artifact} (ran in: {where})")
     except KenningError as exc:
         raise Exit(f"compile failed: {exc}", code=1) from exc
-    where = ", ".join(f"{r.image or 'local'}" for r in records.values())
-    print(f"== {artifact} (ran in: {where})")
 
 
 @task(
     help={
-        "build": "output folder (default: build/demo)",
-        "epochs": "training epochs",
+        "scenario": f"scenario file (default: {DEMO})",
+        "build": "output folder (default: build/<scenario name>)",
+        "epochs": "training epochs (default: the scenario's)",
         "executor": "auto (docker when a daemon answers), local or docker",
     }
 )
 def train(
-    c: Context, build: str = "build/demo", epochs: int = 10, executor: str = "local"
+    c: Context, scenario: str = DEMO, build: str = "", epochs: int = 0, executor: str = "local"
 ) -> None:
-    """Train the digits CNNs (PyTorch and TensorFlow), each in its training image."""
+    """Train the scenario's models (those with `train:`), each in its framework's image."""
     from kenning.executors import select_executor
-    from kenning.toolchain.demo import train as train_models
+    from kenning.toolchain.training import train_models, with_epochs
     from kenning.utils.errors import KenningError
 
+    job = with_epochs(_job(scenario), epochs)
     try:
         with select_executor(executor) as runner:
-            train_models(runner, Path(build), epochs)
+            train_models(runner, job, _build(build, job))
     except KenningError as exc:
         raise Exit(f"training failed: {exc}", code=1) from exc
-    print(f"== models in {Path(build) / 'models'}")
+    print(f"== models in {_build(build, job) / 'models'}")
 
 
 @task(
     help={
-        "build": "output folder (default: build)",
-        "epochs": "training epochs",
+        "scenario": f"scenario file (default: {DEMO}, the digits demo)",
+        "build": "output folder (default: build/<scenario name>)",
+        "epochs": "training epochs (default: the scenario's)",
         "executor": "where training and compiling run: local (default), docker or auto",
     }
 )
-def demo(c: Context, build: str = "build", epochs: int = 10, executor: str = "local") -> None:
+def demo(
+    c: Context, scenario: str = DEMO, build: str = "", epochs: int = 0, executor: str = "local"
+) -> None:
     """The main job: train, compile every way, benchmark on the local board, render the report."""
     from kenning.executors import select_executor
-    from kenning.toolchain.demo import run_demo
+    from kenning.toolchain.runner import run_scenario
+    from kenning.toolchain.training import with_epochs
     from kenning.utils.errors import KenningError
 
+    job = with_epochs(_job(scenario), epochs)
     try:
         with select_executor(executor) as runner:
-            report = run_demo(runner, Path(build) / "demo", epochs)
+            report = run_scenario(runner, job, _build(build, job))
     except KenningError as exc:
         raise Exit(f"demo failed: {exc}", code=1) from exc
     print(f"== report: {report.resolve()}")
@@ -98,60 +134,56 @@ def demo(c: Context, build: str = "build", epochs: int = 10, executor: str = "lo
 
 @task(
     help={
-        "board": "board name (default: local, this machine)",
-        "artifact": "demo artifact to bench (repeatable; default: every one the board runs)",
-        "model": "with --compiler/--runtime: an ad-hoc artifact: torch or tensorflow",
-        "compiler": "tvm, tflite, onnxruntime-quant (int8) or onnx",
-        "runtime": "runtime on the board: tvm, tflite, onnxruntime",
+        "scenario": f"scenario file (default: {DEMO})",
+        "board": "board name or tag (repeatable; default: the scenario's boards)",
+        "deployment": "deployment to bench (repeatable; default: every one the board runs)",
         "executor": "where compiling runs: auto (docker when a daemon answers), local, docker",
-        "build": "folder holding models/ from `invoke train` (default: build/demo)",
+        "build": "folder holding models/ from `invoke train` (default: build/<scenario name>)",
         "resume": "continue partial results instead of starting again",
         "trust_host_key": "accept (and record in known_hosts) a board's unknown SSH host key",
-        "warmup": "inferences run and discarded before measuring (default 10)",
+        "warmup": "inferences run and discarded before measuring (default: the scenario's, 10)",
         "min_samples": "measure at least this many samples, looping over the data (default "
-        "1000; p99 needs 662)",
+        "the scenario's, 1000; p99 needs 662)",
         "min_duration": "... and for at least this many seconds (default 0)",
         "sample_seed": "seed of the sample order (default 0)",
         "percentiles": "percentiles to report, comma-separated (default 50,90,99)",
     },
-    iterable=["artifact"],
+    iterable=["board", "deployment"],
 )
 def bench(
     c: Context,
-    board: str = "local",
-    artifact: list[str] | None = None,
-    model: str = "",
-    compiler: str = "",
-    runtime: str = "",
+    scenario: str = DEMO,
+    board: list[str] | None = None,
+    deployment: list[str] | None = None,
     executor: str = "auto",
-    build: str = "build/demo",
+    build: str = "",
     resume: bool = False,
     trust_host_key: bool = False,
-    warmup: int = 10,
-    min_samples: int = 1000,
-    min_duration: float = 0.0,
-    sample_seed: int = 0,
-    percentiles: str = "50,90,99",
+    warmup: int = -1,
+    min_samples: int = 0,
+    min_duration: float = -1.0,
+    sample_seed: int = -1,
+    percentiles: str = "",
 ) -> None:
-    """Compile for a board, benchmark there through the protocol, and render a report."""
-    from kenning.core.measure import MeasureSettings
+    """Compile for the boards, benchmark there through the protocol, and render one report."""
     from kenning.executors import select_executor
-    from kenning.toolchain.benchtask import run_bench
+    from kenning.toolchain.benchtask import resolve_boards, run_bench
     from kenning.utils.errors import KenningError
 
+    given = {"warmup": warmup if warmup >= 0 else None, "min_samples": min_samples or None,
+             "min_duration_s": min_duration if min_duration >= 0 else None,
+             "seed": sample_seed if sample_seed >= 0 else None,
+             "percentiles": [float(q) for q in percentiles.split(",") if q] or None}  # fmt: skip
     try:
-        measure = MeasureSettings.checked(
-            warmup=warmup, min_samples=min_samples, min_duration_s=min_duration,
-            seed=sample_seed, percentiles=[float(q) for q in percentiles.split(",") if q],
-        )  # fmt: skip
-    except (KenningError, ValueError) as exc:
-        raise Exit(f"error: {exc}", code=2) from exc
+        job = _job(scenario, **{k: v for k, v in given.items() if v is not None})
+    except ValueError as exc:
+        raise Exit(f"error: --percentiles: {exc}", code=2) from exc
     try:
+        boards = resolve_boards(list(board or []) or job.scenario.boards,
+                                trust_host_key=trust_host_key)  # fmt: skip
         with select_executor(executor) as runner:
-            report, results = run_bench(
-                runner, board, Path(build), list(artifact or []), model, compiler, runtime,
-                resume=resume, trust_host_key=trust_host_key, measure=measure,
-            )  # fmt: skip
+            report, results = run_bench(runner, job, _build(build, job), boards,
+                                        list(deployment or []), resume=resume)  # fmt: skip
     except KenningError as exc:
         raise Exit(f"bench failed: {exc}", code=1) from exc
     for path in results:
@@ -297,7 +329,7 @@ def report(
 ) -> None:
     """Render a report from results files (default: every results file of the last demo)."""
     files = list(results or []) or sorted(
-        str(p) for p in Path("build/demo/results").rglob("*.json")
+        str(p) for p in Path("build/digits/results").rglob("*.json")
     )
     if not files:
         raise Exit("no results files: pass --results FILE or run `invoke demo` first", code=1)

@@ -161,8 +161,12 @@ def variants(args: argparse.Namespace, fmt: str) -> list[Variant]:
 
 
 def measure(
-    infer: InferFn, model: ModelWrapper, dataset: DigitsDataset, args: argparse.Namespace,
-    name: str, artifact: Path,
+    infer: InferFn,
+    model: ModelWrapper,
+    dataset: DigitsDataset,
+    args: argparse.Namespace,
+    name: str,
+    artifact: Path,
 ) -> Results:
     """The artifact measured as ``inference_tester`` measures it: same loop, same figures."""
     results = new_results(f"bench_compilers:{name}", model, dataset, [], artifact)
@@ -200,8 +204,9 @@ def bench_model(
     rows = [
         fill(
             Row(fmt, "native", size_bytes=model.model_path.stat().st_size),
-            measure(framework_outcome(model), model, dataset, args, f"{fmt}-native",
-                    model.model_path),
+            measure(
+                framework_outcome(model), model, dataset, args, f"{fmt}-native", model.model_path
+            ),
         )
     ]
     for variant in variants(args, fmt):
@@ -221,8 +226,17 @@ def bench_model(
                 runtime = variant.runtime()
                 compile_and_load(model, compiler, runtime)
                 row.compile_s = round(time.perf_counter() - start, 1)
-                fill(row, measure(host_outcome(model, runtime), model, dataset, args,
-                                  f"{fmt}-{variant.name}", path))
+                fill(
+                    row,
+                    measure(
+                        host_outcome(model, runtime),
+                        model,
+                        dataset,
+                        args,
+                        f"{fmt}-{variant.name}",
+                        path,
+                    ),
+                )
                 if getattr(compiler, "tuning_reused", None):
                     row.note = "tuning records reused from cache"
             row.size_bytes = path.stat().st_size

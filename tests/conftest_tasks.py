@@ -22,8 +22,8 @@ def build(torch_digits_model: Path, tf_digits_model: Path) -> Iterator[Path]:
     """
     folder = ROOT / "build" / f"test-tasks-{uuid.uuid4().hex[:8]}"
     (folder / "models").mkdir(parents=True)
-    shutil.copy(torch_digits_model, folder / "models" / "digits-torch.pth")
-    shutil.copy(tf_digits_model, folder / "models" / "digits-tensorflow.keras")
+    shutil.copy(torch_digits_model, folder / "models" / "torch.pth")
+    shutil.copy(tf_digits_model, folder / "models" / "tensorflow.keras")
     yield folder.relative_to(ROOT)
     shutil.rmtree(folder)
 

@@ -1,22 +1,26 @@
-"""The README's main job end to end: train, compile every way, bench on the local board."""
+"""The README's main job end to end: scenarios/digits.yaml trained, compiled every way, benched."""
 
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 from kenning.boards.local import BoardError, local_server
 from kenning.core.results import load_results
 from kenning.executors.local import LocalExecutor
-from kenning.toolchain.demo import ARTIFACTS, MODELS, run_demo
+from kenning.toolchain.benchtask import load_job
+from kenning.toolchain.runner import run_scenario
+from kenning.toolchain.training import with_epochs
 
 
 @pytest.mark.slow
-def test_demo_benchmarks_every_artifact_through_the_protocol(tmp_path: Path) -> None:
-    report = run_demo(LocalExecutor(), tmp_path, epochs=4)
+def test_demo_benchmarks_every_deployment_through_the_protocol(tmp_path: Path) -> None:
+    job = with_epochs(load_job(ROOT / "scenarios" / "digits.yaml"), 4)
+    report = run_scenario(LocalExecutor(), job, tmp_path)
     assert report.is_file()
     html = report.read_text()
     results = sorted((tmp_path / "results").rglob("*.json"))
-    assert len(results) == len(ARTIFACTS) + len(MODELS) >= 7
+    assert len(results) == len(job.scenario.deployments) + len(job.models) == 8
     for path in results:
         res = load_results(path)
         assert res.status == "complete", path
@@ -24,15 +28,21 @@ def test_demo_benchmarks_every_artifact_through_the_protocol(tmp_path: Path) -> 
         assert res.verdict is not None
         steps = res.provenance["steps"]
         assert all(step["exit_code"] == 0 for step in steps.values())
+        assert "train" in steps  # trained in this run: its record stays with every result
         if res.scenario == "inference_tester":
             # benchmarked on the local board through the protocol
             assert res.provenance["board"] == "local"
+            assert res.provenance["scenario"] == "digits"
             assert all(s.ok_interval_s is not None for s in res.samples)
             # the default run is long enough, warmed up and undisturbed
             assert res.verdict.valid, (path, res.verdict)
             assert {f.role for f in res.frameworks} >= {"compiler", "runtime", "protocol"}
+            # the outputs follow the model's own on every sample both measured
+            assert res.agreement is not None and res.agreement.samples == 450, path
+            assert res.agreement.agrees and res.agreement.top1 > 0.97, (path, res.agreement)
     assert html.count("<img") >= len(results)
-    assert "Pareto" in html
+    assert "Pareto" in html and "Agreement" in html
+    assert (tmp_path / "summary.json").is_file()
 
 
 def test_local_board_that_cannot_start_names_board_and_step(tmp_path: Path) -> None:

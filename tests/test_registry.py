@@ -155,7 +155,7 @@ def test_reproduce_pulls_the_published_images_by_digest(
     assert all(d.startswith(f"{registry.address}/kenning/") and "@sha256:" in d
                for d in digests.values())  # fmt: skip
 
-    done = invoke("bench", "--build", str(build), "--artifact", "torch-ort-int8",
+    done = invoke("bench", "--build", str(build), "--deployment", "torch-ort-int8",
                   "--executor", "docker")  # fmt: skip
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     results = build / "results" / "local" / "torch-ort-int8.json"

@@ -67,7 +67,10 @@ def test_only_requested_sections(report_runs: dict[str, Path], tmp_path: Path) -
     render(report_runs["torch"], "Performance only", out, "--report-types", "performance")
     doc = PARSERS["md"](out.read_text())
     assert set(doc.tables) == {
-        "Run information", "Performance statistics", "Figures (ms; [99% confidence interval])"}
+        "Run information",
+        "Performance statistics",
+        "Figures (ms; [99% confidence interval])",
+    }
     assert check_tables(doc, {"torch.json": load_json(report_runs["torch"])}) == 3
 
 
@@ -84,7 +87,10 @@ def test_partial_run_is_rendered_and_flagged(
     raw = load_json(report_runs["torch"])
     raw["samples"] = raw["samples"][:100]
     raw.update(
-        status="partial", error="inference failed on sample 123: boom", metrics=None, figures={},
+        status="partial",
+        error="inference failed on sample 123: boom",
+        metrics=None,
+        figures={},
         verdict=None,
     )
     partial = tmp_path / "partial.json"
@@ -95,8 +101,10 @@ def test_partial_run_is_rendered_and_flagged(
     assert check_tables(doc, {"partial.json": raw}) == 6
     planned = max(raw["measure"]["min_samples"], raw["dataset"]["num_samples"])
     distinct = len({s["index"] for s in raw["samples"]})
-    note = (f"This run did not complete (status: partial): 100 of {planned} samples were "
-            f"measured ({distinct} distinct of the {raw['dataset']['num_samples']} in the data)")
+    note = (
+        f"This run did not complete (status: partial): 100 of {planned} samples were "
+        f"measured ({distinct} distinct of the {raw['dataset']['num_samples']} in the data)"
+    )
     assert note in doc.text
     assert "inference failed on sample 123: boom" in doc.text
 

@@ -21,7 +21,7 @@ def _bench(build: Path, *args: str) -> Path:
 
 @pytest.mark.slow
 def test_bench_on_the_local_board_then_reproduce_and_resume(build: Path) -> None:
-    results = _bench(build, "--artifact", "tf-tflite", "--executor", "local") / "tf-tflite.json"
+    results = _bench(build, "--deployment", "tf-tflite", "--executor", "local") / "tf-tflite.json"
     first = load_results(results)
     assert first.status == "complete" and len(first.samples) == 1000
     assert first.verdict is not None and first.verdict.valid, first.verdict
@@ -51,7 +51,7 @@ def test_bench_on_the_local_board_then_reproduce_and_resume(build: Path) -> None
     partial.samples = partial.samples[:100]
     partial.status, partial.error = "partial", "board died"
     write_atomically(results, partial.dump())
-    _bench(build, "--artifact", "tf-tflite", "--executor", "local", "--resume")
+    _bench(build, "--deployment", "tf-tflite", "--executor", "local", "--resume")
     resumed = load_results(results)
     assert resumed.status == "complete" and len(resumed.samples) == 1000
     assert resumed.provenance["resumed"] == {"kept_samples": 100}
@@ -75,7 +75,7 @@ def test_reproduce_refuses_results_without_steps(tmp_path: Path) -> None:
 
 
 def test_bench_without_models_says_what_to_run(tmp_path: Path) -> None:
-    done = invoke("bench", "--artifact", "tf-tflite", "--executor", "local",
+    done = invoke("bench", "--deployment", "tf-tflite", "--executor", "local",
                   "--build", str(tmp_path))  # fmt: skip
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "invoke train" in done.stderr
@@ -86,7 +86,7 @@ def test_bench_without_models_says_what_to_run(tmp_path: Path) -> None:
 def test_reproduce_in_the_same_images_and_name_the_image_that_changed(
     build: Path, docker_client: object
 ) -> None:
-    results = _bench(build, "--artifact", "torch-tvm", "--executor", "docker") / "torch-tvm.json"
+    results = _bench(build, "--deployment", "torch-tvm", "--executor", "docker") / "torch-tvm.json"
     steps = load_results(results).provenance["steps"]
     assert [steps[s]["image"] for s in ("export", "compile")] == [
         "kenning/train-torch:latest", "kenning/compile-tvm:latest"]  # fmt: skip

@@ -10,6 +10,7 @@ toolchain talks to this interface only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,10 +31,13 @@ class Board(Protocol):
     name: str
     arch: str
 
-    def serve(self, runtime: str, suffix: str, folder: Path) -> AbstractContextManager[Endpoint]:
+    def serve(
+        self, runtime: str, suffix: str, folder: Path, args: Sequence[str] = ()
+    ) -> AbstractContextManager[Endpoint]:
         """Start the server with ``runtime`` (models saved as ``model.SUFFIX``).
 
-        ``folder`` is where the board's log and files are kept on this host.
+        ``folder`` is where the board's log and files are kept on this host; ``args`` are
+        more runtime flags (a deployment's runtime parameters), after the board's own.
         """
         ...
 

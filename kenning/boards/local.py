@@ -151,7 +151,9 @@ class LocalBoard:
         self.runtimes: list[str] | None = None
 
     @contextmanager
-    def serve(self, runtime: str, suffix: str, folder: Path) -> Iterator[Endpoint]:
+    def serve(
+        self, runtime: str, suffix: str, folder: Path, args: Sequence[str] = ()
+    ) -> Iterator[Endpoint]:
         """Start ``inference_server`` here; its log is ``folder/server.log``.
 
         Raises
@@ -163,7 +165,7 @@ class LocalBoard:
             runtime,
             folder / f"model.{suffix}",
             folder / "server.log",
-            self.runtime_args.get(runtime, []),
+            [*self.runtime_args.get(runtime, []), *args],
         ) as server:
             yield Endpoint(server.host, server.port)
 

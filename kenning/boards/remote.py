@@ -16,7 +16,7 @@ import os
 import posixpath
 import shlex
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -94,17 +94,21 @@ class RemoteBoard:
         return {"name": e.name, "kind": "ssh", "host": e.host, "port": e.port, "user": e.user,
                 "arch": e.arch, "deploy": e.deploy, "tags": list(e.tags)}  # fmt: skip
 
-    def _server_args(self, runtime: str, suffix: str, folder: str, bind: str) -> list[str]:
+    def _server_args(
+        self, runtime: str, suffix: str, folder: str, bind: str, extra: Sequence[str] = ()
+    ) -> list[str]:
         assert isinstance(self.entry.protocol, NetworkProtocolConfig)
         args = ["-m", "kenning.scenarios.inference_server", "network", runtime,
                 "--host", bind, "--port", str(self.entry.protocol.port),
                 "--save-model-path", posixpath.join(folder, f"model.{suffix}")]  # fmt: skip
         if self.entry.delegates and runtime == "tflite":
             args += ["--delegates-list", *self.entry.delegates]
-        return [*args, *self.entry.runtime_args.get(runtime, [])]
+        return [*args, *self.entry.runtime_args.get(runtime, []), *extra]
 
     @contextmanager
-    def serve(self, runtime: str, suffix: str, folder: Path) -> Iterator[Endpoint]:
+    def serve(
+        self, runtime: str, suffix: str, folder: Path, args: Sequence[str] = ()
+    ) -> Iterator[Endpoint]:
         """Deploy, start ``inference_server`` with ``runtime``, yield where to reach it.
 
         Raises
@@ -125,15 +129,15 @@ class RemoteBoard:
         with ExitStack() as stack:
             board = stack.enter_context(self.connect())
             board.output(f"mkdir -p {shlex.quote(remote)}", "preparing the work folder")
-            process = self._start(board, runtime, suffix, remote, log_name, bind)
+            process = self._start(board, runtime, suffix, remote, log_name, bind, args)
             stack.callback(self._fetch_log, board, log_name, folder / "server.log")
             stack.callback(_stop, self.name, process)
             board.wait_for_port(protocol.port, process=process, timeout=STARTUP_TIMEOUT_S)
             yield self._endpoint(board, stack, protocol)
 
     def _start(self, board: Any, runtime: str, suffix: str, remote: str, log_name: str,
-               bind: str) -> Any:  # fmt: skip
-        args = self._server_args(runtime, suffix, remote, bind)
+               bind: str, extra: Sequence[str] = ()) -> Any:  # fmt: skip
+        args = self._server_args(runtime, suffix, remote, bind, extra)
         if self.entry.deploy == "image":
             tag = image_tag(f"target-{self.arch}")
             push_image(board, tag)

@@ -27,6 +27,7 @@ class ONNXCompiler(ModelCompiler):
 
     framework = "onnx"
     input_formats = ("onnx",)
+    output_format = "onnx"
 
     def compile_wrapper(self, model: ModelWrapper) -> IOSpec:
         """Export ``model`` straight to ``compiled_model_path`` and check it.

@@ -57,6 +57,7 @@ class ONNXRuntimeQuantizer(ModelCompiler):
 
     framework = "onnxruntime"
     input_formats = ("onnx",)
+    output_format = "onnx"
 
     def __init__(
         self,

@@ -31,6 +31,7 @@ class PrecompiledModel(ModelCompiler):
 
     framework: ClassVar[str] = ""
     input_formats: ClassVar[tuple[str, ...]] = ("keras", "torch", "onnx", "tflite")
+    output_format = ""
 
     def compile(self, input_model_path: Path, io_spec: IOSpec) -> IOSpec:
         """Check the artifact and return its I/O specification.

@@ -29,6 +29,7 @@ class PyTorchCompiler(ModelCompiler):
 
     framework = "torch"
     input_formats = ("torch",)
+    output_format = "torch"
 
     def compile_wrapper(self, model: ModelWrapper) -> IOSpec:
         """Export the wrapper's module with a free batch dimension.

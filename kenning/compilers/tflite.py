@@ -62,6 +62,7 @@ class TFLiteCompiler(ModelCompiler):
 
     framework = "tensorflow"
     input_formats = ("keras",)
+    output_format = "tflite"
 
     def __init__(
         self,

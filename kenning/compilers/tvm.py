@@ -113,6 +113,7 @@ class TVMCompiler(ModelCompiler):
 
     framework = "tvm"
     input_formats = ("onnx",)
+    output_format = "tvm"
 
     def __init__(
         self,

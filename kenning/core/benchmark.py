@@ -127,6 +127,7 @@ def run_benchmark(
                 finished = round(time.monotonic() - monitor.start_time, 6)
                 top = dataset.evaluate(outcome.outputs)
                 for i, (_, sample) in enumerate(chunk):
+                    recorder.capture(sample, outcome.outputs[i])
                     recorder.add(SampleResult(
                         index=sample, seq=seq + i, ground_truth=int(labels[i]),
                         predictions=[int(c) for c in top[i]],

@@ -38,6 +38,8 @@ class ModelCompiler(ArgumentsHandler):
     framework: ClassVar[str] = ""
     #: model formats :meth:`compile` accepts (``"keras"``, ``"torch"``, ``"onnx"``)
     input_formats: ClassVar[tuple[str, ...]] = ("onnx",)
+    #: format of what it writes (a key of :data:`kenning.core.formats.FORMATS`)
+    output_format: ClassVar[str] = "onnx"
 
     def __init__(self, dataset: Dataset | None, compiled_model_path: Path) -> None:
         self.dataset = dataset

@@ -7,9 +7,12 @@ before any work), every few seconds while samples arrive, and at the end, markin
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Literal
+
+import numpy as np
 
 from kenning.core.monitor import SystemMonitor
 from kenning.core.resultparts import SampleResult, TimeSeries
@@ -39,6 +42,8 @@ class ResultsRecorder:
         self._last_flush = time.monotonic()
         #: an existing file is replaced only once this run has a sample to keep
         self.replaces = self.path.exists()
+        #: the outputs of each distinct sample, by dataset index (for output agreement)
+        self.outputs: dict[int, np.ndarray] = {}
         self.flush()
 
     @staticmethod
@@ -51,6 +56,11 @@ class ResultsRecorder:
         self.results.samples.append(sample)
         if time.monotonic() - self._last_flush >= self.flush_interval:
             self.flush()
+
+    def capture(self, index: int, output: np.ndarray, limit: int = 2000) -> None:
+        """Keep the first output of dataset sample ``index`` (up to ``limit`` samples)."""
+        if index not in self.outputs and len(self.outputs) < limit:
+            self.outputs[index] = np.asarray(output, dtype=np.float32).ravel()
 
     def refresh(self) -> None:
         """Bring what the run measures besides samples (load series) into the results."""
@@ -73,5 +83,23 @@ class ResultsRecorder:
         self.results.error = error
         self.refresh()
         self.results.compute_metrics()
+        if self.outputs and (self.results.samples or not self.replaces):
+            self.results.outputs_file = self._write_outputs().name
         self.flush()
         return self.results
+
+    def _write_outputs(self) -> Path:
+        """``<results>.outputs.npz``: the captured outputs, written atomically."""
+        target = outputs_path(self.path)
+        partial = target.with_name(f".{target.name}.partial.npz")
+        order = sorted(self.outputs)
+        sizes = {len(self.outputs[i]) for i in order}
+        rows = np.stack([self.outputs[i] for i in order]) if len(sizes) == 1 else np.zeros((0,))
+        np.savez(partial, indices=np.asarray(order, np.int64), outputs=rows)
+        os.replace(partial, target)
+        return target
+
+
+def outputs_path(results_path: Path) -> Path:
+    """Where the outputs captured by a run of ``results_path`` are kept."""
+    return results_path.with_name(results_path.name.removesuffix(".json") + ".outputs.npz")

@@ -26,6 +26,8 @@ SHORT_NAMES: dict[str, dict[str, str]] = {
     "dataset": {
         "digits": "kenning.datasets.digits.DigitsDataset",
         "pet": "kenning.datasets.pet_dataset.PetDataset",
+        "folder": "kenning.datasets.folder.FolderDataset",
+        "synthetic": "kenning.datasets.synthetic.SyntheticDataset",
     },
     "modelwrapper": {
         "tf-digits-cnn": (
@@ -33,6 +35,8 @@ SHORT_NAMES: dict[str, dict[str, str]] = {
         ),
         "torch-digits-cnn": "kenning.modelwrappers.classification.pytorch_digits.PyTorchDigitsCNN",
         "onnx-model": "kenning.modelwrappers.onnx.ONNXModel",
+        "keras-model": "kenning.modelwrappers.keras.KerasModel",
+        "tflite-model": "kenning.modelwrappers.tflite.TFLiteModel",
         "tf-pet-mobilenetv2": (
             "kenning.modelwrappers.classification.tensorflow_pet_dataset."
             "TensorFlowPetDatasetMobileNetV2"

@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 import kenning
+from kenning.core.agreement import Agreement
 from kenning.core.figures import FIGURES, PRIMARY, FigureSummary, format_percentile, summarise
 from kenning.core.measure import MeasureSettings, WarmupRecord
 from kenning.core.metrics import ClassificationMetrics, classification_metrics
@@ -81,6 +82,10 @@ class Results(BaseModel):
     metrics: ClassificationMetrics | None = None
     figures: dict[str, FigureSummary] = {}
     verdict: RunVerdict | None = None
+    outputs_file: str | None = Field(
+        None, description="beside this file: each distinct sample's outputs (.npz)"
+    )
+    agreement: Agreement | None = None
     provenance: dict[str, Any] = {}
 
     def distinct_samples(self) -> list[SampleResult]:
@@ -106,10 +111,14 @@ class Results(BaseModel):
             self.verdict = judge(self)
             return
         distinct = self.distinct_samples()
-        self.metrics = classification_metrics(
-            [s.predictions for s in distinct],
-            [s.ground_truth for s in distinct],
-            len(self.dataset.class_names),
+        self.metrics = (
+            None
+            if not self.dataset.class_names
+            else classification_metrics(
+                [s.predictions for s in distinct],
+                [s.ground_truth for s in distinct],
+                len(self.dataset.class_names),
+            )
         )
         settings = self.measure or MeasureSettings()
         self.figures = {}

@@ -37,6 +37,8 @@ class Runtime(ArgumentsHandler):
 
     #: name of the runtime's framework module, e.g. ``"onnxruntime"``
     framework: ClassVar[str] = ""
+    #: model formats it loads (keys of :data:`kenning.core.formats.FORMATS`)
+    model_formats: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, save_model_path: Path) -> None:
         self.save_model_path = Path(save_model_path)

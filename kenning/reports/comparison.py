@@ -1,9 +1,11 @@
 """Several runs side by side: a table, latency against accuracy with its Pareto front, bars.
 
 Runs are keyed ``R1``, ``R2``, ... in the order given and labelled from their
-own metadata (:func:`kenning.reports.metadata.labels`). The Pareto front is
-the set of runs that no other run beats on both latency (p50, lower is
-better) and accuracy (higher is better).
+own metadata (:func:`kenning.reports.metadata.labels`). The Pareto front is,
+per model (fronts never mix models), the set of runs that no other run of that model
+beats on both latency (p50, lower is better) and accuracy (higher is better). Each run's
+output agreement with its model's reference run is a column; one below its tolerance is
+flagged ``DISAGREES``.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ class Entry:
     p99_ms: float | None
     size_kib: float | None
     verdict: str
+    agreement: str = "-"
+    model_key: str = ""
 
 
 def entries(runs: Sequence[tuple[Path, Results]]) -> list[Entry]:
@@ -63,9 +67,31 @@ def entries(runs: Sequence[tuple[Path, Results]]) -> list[Entry]:
                 p99_ms=p99.value * MS if p99 else None,
                 size_kib=size / KIB if size is not None else None,
                 verdict=done.verdict.word if done.verdict else "-",
+                agreement=_agreement(results),
+                model_key=str(results.provenance.get("model") or metadata.model_name(results)),
             )
         )
     return out
+
+
+def _agreement(results: Results) -> str:
+    """Top-1 agreement with the reference, flagged when below its tolerance."""
+    a = results.agreement
+    if a is None:
+        return "reference" if results.provenance.get("deployment") == "reference" else "-"
+    text = f"{a.top1:.4f} (max abs {a.max_abs_error:.3g}, n={a.samples})"
+    return text if a.agrees else f"DISAGREES: {text} < {a.tolerance}"
+
+
+def model_fronts(runs: Sequence[Entry]) -> list[int]:
+    """Indices (into ``runs``) on the Pareto front of their own model: fronts never mix models."""
+    front: list[int] = []
+    for model in dict.fromkeys(e.model_key for e in runs):
+        members = [i for i, e in enumerate(runs) if e.model_key == model]
+        chosen = pareto_front([runs[i].p50_ms or 0.0 for i in members],
+                              [runs[i].accuracy or 0.0 for i in members])  # fmt: skip
+        front += [members[i] for i in chosen]
+    return sorted(front)
 
 
 def against_fastest(runs: Sequence[Entry]) -> dict[str, str]:
@@ -110,15 +136,14 @@ BARS = (
 def comparison_section(runs: list[Entry], stem: str = "") -> dict[str, Any]:
     """The comparison table, the latency-accuracy plot and one bar plot per metric."""
     measured = [e for e in runs if e.accuracy is not None and e.p50_ms is not None]
-    front_idx = pareto_front(
-        [e.p50_ms or 0.0 for e in measured], [e.accuracy or 0.0 for e in measured]
-    )
+    front_idx = model_fronts(measured)
     front = {measured[i].key for i in front_idx}
     listing = Table("Runs compared", ["#", "Label", "Created", "Results file"])
     table = Table(
         "Comparison of runs",
         [
             "#",
+            "Deployment",
             "Model",
             "Compiler",
             "Runtime",
@@ -130,6 +155,7 @@ def comparison_section(runs: list[Entry], stem: str = "") -> dict[str, Any]:
             "Latency p50 (ms)",
             "Latency p99 (ms)",
             "Against the fastest",
+            "Agreement (top-1)",
             "Verdict",
             "Pareto-optimal",
         ],
@@ -140,6 +166,7 @@ def comparison_section(runs: list[Entry], stem: str = "") -> dict[str, Any]:
         listing.add(e.key, e.label, r.created, e.source.name)
         table.add(
             e.key,
+            str(r.provenance.get("deployment", "-")),
             metadata.model_name(r),
             metadata.compiler(r) or "none",
             metadata.runtime(r),
@@ -151,6 +178,7 @@ def comparison_section(runs: list[Entry], stem: str = "") -> dict[str, Any]:
             fixed(e.p50_ms, 3),
             fixed(e.p99_ms, 3),
             against.get(e.key, "-"),
+            e.agreement,
             e.verdict,
             "yes" if e.key in front else "no",
         )

@@ -59,6 +59,11 @@ def labels(runs: Sequence[Results]) -> list[str]:
     """
     out = []
     for results in runs:
+        deployment = results.provenance.get("deployment")
+        if deployment:  # a scenario's run: its deployment's name, its model, its board
+            model = results.provenance.get("model") or model_name(results)
+            out.append(" · ".join(map(str, (deployment, model, board(results)))))
+            continue
         parts = [model_name(results)]
         if compiler(results):
             parts.append(str(compiler(results)).split(" ")[0])

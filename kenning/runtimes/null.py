@@ -36,6 +36,7 @@ class NullRuntime(Runtime):
     )
 
     framework = "null"
+    model_formats = ("onnx", "tvm", "tflite", "torch")
 
     def __init__(
         self, save_model_path: Path = Path("null-model.bin"), inference_time: float = 0.0

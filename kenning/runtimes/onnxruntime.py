@@ -40,6 +40,7 @@ class ONNXRuntime(Runtime):
     )
 
     framework = "onnxruntime"
+    model_formats = ("onnx",)
 
     def __init__(
         self,

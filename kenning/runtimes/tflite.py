@@ -49,6 +49,7 @@ class TFLiteRuntime(Runtime):
     )
 
     framework = "tflite"
+    model_formats = ("tflite",)
 
     def __init__(
         self,

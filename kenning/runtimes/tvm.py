@@ -43,6 +43,7 @@ class TVMRuntime(Runtime):
     )
 
     framework = "tvm"
+    model_formats = ("tvm",)
 
     def __init__(self, save_model_path: Path = Path("model.so"), num_threads: int = 0) -> None:
         super().__init__(save_model_path)

@@ -25,6 +25,7 @@ from kenning.core.model import ModelWrapper
 from kenning.core.recorder import ResultsRecorder
 from kenning.core.results import FrameworkInfo, new_results, summary_line
 from kenning.scenarios.common import ClassSlot, build_parser, check_output_path, run
+from kenning.utils.provenance import sha256_file
 
 log = logging.getLogger("kenning.inference")
 
@@ -78,6 +79,7 @@ def main(argv: Sequence[str]) -> int:
         [FrameworkInfo(role="model", name=name, version=version)],
         model.model_path,
     )
+    results.model.sha256 = sha256_file(model.model_path)
     recorder = ResultsRecorder(output, results)
     settings = MeasureSettings.from_argparse(args)
     final = run_benchmark(dataset, framework_outcome(model), recorder, settings)

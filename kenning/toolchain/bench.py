@@ -1,16 +1,17 @@
-"""Benchmark one deployment on one board: compile for its architecture, serve, measure.
+"""Benchmark one deployment of a scenario on one board: compile for it, serve, measure.
 
-The steps: compile the trained model for the board's architecture (in the compile image
-when the executor is Docker), start ``inference_server`` on the board (:class:`Board`
-implementations: :class:`kenning.boards.local.LocalBoard`, and boards reached over
-SSH), run ``inference_tester`` on this host against it with the artifact, and keep the
-records of every step in the results file, so ``invoke reproduce`` can run them again.
+The steps: compile the model for the board's architecture (in the compile images when the
+executor is Docker), start ``inference_server`` on the board (:class:`Board`
+implementations: :class:`kenning.boards.local.LocalBoard`, and boards reached over SSH),
+run ``inference_tester`` on this host against it with the artifact, and keep the records
+of every step in the results file, so ``invoke reproduce`` can run them again.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +22,26 @@ from kenning.executors.base import ExecutionRecord, Executor
 from kenning.executors.boarderrors import BoardError
 from kenning.executors.errors import ExecutionError
 from kenning.executors.local import LocalExecutor
-from kenning.toolchain.compile import COMPILERS, run_compile
-from kenning.toolchain.demo_models import DIGITS, MODELS, Artifact, model_path
-from kenning.toolchain.steps import Step, paths
+from kenning.toolchain.chains import SourceModel, artifact_suffix, dataset_argv, flags
+from kenning.toolchain.compile import Plan, plan, run_plan
+from kenning.toolchain.scenario import Scenario
+from kenning.toolchain.steps import Step, paths, python
 from kenning.utils.errors import KenningError
 
 log = logging.getLogger("kenning.bench")
 
-#: TVM's --target for each board architecture
-TVM_TARGETS = {"amd64": "llvm", "arm64": "aarch64"}
+
+@dataclass
+class Job:
+    """A checked scenario, its resolved models, and how to measure."""
+
+    scenario: Scenario
+    models: dict[str, SourceModel]
+    measure: MeasureSettings = field(default_factory=MeasureSettings)
+
+    def model_of(self, deployment: str) -> SourceModel:
+        """The model deployment ``deployment`` deploys."""
+        return self.models[str(self.scenario.deployments[deployment].model)]
 
 
 def attach(
@@ -42,54 +54,43 @@ def attach(
     write_atomically(results_path, results.dump())
 
 
-def compile_for(
-    executor: Executor, board: Board, build: Path, artifact: Artifact
-) -> tuple[Path, dict[str, ExecutionRecord]]:
-    """Compile ``artifact`` for ``board``'s architecture; return it and the steps' records."""
-    target = TVM_TARGETS.get(board.arch, "") if artifact.compiler == "tvm" else ""
-    return run_compile(
-        executor, artifact.model, artifact.compiler, target, build,
-        args=artifact.compiler_args, name=f"{artifact.name}-{board.arch}",
-    )  # fmt: skip
-
-
-def tester_step(
-    artifact: Artifact, compiled: Path, build: Path, out: Path, endpoint: Endpoint,
-    extra: Sequence[str] = (),
-) -> Step:  # fmt: skip
+def tester_step(job: Job, name: str, compiled: Path, build: Path, out: Path,
+                endpoint: Endpoint, extra: Sequence[str] = ()) -> Step:  # fmt: skip
     """The ``inference_tester`` step that benchmarks ``compiled`` on a server.
 
     The server's address is a parameter (``{host}``, ``{port}``): a re-run fills in the
     address of the server it starts.
     """
-    model = MODELS[artifact.model]
-    source = model_path(build, model)
+    model = job.model_of(name)
+    source = model.path(build)
+    dataset, *dataset_flags = dataset_argv(job.scenario, source)
     template = [
-        "python", "-m", "kenning.scenarios.inference_tester", model.wrapper, "precompiled",
-        artifact.runtime, DIGITS, str(out), "--protocol-cls", "network",
-        "--host", "{host}", "--port", "{port}",
-        "--model-path", str(source), "--compiled-model-path", str(compiled), *extra,
+        *python("kenning.scenarios.inference_tester", model.wrapper, "precompiled",
+                job.scenario.deployments[name].runtime.runtime, dataset, str(out)),
+        "--protocol-cls", "network", "--host", "{host}", "--port", "{port}",
+        "--model-path", str(source), "--compiled-model-path", str(compiled),
+        *flags(model.parameters), *dataset_flags, *extra,
     ]  # fmt: skip
     return Step("benchmark", "", template, {"host": endpoint.host, "port": str(endpoint.port)},
                 inputs=paths(source, compiled), outputs=paths(out))  # fmt: skip
 
 
-def results_path(build: Path, board: Board, artifact: Artifact) -> Path:
-    """Where the results of ``artifact`` on ``board`` go."""
-    return build / "results" / board.name / f"{artifact.name}.json"
+def results_path(build: Path, board: Board, name: str) -> Path:
+    """Where the results of deployment ``name`` on ``board`` go."""
+    return build / "results" / board.name / f"{name}.json"
 
 
-def bench_artifact(
+def bench_deployment(
     executor: Executor,
     board: Board,
     build: Path,
-    artifact: Artifact,
+    job: Job,
+    name: str,
     before: Mapping[str, ExecutionRecord] | None = None,
     *,
     resume: bool = False,
-    measure: MeasureSettings | None = None,
 ) -> Path:
-    """Compile ``artifact`` for ``board``, benchmark it there through the protocol.
+    """Compile deployment ``name`` for ``board``, benchmark it there through the protocol.
 
     Parameters
     ----------
@@ -99,14 +100,14 @@ def bench_artifact(
         Where the server runs.
     build : Path
         Folder with ``models/``; artifacts, results and board logs are written under it.
-    artifact : Artifact
-        What to deploy.
+    job : Job
+        The scenario, its models and the measurement settings.
+    name : str
+        The deployment.
     before : mapping, optional
         Records of earlier steps (training) to keep with the results.
     resume : bool
         Continue a partial results file instead of starting again.
-    measure : MeasureSettings, optional
-        Warm-up, run length and percentiles (default: the scenarios' defaults).
 
     Returns
     -------
@@ -118,53 +119,60 @@ def bench_artifact(
     KenningError
         When a step fails; completed samples stay in the results file.
     """
-    out = results_path(build, board, artifact)
+    out = results_path(build, board, name)
     out.parent.mkdir(parents=True, exist_ok=True)
-    compiled, records = compile_for(executor, board, build, artifact)
-    suffix = COMPILERS[artifact.compiler].suffix
-    folder = build / "boards" / board.name / artifact.name
+    planned = plan(job.scenario, job.models, name, build, board.arch)
+    compiled, records = run_plan(executor, planned, job.model_of(name), build)
+    runtime = job.scenario.deployments[name].runtime
+    folder = build / "boards" / board.name / name
     extra = ["--resume"] if resume and out.is_file() else []
-    extra += (measure or MeasureSettings()).to_argv()
+    extra += job.measure.to_argv()
     failure: ExecutionError | None = None
-    with board.serve(artifact.runtime, suffix, folder) as endpoint:
+    suffix = artifact_suffix(planned.format).lstrip(".")
+    with board.serve(runtime.runtime, suffix, folder, flags(runtime.parameters)) as endpoint:
         try:
-            record = tester_step(artifact, compiled, build, out, endpoint, extra).run(
+            record = tester_step(job, name, compiled, build, out, endpoint, extra).run(
                 LocalExecutor()
             )
         except ExecutionError as exc:  # raised once the board is stopped and its log fetched
             failure = exc
     if failure is not None:
-        kept = _attach_partial(out, before, records, board, artifact)
+        kept = _attach_partial(out, before, records, board, job, planned)
         server_log = folder / "server.log"
         tail = server_log.read_text(errors="replace").splitlines() if server_log.is_file() else []
         why = failure.stderr_tail[-1] if failure.stderr_tail else f"exit {failure.exit_code}"
         raise BoardError(
-            board.name, f"benchmarking {artifact.name}",
+            board.name, f"benchmarking {name}",
             f"inference_tester failed ({why}); {kept} completed samples kept in {out}; "
             "continue with `invoke bench --resume`",
             tail[-5:],
         ) from failure  # fmt: skip
     attach(out, {**(before or {}), **records, "benchmark": record},
-           _extra(board, artifact))  # fmt: skip
+           _extra(board, job, planned))  # fmt: skip
     return out
 
 
-def _extra(board: Board, artifact: Artifact) -> dict[str, Any]:
-    suffix = COMPILERS[artifact.compiler].suffix
-    return {"board": board.name, "artifact": artifact.name,
-            "server": {**board.describe(), "runtime": artifact.runtime,
-                       "model_suffix": suffix}}  # fmt: skip
+def _extra(board: Board, job: Job, planned: Plan) -> dict[str, Any]:
+    deployment = job.scenario.deployments[planned.deployment]
+    return {
+        "board": board.name, "artifact": planned.deployment,
+        "deployment": planned.deployment, "model": deployment.model,
+        "scenario": job.scenario.name,
+        "chain": [step.compiler for step in deployment.chain],
+        "server": {**board.describe(), "runtime": deployment.runtime.runtime,
+                   "model_suffix": artifact_suffix(planned.format).lstrip(".")},
+    }  # fmt: skip
 
 
 def _attach_partial(
     out: Path, before: Mapping[str, ExecutionRecord] | None,
-    records: Mapping[str, ExecutionRecord], board: Board, artifact: Artifact,
+    records: Mapping[str, ExecutionRecord], board: Board, job: Job, planned: Plan,
 ) -> int:  # fmt: skip
     """Add provenance to a partial results file; return how many samples it keeps."""
     if not out.is_file():
         return 0
     try:
-        attach(out, {**(before or {}), **records}, _extra(board, artifact))
+        attach(out, {**(before or {}), **records}, _extra(board, job, planned))
         return len(load_results(out).samples)
     except KenningError as exc:  # the results file itself is unreadable: leave it as it is
         log.warning("could not add provenance to %s: %s", out, exc)

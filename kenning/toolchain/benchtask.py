@@ -1,24 +1,65 @@
-"""``invoke bench``: pick the board and the artifacts, bench each, render one report."""
+"""``invoke bench --scenario``: pick boards and deployments, bench each, one report.
+
+Before anything runs the scenario is checked whole (:func:`load_job`); then, per model,
+the reference run in its framework; per board and deployment, compile and benchmark; each
+deployment's outputs are compared with its model's reference (agreement), and one report
+compares every run.
+"""
 
 from __future__ import annotations
 
 import importlib.util
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from kenning.boards.base import Board
 from kenning.boards.local import LocalBoard
 from kenning.core.measure import MeasureSettings
-from kenning.executors.base import Executor
-from kenning.toolchain.bench import bench_artifact
-from kenning.toolchain.demo import render
-from kenning.toolchain.demo_models import ARTIFACTS, MODELS, Artifact, artifact, model_path
+from kenning.executors.base import ExecutionRecord, Executor
+from kenning.executors.local import LocalExecutor
+from kenning.toolchain.bench import Job, bench_deployment
+from kenning.toolchain.chains import check_scenario
+from kenning.toolchain.compile import stage_model
+from kenning.toolchain.scenarioload import ScenarioError, load_scenario
+from kenning.toolchain.steps import python
+from kenning.toolchain.training import add_agreement, current_reference, run_reference
 from kenning.utils.errors import ConfigurationError, GroupError, KenningError, ModelError
 from kenning.utils.imports import require
 from kenning.utils.progress import progress
 
 log = logging.getLogger("kenning.bench")
+
+#: scenario ``measure:`` keys (the scenarios' flags without ``--``) -> MeasureSettings fields
+MEASURE_KEYS = {"warmup": "warmup", "warmup-s": "warmup_s", "min-samples": "min_samples",
+                "min-duration": "min_duration_s", "sample-seed": "seed", "seed": "seed",
+                "percentiles": "percentiles", "confidence": "confidence",
+                "max-other-load": "max_other_load"}  # fmt: skip
+
+
+def load_job(path: Path | str, measure: Mapping[str, Any] | None = None) -> Job:
+    """Read and check a scenario file; ``measure`` overrides its ``measure:`` section.
+
+    Raises
+    ------
+    ScenarioError
+        If the file is invalid or a chain cannot work (every problem, with its line).
+    """
+    scenario = load_scenario(path)
+    models = check_scenario(scenario)
+    values: dict[str, Any] = {}
+    for key, value in scenario.measure.items():
+        if key not in MEASURE_KEYS:
+            raise ScenarioError(f"{scenario.where('measure', key)}: key 'measure.{key}': unknown "
+                                f"key; valid keys: {', '.join(MEASURE_KEYS)}")  # fmt: skip
+        values[MEASURE_KEYS[key]] = value
+    values.update(measure or {})
+    try:
+        settings = MeasureSettings.checked(**values)
+    except KenningError as exc:
+        raise ScenarioError(f"{scenario.where('measure')}: {exc}") from exc
+    return Job(scenario, models, settings)
 
 
 def resolve_board(name: str, *, trust_host_key: bool = False) -> Board:
@@ -36,7 +77,13 @@ def resolve_board(name: str, *, trust_host_key: bool = False) -> Board:
     require("yaml", "ssh")
     from kenning.boards.inventoryfile import load_inventory
 
-    entry = load_inventory().board(name)
+    inventory = load_inventory()
+    if name != "local" and name not in inventory.boards:
+        tagged = [board for board, entry in inventory.boards.items() if name in entry.tags]
+        if tagged:
+            raise ConfigurationError(f"'{name}' is a tag of boards {', '.join(tagged)}: name "
+                                     "them, or use resolve_boards")  # fmt: skip
+    entry = inventory.board(name)
     if entry.deploy == "local":
         board = LocalBoard(name, entry.runtime_args)
         board.runtimes = list(entry.runtimes)
@@ -46,81 +93,146 @@ def resolve_board(name: str, *, trust_host_key: bool = False) -> Board:
     return RemoteBoard(entry, trust_host_key=trust_host_key)
 
 
-def choose_artifacts(
-    board: Board, names: Sequence[str], model: str, compiler: str, runtime: str
-) -> list[Artifact]:
-    """The artifacts to bench: named ones, one ad-hoc one, or all the board can run.
+def resolve_boards(names: Sequence[str], *, trust_host_key: bool = False) -> list[Board]:
+    """Boards by name, or every board with a tag (``local`` is this machine).
 
     Raises
     ------
     ConfigurationError
-        For unknown names, an incomplete ad-hoc artifact, or nothing the board runs.
+        If a name is neither a board nor a tag of the inventory.
     """
-    if model or compiler or runtime:
-        if not (model and compiler and runtime):
-            raise ConfigurationError("--model, --compiler and --runtime go together")
-        return [Artifact(f"{model}-{compiler}-{runtime}", model, compiler, runtime)]
+    boards: list[Board] = []
+    for name in names:
+        if name == "local" or importlib.util.find_spec("yaml") is None:
+            boards.append(resolve_board(name, trust_host_key=trust_host_key))
+            continue
+        from kenning.boards.inventoryfile import load_inventory
+
+        inventory = load_inventory()
+        tagged = [b for b, entry in inventory.boards.items() if name in entry.tags]
+        chosen = [name] if name in inventory.boards else tagged
+        if not chosen:
+            raise ConfigurationError(f"no board or tag '{name}' in the inventory; boards: "
+                                     f"{', '.join(inventory.boards)}")  # fmt: skip
+        boards += [resolve_board(b, trust_host_key=trust_host_key) for b in chosen]
+    return boards
+
+
+def choose_deployments(job: Job, board: Board, names: Sequence[str]) -> list[str]:
+    """The deployments to bench on ``board``: the named ones, or all whose runtime it has.
+
+    Raises
+    ------
+    ConfigurationError
+        For an unknown name, or nothing the board runs.
+    """
+    deployments = job.scenario.deployments
+    if unknown := [n for n in names if n not in deployments]:
+        raise ConfigurationError(
+            f"scenario '{job.scenario.name}' has no deployment {', '.join(unknown)}; it has "
+            f"{', '.join(deployments)}"
+        )
     if names:
-        return [artifact(n) for n in names]
+        return list(names)
     offered = getattr(board, "runtimes", None)
-    chosen = [a for a in ARTIFACTS if offered is None or a.runtime in offered]
+    chosen = [n for n, d in deployments.items()
+              if offered is None or d.runtime.runtime in offered]  # fmt: skip
     if not chosen:
-        raise ConfigurationError(f"board '{board.name}' offers no runtime the demo artifacts use")
+        raise ConfigurationError(f"board '{board.name}' offers no runtime the deployments of "
+                                 f"scenario '{job.scenario.name}' use")  # fmt: skip
     return chosen
 
 
+def check_models(job: Job, build: Path, names: Sequence[str]) -> None:
+    """Refuse to start when a model to deploy is neither trained nor given as a file."""
+    for name in {str(job.scenario.deployments[n].model) for n in names}:
+        model = job.models[name]
+        if model.origin is None and not model.path(build).is_file():
+            raise ModelError(f"{model.path(build)} is missing: run `invoke train --build "
+                             f"{build}` first", model.path(build))  # fmt: skip
+
+
 def run_bench(
-    executor: Executor,
-    board_name: str,
-    build: Path,
-    names: Sequence[str] = (),
-    model: str = "",
-    compiler: str = "",
-    runtime: str = "",
-    *,
-    resume: bool = False,
-    trust_host_key: bool = False,
-    measure: MeasureSettings | None = None,
-) -> tuple[Path, list[Path]]:
-    """Bench artifacts on a board and render their comparison report.
+    executor: Executor, job: Job, build: Path, boards: Sequence[Board],
+    names: Sequence[str] = (), *, resume: bool = False,
+    before: Mapping[str, Mapping[str, ExecutionRecord]] | None = None,
+) -> tuple[Path, list[Path]]:  # fmt: skip
+    """Reference runs, then every chosen deployment on every board, then one report.
 
     Returns
     -------
     tuple of Path and list of Path
-        The report and the results files.
+        The report and the results files (references first).
 
     Raises
     ------
     KenningError
-        If the board or a model is missing, or every artifact failed; the error of each
-        failed artifact is in the message, results of the others are kept.
+        If a model is missing, or something failed; the error of each failed run is in the
+        message, results of the others are kept and reported.
     """
-    board = resolve_board(board_name, trust_host_key=trust_host_key)
-    chosen = choose_artifacts(board, names, model, compiler, runtime)
-    for source in {a.model for a in chosen}:
-        trained = model_path(build, MODELS[source])
-        if not trained.is_file():
-            raise ModelError(
-                f"{trained} is missing: run `invoke train --build {build}` first", trained
-            )
+    plan = {board.name: choose_deployments(job, board, names) for board in boards}
+    wanted = sorted({n for chosen in plan.values() for n in chosen})
+    check_models(job, build, wanted)
+    before = before or {}
     done: dict[str, Path] = {}
     failures: dict[str, KenningError] = {}
-    with progress(f"benchmarking on {board.name}", len(chosen)) as advance:
-        for item in chosen:
+    references: dict[str, Path] = {}
+    models = sorted({str(job.scenario.deployments[n].model) for n in wanted})
+    total = sum(map(len, plan.values())) + (len(models) if job.scenario.reference else 0)
+    with progress(f"scenario {job.scenario.name}", total) as advance:
+        for name in models if job.scenario.reference else []:
+            model = job.models[name]
             try:
-                done[item.name] = bench_artifact(executor, board, build, item, resume=resume,
-                                                 measure=measure)  # fmt: skip
+                stage_model(model, build)
+                earlier = None if name in before else current_reference(job, model, build)
+                if earlier is not None:
+                    log.info("reference run of %s: %s is current, re-used", name, earlier)
+                references[name] = earlier or run_reference(executor, job, model, build,
+                                                            before.get(name))  # fmt: skip
+                done[f"{name} (framework)"] = references[name]
             except KenningError as exc:
-                log.error("%s on %s failed: %s", item.name, board.name, exc)
-                failures[item.name] = exc
+                log.error("reference run of %s failed: %s", name, exc)
+                failures[f"{name} (framework)"] = exc
             advance(1)
-    what = f"artifacts on board {board.name}"
+        for board in boards:
+            for name in plan[board.name]:
+                key = f"{name} on {board.name}" if len(boards) > 1 else name
+                source = str(job.scenario.deployments[name].model)
+                try:
+                    done[key] = bench_deployment(executor, board, build, job, name,
+                                                 before.get(source), resume=resume)  # fmt: skip
+                except KenningError as exc:
+                    log.error("%s on %s failed: %s", name, board.name, exc)
+                    failures[key] = exc
+                advance(1)
+                if key in done and source in references:
+                    if not add_agreement(done[key], references[source], job.scenario.agreement):
+                        log.warning("%s on %s: outputs disagree with %s's reference run",
+                                    name, board.name, source)  # fmt: skip
+    what = f"runs of scenario {job.scenario.name}"
     if not done:
         raise GroupError(what, done, failures)
+    where = boards[0].name if len(boards) == 1 else "-".join(b.name for b in boards)
     results = list(done.values())
-    report = render(results, build / "reports" / board.name / "index.html",
-                    f"Digits classification on board {board.name}")  # fmt: skip
+    title = job.scenario.title or f"Scenario {job.scenario.name}"
+    report = render(results, build / "reports" / where / "index.html",
+                    f"{title} (board {', '.join(b.name for b in boards)})")  # fmt: skip
     if failures:
         raise GroupError(what, done, failures, f"report of the others: {report}; "
                          "`invoke bench --resume` continues partial runs")  # fmt: skip
     return report, results
+
+
+def render(results: list[Path], report: Path, title: str) -> Path:
+    """Render an HTML comparison report of ``results``; return its path.
+
+    Raises
+    ------
+    ExecutionError
+        If rendering fails.
+    """
+    LocalExecutor().run(
+        python("kenning.scenarios.render_report", *map(str, results), title, str(report),
+               "--report-types", "performance", "classification", "--format", "html"),
+    )  # fmt: skip
+    return report

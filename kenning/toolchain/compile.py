@@ -1,116 +1,111 @@
-"""Compile a trained demo model in the pinned images, each step where its framework is.
+"""Compile a scenario's deployment in the pinned images, each step where its framework is.
 
-TVM and ONNX Runtime take ONNX, and their image has no training framework, so
-those compiles are two steps: ``model_compilation ... onnx`` (the *export*) in the
-model's training image, then ``model_compilation onnx-model ...`` (the *compile*) in
-``compile-tvm``. TFLite takes the Keras model directly in ``compile-tflite``; the
-``onnx`` compiler is the export alone.
+A deployment's chain becomes one step per compiler: ``onnx`` on a framework model is the
+*export* and runs in the model framework's image (a training image); every other compiler
+runs in its compile image (:data:`kenning.toolchain.chains.COMPILER_IMAGES`) on the file
+the step before it wrote. An empty chain deploys the model file as it is.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from kenning.core.formats import FORMATS
+from kenning.core.iospec import IOSpec
 from kenning.core.results import write_atomically
 from kenning.executors.base import ExecutionRecord, Executor
-from kenning.toolchain.demo_models import DIGITS, MODELS, TRAIN_IMAGES, model_path
-from kenning.toolchain.steps import Step, paths
-from kenning.utils.errors import ConfigurationError, ModelError
+from kenning.toolchain.chains import (
+    COMPILER_IMAGES,
+    FRAMEWORK_IMAGES,
+    SourceModel,
+    artifact_suffix,
+    dataset_argv,
+    flags,
+    same_file,
+    step_format,
+    target_parameters,
+)
+from kenning.toolchain.scenario import Scenario
+from kenning.toolchain.steps import Step, paths, python
+from kenning.utils.errors import ModelError
+
+#: the framework a wrapper reading a format runs in (for the image of the next step)
+_FORMAT_FRAMEWORKS = {"onnx": "onnx", "tflite": "tflite", "keras": "tensorflow"}
 
 
 @dataclass(frozen=True)
-class Compiler:
-    """Where a compiler of the registry runs in the toolchain, and what it writes.
+class Plan:
+    """The steps that build one deployment for one architecture, and what they write."""
 
-    ``short`` is its name in :data:`kenning.core.registry.SHORT_NAMES` (one table of
-    names: ``invoke compile --compiler`` takes the same names as the scenarios).
-    """
-
-    short: str
-    suffix: str
-    image: str
-    direct: tuple[str, ...] = ()  # model frameworks it takes without an ONNX export
-
-
-COMPILERS = {
-    compiler.short: compiler
-    for compiler in (
-        Compiler("onnx", "onnx", ""),  # the export alone
-        Compiler("onnxruntime-quant", "onnx", "compile-tvm"),
-        Compiler("tvm", "so", "compile-tvm"),
-        Compiler("tflite", "tflite", "compile-tflite", ("tensorflow",)),
-    )
-}
+    deployment: str
+    steps: list[Step]
+    artifact: Path
+    format: str
 
 
 def plan(
-    model: str,
-    compiler: str,
-    target: str,
-    build: Path,
-    *,
-    args: Sequence[str] = (),
-    name: str = "",
-) -> tuple[list[Step], Path]:
-    """The steps compiling demo model ``model`` with ``compiler``, and the artifact's path.
+    scenario: Scenario, models: dict[str, SourceModel], name: str, build: Path, arch: str
+) -> Plan:
+    """The steps building deployment ``name`` for ``arch`` (``amd64``, ``arm64``).
 
-    Parameters
-    ----------
-    model : str
-        ``torch`` or ``tensorflow``.
-    compiler : str
-        A key of :data:`COMPILERS`.
-    target : str
-        The compiler's ``--target`` (empty: its default).
-    build : Path
-        Folder holding ``models/``; artifacts go to ``compiled/``.
-    args : sequence of str
-        More compiler flags.
-    name : str
-        Artifact file name without suffix (default: ``digits-MODEL-COMPILER[-TARGET]``).
+    The model is read from ``build/models/`` (see :func:`stage_model`); artifacts go to
+    ``build/compiled/NAME-ARCH.SUFFIX`` (intermediate ones ``NAME-ARCH.N.SUFFIX``).
+    """
+    deployment = scenario.deployments[name]
+    model = models[str(deployment.model)]
+    current = source = model.path(build)
+    wrapper, framework, wrapper_flags = model.wrapper, model.framework, flags(model.parameters)
+    fmt = model.format
+    steps: list[Step] = []
+    for number, item in enumerate(deployment.chain, start=1):
+        fmt = step_format(item.compiler)
+        last = number == len(deployment.chain)
+        stem = f"{name}-{arch}" if last else f"{name}-{arch}.{number}"
+        out = build / "compiled" / f"{stem}{artifact_suffix(fmt)}"
+        export = item.compiler == "onnx"
+        image = FRAMEWORK_IMAGES.get(framework, "") if export else COMPILER_IMAGES.get(
+            item.compiler, "")  # fmt: skip
+        compiles = sum(1 for s in steps if s.name.startswith("compile"))
+        step_name = ("export" if export and number == 1 else
+                     "compile" if not compiles else f"compile-{compiles + 1}")  # fmt: skip
+        parameters = target_parameters(item.compiler, item.parameters, arch)
+        command = python(
+            "kenning.scenarios.model_compilation", wrapper, item.compiler,
+            *dataset_argv(scenario, current), "--model-path", str(current),
+            "--compiled-model-path", str(out), *wrapper_flags, *flags(parameters),
+        )  # fmt: skip
+        steps.append(Step(step_name, image, command, inputs=paths(current), outputs=paths(out)))
+        current, wrapper_flags = out, []
+        wrapper = FORMATS[fmt].wrapper if fmt in FORMATS and FORMATS[fmt].wrapper else wrapper
+        framework = _FORMAT_FRAMEWORKS.get(fmt, framework)
+    return Plan(name, steps, current if steps else source, fmt)
+
+
+def stage_model(model: SourceModel, build: Path) -> Path:
+    """Copy a user's model file (and its ``.iospec.json``) to ``build/models/``.
+
+    The steps read it there: a container sees the working folder, not the user's.
 
     Raises
     ------
-    ConfigurationError
-        For an unknown model or compiler, or a pair that cannot work.
+    ModelError
+        If the file is missing.
     """
-    if model not in MODELS:
-        raise ConfigurationError(f"unknown model '{model}'; choose from {', '.join(MODELS)}")
-    if compiler not in COMPILERS:
-        raise ConfigurationError(
-            f"unknown compiler '{compiler}'; choose from {', '.join(COMPILERS)}"
-        )
-    how = COMPILERS[compiler]
-    source = MODELS[model]
-    out = build / "compiled"
-    stem = name or f"digits-{model}-{compiler}{'-' + target if target else ''}"
-    artifact = out / f"{stem}.{how.suffix}"
-    extra = [*(["--target", target] if target else []), *args]
-    scenario = ["python", "-m", "kenning.scenarios.model_compilation"]
-    trained = ["--model-path", str(model_path(build, source))]
-    source_path = model_path(build, source)
-    if how.direct:
-        if model not in how.direct:
-            raise ConfigurationError(f"--compiler {compiler} takes {', '.join(how.direct)} models")
-        command = [*scenario, source.wrapper, how.short, DIGITS, *trained,
-                   "--compiled-model-path", str(artifact), *extra]  # fmt: skip
-        return [Step("compile", how.image, command, inputs=paths(source_path),
-                     outputs=paths(artifact))], artifact  # fmt: skip
-    onnx = artifact if compiler == "onnx" else out / f"digits-{model}.onnx"
-    export = Step("export", TRAIN_IMAGES[model], [*scenario, source.wrapper, "onnx", DIGITS,
-                  *trained, "--compiled-model-path", str(onnx)],
-                  inputs=paths(source_path), outputs=paths(onnx))  # fmt: skip
-    if compiler == "onnx":
-        return [export], artifact
-    return [
-        export,
-        Step("compile", how.image, [*scenario, "onnx-model", how.short, DIGITS,
-             "--model-path", str(onnx), "--compiled-model-path", str(artifact), *extra],
-             inputs=paths(onnx), outputs=paths(artifact)),
-    ], artifact  # fmt: skip
+    target = model.path(build)
+    if model.origin is None:
+        return target
+    if not model.origin.is_file():
+        raise ModelError(f"model file {model.origin} does not exist", model.origin)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not same_file(model.origin, target):
+        shutil.copyfile(model.origin, target)
+        spec = IOSpec.path_for(model.origin)
+        if spec.is_file():
+            shutil.copyfile(spec, IOSpec.path_for(target))
+    return target
 
 
 def provenance_path(artifact: Path) -> Path:
@@ -118,19 +113,9 @@ def provenance_path(artifact: Path) -> Path:
     return artifact.with_name(artifact.name + ".provenance.json")
 
 
-def run_compile(
-    executor: Executor,
-    model: str,
-    compiler: str,
-    target: str,
-    build: Path,
-    *,
-    args: Sequence[str] = (),
-    name: str = "",
-) -> tuple[Path, dict[str, ExecutionRecord]]:
+def run_plan(executor: Executor, planned: Plan, model: SourceModel,
+             build: Path) -> tuple[Path, dict[str, ExecutionRecord]]:  # fmt: skip
     """Run the compile steps; write ``<artifact>.provenance.json`` beside the artifact.
-
-    Parameters are those of :func:`plan`.
 
     Returns
     -------
@@ -140,19 +125,17 @@ def run_compile(
     Raises
     ------
     ModelError
-        If the trained model is missing.
+        If the model is missing (train it first).
     ExecutorError
         If a step fails (its image, command, exit code and stderr tail are in the error).
     """
-    steps, artifact = plan(model, compiler, target, build, args=args, name=name)
-    trained = model_path(build, MODELS[model])
-    if not trained.is_file():
-        raise ModelError(f"{trained} is missing: run `invoke train` (or `invoke demo`) first",
-                         trained)  # fmt: skip
-    artifact.parent.mkdir(parents=True, exist_ok=True)
-    records = {step.name: step.run(executor) for step in steps}
-    write_atomically(
-        provenance_path(artifact),
-        json.dumps([r.model_dump(mode="json") for r in records.values()], indent=1),
-    )
-    return artifact, records
+    source = stage_model(model, build)
+    if not source.is_file():
+        raise ModelError(f"{source} is missing: run `invoke train` (or `invoke demo`) first",
+                         source)  # fmt: skip
+    planned.artifact.parent.mkdir(parents=True, exist_ok=True)
+    records = {step.name: step.run(executor) for step in planned.steps}
+    if records:
+        write_atomically(provenance_path(planned.artifact), json.dumps(
+            [r.model_dump(mode="json") for r in records.values()], indent=1))  # fmt: skip
+    return planned.artifact, records

@@ -1,0 +1,140 @@
+"""A dataset in a folder: images in class sub-folders, or ``.npy`` inputs with labels.
+
+Two layouts, found by what the folder holds:
+
+* ``CLASS/IMAGE`` (``.png``, ``.jpg``, ``.jpeg``, ``.bmp``, ``.gif``): class names are the
+  sub-folder names, sorted; each image is resized (``--resize H,W``), scaled
+  (``value / --scale``), normalised (``(x - --mean) / --std`` per channel) and laid out as
+  ``--layout`` (``NHWC`` or ``NCHW``);
+* ``inputs.npy`` (N samples of any shape) with an optional ``labels.npy``: class indices
+  (integers) or regression targets (floats); without it the run reports speed and agreement.
+  The preprocessing flags apply to it too (its layout is taken as given).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from kenning.core.args import Arg
+from kenning.core.dataset import Dataset
+from kenning.utils.errors import ConfigurationError, DatasetError
+
+IMAGES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+
+
+def _numbers(text: str) -> list[float]:
+    try:
+        return [float(part) for part in text.split(",") if part.strip()]
+    except ValueError as exc:
+        raise ConfigurationError(f"expected comma-separated numbers, got {text!r}") from exc
+
+
+class FolderDataset(Dataset):
+    """Your data in a folder (class sub-folders of images, or inputs.npy and labels.npy)."""
+
+    arguments_structure: ClassVar[tuple[Arg, ...]] = (
+        Arg("--dataset-root", Path, help="the folder"),
+        Arg("--resize", str, "", "images: resize to H,W (default: as they are)"),
+        Arg("--scale", float, 1.0, "divide values by this (255 for 8-bit images)"),
+        Arg("--mean", str, "", "subtract per channel, comma-separated (after --scale)"),
+        Arg("--std", str, "", "divide per channel, comma-separated (after --mean)"),
+        Arg("--layout", str, "NHWC", "images: NHWC or NCHW", choices=("NHWC", "NCHW")),
+    )
+
+    def __init__(
+        self, dataset_root: Path, resize: str = "", scale: float = 1.0, mean: str = "",
+        std: str = "", layout: str = "NHWC", **kwargs: Any,
+    ) -> None:  # fmt: skip
+        if scale == 0:
+            raise ConfigurationError("--scale must not be 0")
+        size = [int(v) for v in _numbers(resize)] if resize else []
+        if size and (len(size) != 2 or min(size) < 1):
+            raise ConfigurationError(f"--resize takes H,W (two positive sizes), got {resize!r}")
+        self.resize, self.scale, self.layout = size, scale, layout
+        self.mean = np.asarray(_numbers(mean), np.float32) if mean else None
+        self.std = np.asarray(_numbers(std), np.float32) if std else None
+        if self.std is not None and np.any(self.std == 0):
+            raise ConfigurationError("--std must not contain 0")
+        self._classes: list[str] = []
+        self._inputs: np.ndarray | None = None
+        super().__init__(dataset_root, **kwargs)
+
+    def prepare(self) -> None:
+        if self.root is None or not self.root.is_dir():
+            raise DatasetError(f"dataset folder {self.root} does not exist", self.root)
+        if (self.root / "inputs.npy").is_file():
+            self._prepare_arrays()
+            return
+        folders = sorted(p for p in self.root.iterdir() if p.is_dir())
+        for number, folder in enumerate(folders):
+            images = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGES)
+            self.dataX += images
+            self.dataY += [number] * len(images)
+        self._classes = [folder.name for folder in folders]
+        if not self.dataX:
+            raise DatasetError(
+                f"{self.root} holds neither inputs.npy nor class sub-folders of images "
+                f"({', '.join(IMAGES)})", self.root)  # fmt: skip
+
+    def _prepare_arrays(self) -> None:
+        assert self.root is not None
+        self._inputs = np.load(self.root / "inputs.npy", allow_pickle=False)
+        labels_path = self.root / "labels.npy"
+        self.dataX = list(range(len(self._inputs)))
+        if not labels_path.is_file():
+            self.task = "none"  # type: ignore[misc]
+            self.dataY = [-1] * len(self._inputs)
+            return
+        labels = np.load(labels_path, allow_pickle=False)
+        if len(labels) != len(self._inputs):
+            raise DatasetError(f"{labels_path} has {len(labels)} labels for "
+                               f"{len(self._inputs)} inputs", labels_path)  # fmt: skip
+        if np.issubdtype(labels.dtype, np.integer):
+            self.dataY = [int(v) for v in labels]
+            self._classes = [str(i) for i in range(int(labels.max()) + 1)]
+        else:
+            self.task = "regression"  # type: ignore[misc]
+            self.dataY = [float(v) for v in labels]  # type: ignore[misc]
+
+    def _normalise(self, batch: np.ndarray) -> np.ndarray:
+        batch = batch.astype(np.float32) / np.float32(self.scale)
+        if self.mean is not None:
+            batch = batch - self.mean
+        if self.std is not None:
+            batch = batch / self.std
+        return batch
+
+    def _image(self, path: Path) -> np.ndarray:
+        from PIL import Image
+
+        with Image.open(path) as opened:
+            image = opened.convert("RGB") if opened.mode not in ("L", "RGB") else opened
+            if self.resize:
+                image = image.resize((self.resize[1], self.resize[0]))
+            array = np.asarray(image, dtype=np.float32)
+        return array[..., np.newaxis] if array.ndim == 2 else array
+
+    def prepare_input_samples(self, samples: list[Any]) -> np.ndarray:
+        if self._inputs is not None:
+            return self._normalise(self._inputs[np.asarray(samples, dtype=np.int64)])
+        batch = self._normalise(np.stack([self._image(Path(p)) for p in samples]))
+        return (
+            np.ascontiguousarray(batch.transpose(0, 3, 1, 2)) if self.layout == "NCHW" else batch
+        )
+
+    def prepare_output_samples(self, samples: list[Any]) -> np.ndarray:
+        return np.asarray(samples, dtype=np.float32 if self.task == "regression" else np.int64)
+
+    def split_indices(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._classes and self.task == "classification":
+            return super().split_indices()
+        everything = np.arange(len(self))  # no classes to stratify: a seeded split
+        shuffled = np.random.default_rng(self.split_seed).permutation(everything)
+        held = max(1, round(len(everything) * self.validation_fraction))
+        return np.sort(shuffled[held:]), np.sort(shuffled[:held])
+
+    def get_class_names(self) -> list[str]:
+        return list(self._classes)

@@ -1,0 +1,70 @@
+"""A ``.tflite`` file as the source model: its reference runs in the TFLite interpreter.
+
+Inputs and outputs (names, shapes, dtypes and quantisation) are read from the flatbuffer.
+Such a model deploys as it is (an empty chain with the ``tflite`` runtime); no compiler
+takes it further.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kenning.core.iospec import IOSpec, TensorSpec
+from kenning.core.model import ModelWrapper
+from kenning.utils.errors import ModelError
+
+
+class TFLiteModel(ModelWrapper):
+    """A TFLite flatbuffer, taken as it is."""
+
+    framework = "tflite"
+    model_format = "tflite"
+    model_suffixes = (".tflite",)
+
+    def load_model(self, path: Path) -> None:
+        from kenning.frameworks.tflite import tflite_backend
+
+        backend = tflite_backend()
+        try:
+            self.model = backend.interpreter(model_path=str(path), num_threads=1)
+            self.model.allocate_tensors()
+        except Exception as exc:  # the interpreter raises ValueError/RuntimeError for garbage
+            raise ModelError(f"{path} is not a TFLite model ({exc})", path) from exc
+        self._version = (backend.name, backend.version)
+
+        def tensors(details: list[dict[str, Any]]) -> list[TensorSpec]:
+            specs = []
+            for item in details:
+                scale, zero = item.get("quantization", (0.0, 0))
+                shape = [int(d) for d in item["shape"]]
+                specs.append(TensorSpec(
+                    name=item["name"], shape=[-1, *shape[1:]] if shape else [-1],
+                    dtype=np.dtype(item["dtype"]).name,
+                    scale=float(scale) if scale else None, zero_point=int(zero) if scale else None,
+                ))  # fmt: skip
+            return specs
+
+        self._spec = IOSpec(inputs=tensors(self.model.get_input_details()),
+                            outputs=tensors(self.model.get_output_details()))  # fmt: skip
+
+    def get_io_specification(self) -> IOSpec:
+        return self._spec
+
+    def get_framework_and_version(self) -> tuple[str, str]:
+        return getattr(self, "_version", ("tflite", "unknown"))
+
+    def run_inference(self, inputs: Any) -> Any:
+        inputs = np.asarray(inputs)
+        results = []
+        for row in range(len(inputs)):  # the flatbuffer's batch is fixed at 1
+            detail = self.model.get_input_details()[0]
+            self.model.set_tensor(
+                detail["index"], self._spec.inputs[0].quantize(inputs[row : row + 1])
+            )
+            self.model.invoke()
+            out = self.model.get_output_details()[0]
+            results.append(self._spec.outputs[0].dequantize(self.model.get_tensor(out["index"])))
+        return np.concatenate(results)

@@ -1,0 +1,103 @@
+r"""Run a scenario file: train, reference runs, every deployment on every board, a report.
+
+Example::
+
+    python -m kenning.scenarios.run scenarios/digits.yaml
+    python -m kenning.scenarios.run my-model.yaml --board local --deployment ort-int8
+
+The file says the model (a ModelWrapper, or just a ``.onnx``/``.tflite``/``.keras`` file),
+the data (a Dataset class, a folder, or ``synthetic``), the deployments (chains of
+compilers and a runtime), the boards and the measurement; see docs/scenarios.md. Every
+chain is checked before any work. Steps run in the pinned images with ``--executor
+docker`` (``auto``: when a daemon answers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from kenning.utils.cli import run
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m kenning.scenarios.run",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("scenario", type=Path, help="the scenario file (YAML or JSON)")
+    parser.add_argument(
+        "--build", type=Path, default=None, help="output folder (default: build/<scenario name>)"
+    )
+    parser.add_argument(
+        "--executor",
+        default="local",
+        choices=["auto", "local", "docker"],
+        help="where training and compiling run (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--board",
+        action="append",
+        default=[],
+        help="board name or tag (repeatable; default: the file's boards:)",
+    )
+    parser.add_argument(
+        "--deployment", action="append", default=[], help="only this deployment (repeatable)"
+    )
+    parser.add_argument(
+        "--no-train", action="store_true", help="use the models already trained in BUILD/models"
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="check the file and print the steps; run nothing"
+    )
+    parser.add_argument(
+        "--trust-host-key",
+        action="store_true",
+        help="accept (and record) unknown SSH host keys of the boards",
+    )
+    parser.add_argument(
+        "--verbosity", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+    )
+    return parser
+
+
+def main(argv: Sequence[str]) -> int:
+    """Parse ``argv`` and run the scenario file."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("kenning").setLevel(args.verbosity)
+    from kenning.executors import select_executor
+    from kenning.toolchain.benchtask import load_job, resolve_boards
+    from kenning.toolchain.compile import plan
+
+    job = load_job(args.scenario)
+    build = args.build or Path("build") / job.scenario.name
+    if args.check:
+        for name in args.deployment or job.scenario.deployments:
+            steps = plan(job.scenario, job.models, name, build, "amd64").steps
+            chain = " -> ".join(f"{s.name} [{s.image or 'here'}]" for s in steps) or "as it is"
+            print(f"{name}: {chain}; runtime {job.scenario.deployments[name].runtime.runtime}")
+        print(f"== {args.scenario}: {len(job.scenario.deployments)} deployments can work")
+        return 0
+    from kenning.toolchain.runner import run_scenario
+
+    boards = resolve_boards(args.board, trust_host_key=args.trust_host_key) if args.board else None
+    with select_executor(args.executor) as executor:
+        report = run_scenario(
+            executor,
+            job,
+            build,
+            boards,
+            train=not args.no_train,
+            deployments=args.deployment,
+            trust_host_key=args.trust_host_key,
+        )
+    print(f"== report: {report.resolve()}")
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)

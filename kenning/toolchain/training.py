@@ -1,0 +1,133 @@
+"""Train a scenario's models and run each in its own framework: the reference point.
+
+Training runs ``model_training`` in the model framework's image; the reference runs
+``inference_performance`` there too, on the same data, in the same seeded order as every
+deployment, and captures the outputs each deployment's are compared with
+(:mod:`kenning.core.agreement`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from kenning.core.agreement import compare_outputs
+from kenning.core.recorder import outputs_path
+from kenning.core.results import load_results, write_atomically
+from kenning.executors.base import ExecutionRecord, Executor
+from kenning.toolchain.bench import Job, attach
+from kenning.toolchain.chains import SourceModel, dataset_argv, flags
+from kenning.toolchain.steps import Step, paths, python
+from kenning.utils.errors import KenningError
+from kenning.utils.provenance import sha256_file
+
+
+def train_models(executor: Executor, job: Job, build: Path) -> dict[str, ExecutionRecord]:
+    """Train every model of the scenario that has ``train:``; return each step's record."""
+    records = {}
+    for model in job.models.values():
+        if model.train is None:
+            continue
+        trained, logs = model.path(build), build / "logs" / model.name
+        dataset, *dataset_flags = dataset_argv(job.scenario, trained)
+        settings = {"num-epochs": model.train.epochs, "batch-size": model.train.batch_size,
+                    "learning-rate": model.train.learning_rate}  # fmt: skip
+        records[model.name] = Step(
+            "train", model.image,
+            python("kenning.scenarios.model_training", model.wrapper, dataset,
+                   "--model-path", str(trained), "--logdir", str(logs),
+                   *flags(settings), *flags(model.parameters), *dataset_flags),
+            outputs=paths(trained, logs),
+        ).run(executor)  # fmt: skip
+    return records
+
+
+def reference_path(build: Path, model: SourceModel) -> Path:
+    """Where the reference run of ``model`` goes."""
+    return build / "results" / "framework" / f"{model.name}.json"
+
+
+def current_reference(job: Job, model: SourceModel, build: Path) -> Path | None:
+    """An earlier reference run still valid for ``model`` (same model file, data, settings).
+
+    Its outputs are what deployments are compared with, so it is re-used only when nothing
+    it depends on changed; None when it must run again.
+    """
+    out = reference_path(build, model)
+    if not (out.is_file() and outputs_path(out).is_file()):
+        return None
+    try:
+        earlier = load_results(out)
+    except KenningError:
+        return None
+    dataset = dataset_argv(job.scenario, model.path(build))
+    same = (
+        earlier.status == "complete"
+        and earlier.model.sha256 == sha256_file(model.path(build))
+        and earlier.measure == job.measure
+        and earlier.provenance.get("dataset") == dataset
+    )
+    return out if same else None
+
+
+def run_reference(
+    executor: Executor, job: Job, model: SourceModel, build: Path,
+    before: Mapping[str, ExecutionRecord] | None = None,
+) -> Path:  # fmt: skip
+    """Run ``model`` in its framework (its image when the executor is Docker).
+
+    Raises
+    ------
+    KenningError
+        If the run fails.
+    """
+    out = reference_path(build, model)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    source = model.path(build)
+    dataset, *dataset_flags = dataset_argv(job.scenario, source)
+    record = Step(
+        "benchmark", model.image,
+        python("kenning.scenarios.inference_performance", model.wrapper, dataset, str(out),
+               "--model-path", str(source), *flags(model.parameters), *dataset_flags,
+               *job.measure.to_argv()),
+        inputs=paths(source), outputs=paths(out),
+    ).run(executor)  # fmt: skip
+    attach(out, {**(before or {}), "benchmark": record},
+           {"board": "host", "artifact": f"{model.name} (framework)", "model": model.name,
+            "deployment": "reference", "scenario": job.scenario.name,
+            "dataset": [dataset, *dataset_flags]})  # fmt: skip
+    return out
+
+
+def add_agreement(results: Path, reference: Path, tolerance: float) -> bool:
+    """Compare a run's outputs with its reference's and store it in the run; True if it agrees.
+
+    A run or reference without captured outputs is left as it is (False).
+    """
+    run_outputs, ref_outputs = outputs_path(results), outputs_path(reference)
+    if not (run_outputs.is_file() and ref_outputs.is_file()):
+        return False
+    try:
+        agreement = compare_outputs(run_outputs, ref_outputs, tolerance,
+                                    label=str(reference))  # fmt: skip
+    except KenningError:
+        return False
+    loaded = load_results(results)
+    loaded.agreement = agreement
+    write_atomically(results, loaded.dump())
+    return agreement.agrees
+
+
+def with_epochs(job: Job, epochs: int) -> Job:
+    """``job`` with every trained model trained for ``epochs`` (0: as the scenario says)."""
+    if epochs <= 0:
+        return job
+    from dataclasses import replace
+
+    models = {
+        name: replace(model, train=model.train.model_copy(update={"epochs": epochs}))
+        if model.train is not None
+        else model
+        for name, model in job.models.items()
+    }
+    return replace(job, models=models)
