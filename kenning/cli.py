@@ -3,6 +3,7 @@
 ::
 
     kenning list [FAMILY]                 short names of datasets, models, compilers, runtimes...
+    kenning run FILE.yaml [ARGS...]       a scenario file: train, compile, bench, report
     kenning run SCENARIO [ARGS...]        a scenario, e.g. kenning run inference_tester -h
     kenning report RESULTS... TITLE OUT   render a report (render_report's flags)
     kenning boards [--check]              the inventory's boards; --check probes them
@@ -48,7 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     runner = sub.add_parser(
         "run", help="run a scenario", description=f"Scenarios: {', '.join(scenarios())}."
     )
-    runner.add_argument("scenario", help="scenario name (kenning.scenarios.<name>)")
+    runner.add_argument(
+        "scenario", help="a scenario file (e.g. scenarios/digits.yaml) or a scenario module name"
+    )
     runner.add_argument("args", nargs=argparse.REMAINDER, help="its arguments (-h: its help)")
     report = sub.add_parser("report", help="render a report from results files", add_help=False)
     report.add_argument("args", nargs=argparse.REMAINDER, help="render_report's arguments")
@@ -72,6 +75,8 @@ def _list(family: str | None) -> None:
 
 
 def _run(scenario: str, args: Sequence[str]) -> int:
+    if scenario.endswith((".yaml", ".yml", ".json")) or "/" in scenario:
+        return _run("run", [scenario, *args])  # a scenario file
     if scenario not in scenarios():
         raise ConfigurationError(
             f"unknown scenario '{scenario}'; scenarios: {', '.join(scenarios())}"

@@ -47,6 +47,9 @@ class PrecompiledModel(ModelCompiler):
                 "(e.g. `invoke compile`), or pass the real compiler instead of 'precompiled'",
                 self.compiled_model_path,
             )
+        as_given = Path(input_model_path).resolve() == self.compiled_model_path.resolve()
+        if as_given and not IOSpec.path_for(self.compiled_model_path).is_file():
+            return io_spec  # the model file deploys as it is: its wrapper read the spec from it
         return IOSpec.load(self.compiled_model_path)
 
     def compile_wrapper(self, model: ModelWrapper) -> IOSpec:

@@ -193,14 +193,18 @@ def summary_line(results: Results, path: Path) -> str:
     """One line for the terminal: the verdict first, then quality and the inference figure."""
     figure = results.primary
     verdict = results.verdict.line() if results.verdict is not None else "no verdict"
-    if results.metrics is None or figure is None:
+    if figure is None:
         return f"{verdict}: no samples completed -> {path}"
     distinct = len(results.distinct_samples())
     parts = [format_percentile(p) for p in figure.percentiles]
     warm = f", warm-up {results.warmup.count}" if results.warmup is not None else ""
+    quality = (
+        f"accuracy {results.metrics.accuracy:.4f}, top-5 {results.metrics.top5_accuracy:.4f}"
+        if results.metrics is not None
+        else "no labels"
+    )
     return (
-        f"{verdict}: {figure.count} samples ({distinct} distinct{warm}), accuracy "
-        f"{results.metrics.accuracy:.4f}, top-5 {results.metrics.top5_accuracy:.4f}, "
+        f"{verdict}: {figure.count} samples ({distinct} distinct{warm}), {quality}, "
         f"{PRIMARY} {' '.join(parts)} -> {path}"
     )
 

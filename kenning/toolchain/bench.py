@@ -24,6 +24,7 @@ from kenning.executors.errors import ExecutionError
 from kenning.executors.local import LocalExecutor
 from kenning.toolchain.chains import SourceModel, artifact_suffix, dataset_argv, flags
 from kenning.toolchain.compile import Plan, plan, run_plan
+from kenning.toolchain.console import step_log
 from kenning.toolchain.scenario import Scenario
 from kenning.toolchain.steps import Step, paths, python
 from kenning.utils.errors import KenningError
@@ -132,7 +133,7 @@ def bench_deployment(
     with board.serve(runtime.runtime, suffix, folder, flags(runtime.parameters)) as endpoint:
         try:
             record = tester_step(job, name, compiled, build, out, endpoint, extra).run(
-                LocalExecutor()
+                LocalExecutor(), log=step_log(build, f"{name}-{board.name}-benchmark")
             )
         except ExecutionError as exc:  # raised once the board is stopped and its log fetched
             failure = exc
@@ -160,6 +161,7 @@ def _extra(board: Board, job: Job, planned: Plan) -> dict[str, Any]:
         "scenario": job.scenario.name,
         "chain": [step.compiler for step in deployment.chain],
         "server": {**board.describe(), "runtime": deployment.runtime.runtime,
+                   "runtime_args": flags(deployment.runtime.parameters),
                    "model_suffix": artifact_suffix(planned.format).lstrip(".")},
     }  # fmt: skip
 

@@ -22,6 +22,7 @@ from kenning.executors.local import LocalExecutor
 from kenning.toolchain.bench import Job, bench_deployment
 from kenning.toolchain.chains import check_scenario
 from kenning.toolchain.compile import stage_model
+from kenning.toolchain.notes import slower_notes
 from kenning.toolchain.scenarioload import ScenarioError, load_scenario
 from kenning.toolchain.steps import python
 from kenning.toolchain.training import add_agreement, current_reference, run_reference
@@ -209,6 +210,8 @@ def run_bench(
                     if not add_agreement(done[key], references[source], job.scenario.agreement):
                         log.warning("%s on %s: outputs disagree with %s's reference run",
                                     name, board.name, source)  # fmt: skip
+    for note in slower_notes(done.values()):
+        log.warning("%s", note)
     what = f"runs of scenario {job.scenario.name}"
     if not done:
         raise GroupError(what, done, failures)

@@ -28,6 +28,7 @@ from kenning.toolchain.chains import (
     step_format,
     target_parameters,
 )
+from kenning.toolchain.console import step_log
 from kenning.toolchain.scenario import Scenario
 from kenning.toolchain.steps import Step, paths, python
 from kenning.utils.errors import ModelError
@@ -134,7 +135,10 @@ def run_plan(executor: Executor, planned: Plan, model: SourceModel,
         raise ModelError(f"{source} is missing: run `invoke train` (or `invoke demo`) first",
                          source)  # fmt: skip
     planned.artifact.parent.mkdir(parents=True, exist_ok=True)
-    records = {step.name: step.run(executor) for step in planned.steps}
+    records = {
+        step.name: step.run(executor, log=step_log(build, f"{planned.deployment}-{step.name}"))
+        for step in planned.steps
+    }
     if records:
         write_atomically(provenance_path(planned.artifact), json.dumps(
             [r.model_dump(mode="json") for r in records.values()], indent=1))  # fmt: skip

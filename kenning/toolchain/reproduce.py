@@ -268,7 +268,8 @@ def _run_step(
         board = board_for(server)
     folder = workspace / "boards" / board.name / step.name
     suffix = str(server.get("model_suffix", "bin"))
-    with board.serve(str(server["runtime"]), suffix, folder) as endpoint:
+    extra = [str(word) for word in server.get("runtime_args", [])]
+    with board.serve(str(server["runtime"]), suffix, folder, extra) as endpoint:
         argv = step.argv({"host": endpoint.host, "port": str(endpoint.port)})
         with _executor_for(record) as executor:
             executor.run(argv, image=image, workdir=workspace)

@@ -9,10 +9,13 @@ parameters (a new server's host and port), with no command line parsed back.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 from kenning.executors.base import ExecutionRecord, Executor
+from kenning.toolchain.console import QuietConsole, screen, verbose
 
 
 @dataclass(frozen=True)
@@ -46,20 +49,31 @@ class Step:
         return [values.get(word[1:-1], word) if _is_placeholder(word) else word
                 for word in self.template]  # fmt: skip
 
-    def run(self, executor: Executor, *, workdir: Path | None = None) -> ExecutionRecord:
+    def run(
+        self, executor: Executor, *, workdir: Path | None = None, log: Path | None = None
+    ) -> ExecutionRecord:
         """Run the step; return its record with the step's data in it.
+
+        With ``log``, the step's whole output goes to that file and only kenning's own lines
+        to the screen (:mod:`kenning.toolchain.console`; ``--verbosity DEBUG`` shows all).
 
         Raises
         ------
         ExecutionError
             If the command fails (its ``record`` has the step's data too).
         """
-        try:
-            record = executor.run(self.argv(), image=self.image or None, workdir=workdir)
-        except Exception as exc:
-            if getattr(exc, "record", None) is not None:
-                exc.record = self.describe(exc.record)  # type: ignore[attr-defined]
-            raise
+        with ExitStack() as stack:
+            streams: dict[str, TextIO] = {}
+            if log is not None and not verbose():
+                file = stack.enter_context(log.open("w", encoding="utf-8"))
+                streams = {k: QuietConsole(file, screen(k)) for k in ("stdout", "stderr")}  # type: ignore[misc]
+            try:
+                record = executor.run(self.argv(), image=self.image or None, workdir=workdir,
+                                      **streams)  # type: ignore[arg-type]  # fmt: skip
+            except Exception as exc:
+                if getattr(exc, "record", None) is not None:
+                    exc.record = self.describe(exc.record)  # type: ignore[attr-defined]
+                raise
         return self.describe(record)
 
     def describe(self, record: ExecutionRecord) -> ExecutionRecord:

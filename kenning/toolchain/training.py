@@ -17,6 +17,7 @@ from kenning.core.results import load_results, write_atomically
 from kenning.executors.base import ExecutionRecord, Executor
 from kenning.toolchain.bench import Job, attach
 from kenning.toolchain.chains import SourceModel, dataset_argv, flags
+from kenning.toolchain.console import step_log
 from kenning.toolchain.steps import Step, paths, python
 from kenning.utils.errors import KenningError
 from kenning.utils.provenance import sha256_file
@@ -38,7 +39,7 @@ def train_models(executor: Executor, job: Job, build: Path) -> dict[str, Executi
                    "--model-path", str(trained), "--logdir", str(logs),
                    *flags(settings), *flags(model.parameters), *dataset_flags),
             outputs=paths(trained, logs),
-        ).run(executor)  # fmt: skip
+        ).run(executor, log=step_log(build, f"{model.name}-train"))  # fmt: skip
     return records
 
 
@@ -91,7 +92,7 @@ def run_reference(
                "--model-path", str(source), *flags(model.parameters), *dataset_flags,
                *job.measure.to_argv()),
         inputs=paths(source), outputs=paths(out),
-    ).run(executor)  # fmt: skip
+    ).run(executor, log=step_log(build, f"{model.name}-reference"))  # fmt: skip
     attach(out, {**(before or {}), "benchmark": record},
            {"board": "host", "artifact": f"{model.name} (framework)", "model": model.name,
             "deployment": "reference", "scenario": job.scenario.name,

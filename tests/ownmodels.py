@@ -1,0 +1,102 @@
+"""Models this project never saw, made the way their users make them (for scenario tests).
+
+Each function writes a model file as its framework saves it, and the data beside it, and
+returns the file: nothing of kenning is used to make them.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+
+def onnx_mlp(folder: Path, features: int = 20, classes: int = 3) -> Path:
+    """An MLP on ``features`` floats written with onnx.helper, and a labelled inputs.npy."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(7)
+    w1 = rng.normal(0, 0.5, (features, 32)).astype(np.float32)
+    w2 = rng.normal(0, 0.5, (32, classes)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["features", "w1"], ["h"]),
+         helper.make_node("Relu", ["h"], ["hr"]),
+         helper.make_node("MatMul", ["hr", "w2"], ["logits"]),
+         helper.make_node("Softmax", ["logits"], ["scores"], axis=1)],
+        "mlp",
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", features])],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["batch", classes])],
+        [numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(w2, "w2")],
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "mlp.onnx"
+    onnx.save(model, str(path))
+    x = rng.random((120, features), dtype=np.float32)
+    (folder / "data").mkdir(exist_ok=True)
+    np.save(folder / "data" / "inputs.npy", x)
+    logits = np.maximum(x @ w1, 0) @ w2
+    np.save(folder / "data" / "labels.npy", logits.argmax(axis=1).astype(np.int64))
+    return path
+
+
+def torch_resnet_onnx(folder: Path) -> Path:
+    """A small ResNet-style net on 3x32x32 exported to ONNX, and PNGs in class folders."""
+    import torch
+    from PIL import Image
+    from torch import nn
+
+    class Block(nn.Module):
+        def __init__(self, channels: int) -> None:
+            super().__init__()
+            self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
+            self.bn1 = nn.BatchNorm2d(channels)
+            self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+            self.bn2 = nn.BatchNorm2d(channels)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            y = torch.relu(self.bn1(self.conv1(x)))
+            return torch.relu(x + self.bn2(self.conv2(y)))
+
+    torch.manual_seed(3)
+    net = nn.Sequential(
+        nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), Block(16), nn.MaxPool2d(2), Block(16),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 4),
+    ).eval()  # fmt: skip
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "resnet.onnx"
+    with warnings.catch_warnings():  # the TorchScript exporter many users still call
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(net, (torch.zeros(1, 3, 32, 32),), str(path), input_names=["image"],
+                          output_names=["logits"], dynamic_axes={"image": {0: "n"}},
+                          dynamo=False)  # fmt: skip
+    rng = np.random.default_rng(5)
+    for label in ("cat", "dog", "fox", "owl"):
+        (folder / "images" / label).mkdir(parents=True, exist_ok=True)
+        for i in range(8):
+            pixels = rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(folder / "images" / label / f"{i}.png")
+    return path
+
+
+def keras_and_tflite(folder: Path) -> tuple[Path, Path]:
+    """A Keras CNN saved as .keras and converted to .tflite, and an unlabelled inputs.npy."""
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(11)
+    model = keras.Sequential([
+        keras.Input((16, 16, 1)), keras.layers.Conv2D(8, 3, activation="relu"),
+        keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(5, activation="softmax"),
+    ])  # fmt: skip
+    folder.mkdir(parents=True, exist_ok=True)
+    keras_path, tflite_path = folder / "small.keras", folder / "small.tflite"
+    model.save(keras_path)
+    tflite_path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    (folder / "data").mkdir(exist_ok=True)
+    np.save(folder / "data" / "inputs.npy",
+            np.random.default_rng(2).random((64, 16, 16, 1), dtype=np.float32))  # fmt: skip
+    return keras_path, tflite_path

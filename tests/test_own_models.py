@@ -1,0 +1,128 @@
+"""Models this project never saw, dropped into scenario files by file name: no Python written.
+
+A ResNet-style PyTorch net exported to ONNX on a folder of images, an ONNX MLP on 20 float
+features with labelled ``.npy`` data, a Keras model as ``.keras`` and as ``.tflite`` with
+unlabelled or synthetic data: each benched with every deployment that applies, on the local
+board and on the emulated arm64 test board, one report each with agreement and speed.
+"""
+
+# ruff: noqa: F811 - pytest fixtures imported from conftest modules are redefined as arguments
+
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+from conftest_boards import (  # noqa: F401 - fixtures
+    TestBoard,
+    arm64_board,
+    board_client_key,
+    board_factory,
+    write_inventory,
+)
+from conftest_docker import docker_client, require_image  # noqa: F401 - fixtures
+from conftest_sshd import sshd  # noqa: F401 - fixture
+from conftest_tasks import invoke
+from ownmodels import keras_and_tflite, onnx_mlp, torch_resnet_onnx
+
+from kenning.core.results import load_results
+
+MEASURE = "measure: {min-samples: 700}\n"
+
+SCENARIOS = {
+    "resnet": (
+        "name: resnet\nmodel: {file: resnet/resnet.onnx}\n"
+        "dataset:\n  folder: resnet/images\n  preprocessing: {resize: [32, 32], scale: 255, "
+        "mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], layout: NCHW}\n"
+        "deployments:\n  ort: {runtime: onnxruntime}\n"
+        "  ort-int8: {chain: [onnxruntime-quant], runtime: onnxruntime}\n"
+        "  tvm: {chain: [tvm], runtime: tvm}\n" + MEASURE
+    ),
+    "mlp": (
+        "name: mlp\nmodel: {file: mlp/mlp.onnx}\ndataset: {folder: mlp/data}\n"
+        "deployments:\n  ort: {runtime: onnxruntime}\n"
+        "  ort-int8: {chain: [onnxruntime-quant], runtime: onnxruntime}\n"
+        "  tvm: {chain: [tvm], runtime: tvm}\n" + MEASURE
+    ),
+    "keras": (
+        "name: small-keras\nmodel: {file: keras/small.keras}\ndataset: {folder: keras/data}\n"
+        "deployments:\n  tflite: {chain: [tflite], runtime: tflite}\n"
+        "  tflite-int8: {chain: [{tflite: {target: int8}}], runtime: tflite}\n"
+        "  ort: {chain: [onnx], runtime: onnxruntime}\n"
+        "  tvm: {chain: [onnx, tvm], runtime: tvm}\n" + MEASURE
+    ),
+    "tflite": (
+        "name: small-tflite\nmodel: {file: keras/small.tflite}\n"
+        "dataset: {synthetic: {samples: 50}}\n"
+        "deployments:\n  as-is: {runtime: tflite}\n" + MEASURE
+    ),
+}
+#: scenario -> (deployments, labelled)
+EXPECTED = {"resnet": (3, True), "mlp": (3, True), "keras": (4, False), "tflite": (1, False)}
+
+
+@pytest.fixture(scope="module")
+def own() -> Iterator[Path]:
+    """The users' models, data and scenario files, inside the work tree (Docker sees it)."""
+    folder = ROOT / "build" / f"test-own-{uuid.uuid4().hex[:8]}"
+    onnx_mlp(folder / "mlp")
+    torch_resnet_onnx(folder / "resnet")
+    keras_and_tflite(folder / "keras")
+    for name, text in SCENARIOS.items():
+        (folder / f"{name}.yaml").write_text(text)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _check(build: Path, board: str, name: str) -> None:
+    deployments, labelled = EXPECTED[name]
+    runs = sorted((build / "results" / board).glob("*.json"))
+    assert len(runs) == deployments, runs
+    assert len(list((build / "results" / "framework").glob("*.json"))) == 1
+    for path in runs:
+        res = load_results(path)
+        assert res.status == "complete" and res.verdict is not None, path
+        assert (res.metrics is not None) == labelled, path
+        assert res.agreement is not None and res.agreement.agrees, (path, res.agreement)
+        assert res.agreement.samples >= 8
+    html = next((build / "reports").rglob("index.html")).read_text()
+    assert "Agreement (top-1)" in html and html.count("<img") >= deployments
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_an_own_model_file_is_benched_every_way_on_the_local_board(own: Path, name: str) -> None:
+    build = own / f"local-{name}"
+    done = subprocess.run(
+        [sys.executable, "-m", "kenning.scenarios.run", str(own / f"{name}.yaml"),
+         "--build", str(build)],
+        cwd=ROOT, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    assert "== report:" in done.stdout
+    _check(build, "local", name)
+
+
+@pytest.mark.slow
+@pytest.mark.ssh
+@pytest.mark.docker
+def test_own_models_are_benched_on_the_emulated_arm64_board(
+    own: Path, arm64_board: TestBoard, tmp_path: Path, docker_client: object
+) -> None:
+    inventory = write_inventory(
+        tmp_path / "inventory.yaml", [arm64_board],
+        protocol={"kind": "network", "port": 12345, "tunnel": "always"},
+    )  # fmt: skip
+    for name in ("resnet", "keras"):
+        build = (own / f"arm64-{name}").relative_to(ROOT)
+        done = invoke("bench", "--scenario", str(own / f"{name}.yaml"), "--board",
+                      arm64_board.name, "--executor", "docker", "--build", str(build),
+                      inventory=inventory)  # fmt: skip
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+        _check(ROOT / build, arm64_board.name, name)
+        res = load_results(ROOT / build / "results" / arm64_board.name / "tvm.json")
+        assert res.provenance["server"]["arch"] == "arm64"
