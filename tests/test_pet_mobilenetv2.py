@@ -205,3 +205,44 @@ def test_train_one_epoch_on_a_pretrained_base_then_benchmark(
         "beagle",
         "Bengal",
     ]
+
+
+@pytest.mark.slow
+def test_trained_from_scratch_the_seeds_command_does_not_predict_one_class(
+    pet_tree: PetFixture, tmp_path: Path
+) -> None:
+    # the seed's command, from scratch: Keras's moving batch-norm statistics (momentum
+    # 0.99) barely leave their initial values in 3 short epochs; they are refreshed after
+    # training, so the saved model's validation predictions are not all one class
+    model = tmp_path / "pet.keras"
+    result = _run(
+        "kenning.scenarios.model_training", MODEL, DATASET,
+        "--dataset-root", str(pet_tree.root), "--image-size", "64", "--model-path", str(model),
+        "--num-epochs", "3", "--batch-size", "8",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "has not learned" not in result.stderr
+    results = tmp_path / "results.json"
+    bench = _run(
+        "kenning.scenarios.inference_performance", "tf-pet-mobilenetv2", "pet", str(results),
+        "--model-path", str(model), "--dataset-root", str(pet_tree.root), "--image-size", "64",
+        "--min-samples", "8", "--percentiles", "50",
+    )  # fmt: skip
+    assert bench.returncode == 0, bench.stderr
+    predicted = {s["predictions"][0] for s in json.loads(results.read_text())["samples"]}
+    assert len(predicted) > 1, predicted
+
+
+def test_training_warns_when_every_validation_prediction_is_one_class(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from kenning.datasets.digits import DigitsDataset
+    from kenning.scenarios.model_training import _warn_if_constant
+
+    class Constant:  # a model that has learned nothing: the same scores for every input
+        def infer(self, inputs: np.ndarray) -> np.ndarray:
+            return np.tile(np.arange(10.0), (len(inputs), 1))
+
+    with caplog.at_level("WARNING", logger="kenning"):
+        _warn_if_constant(Constant(), DigitsDataset(None))
+    assert "predicts class 9 for every validation sample (10 classes there)" in caplog.text

@@ -16,6 +16,9 @@ import logging
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from kenning.scenarios.common import ClassSlot, build_parser, check_output_path, run
 from kenning.utils.argtypes import positive_float, positive_int
@@ -85,10 +88,31 @@ def main(argv: Sequence[str]) -> int:
             model_path,
         )
     model.save_model_atomically(model_path)
+    _warn_if_constant(model, dataset)
     print(
         json.dumps({"model_path": str(model_path), **{k: round(v, 4) for k, v in metrics.items()}})
     )
     return 0
+
+
+def _warn_if_constant(model: Any, dataset: Any) -> None:
+    """Warn when the trained model predicts one class for every validation sample."""
+    if dataset.task != "classification" or dataset.num_classes < 2:
+        return
+    predicted: set[int] = set()
+    labels: set[int] = set()
+    for _, inputs, truth in dataset.iter_batches("validation"):
+        predicted.update(int(c) for c in np.asarray(model.infer(inputs)).reshape(
+            len(inputs), -1).argmax(axis=1))  # fmt: skip
+        labels.update(int(t) for t in truth)
+    if len(predicted) == 1 and len(labels) > 1:
+        log.warning(
+            "the trained model predicts class %s for every validation sample (%d classes "
+            "there): it has not learned; train longer, raise --learning-rate, or start from "
+            "pretrained weights",
+            dataset.get_class_names()[predicted.pop()],
+            len(labels),
+        )
 
 
 if __name__ == "__main__":
