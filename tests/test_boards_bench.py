@@ -118,6 +118,8 @@ def test_unreachable_board_names_board_and_step(build: Path, tmp_path: Path) -> 
     done = invoke("bench", "--board", "gone", "--deployment", "tf-tflite", "--executor", "local",
                   "--build", str(build), inventory=inventory)  # fmt: skip
     _failed(done, "board 'gone', connecting", "refused")
+    # found before anything was compiled or run for it
+    assert not (ROOT / build / "compiled").exists() and not (ROOT / build / "results").exists()
 
 
 def test_refused_key_names_board_and_user(

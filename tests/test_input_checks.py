@@ -82,13 +82,14 @@ def test_a_diverging_training_keeps_the_earlier_model(tmp_path: Path) -> None:
 
 
 def test_a_model_that_fails_to_load_leaves_the_earlier_results(tmp_path: Path) -> None:
-    from test_protocol_nullruntime import SPEC
+    from kenning.core.iospec import IOSpec, TensorSpec
 
     results = tmp_path / "r.json"
     results.write_text('{"precious": true}')
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(bytes(range(256)))
-    SPEC.save(bad)
+    IOSpec(inputs=[TensorSpec(name="x", shape=[-1, 8, 8, 1], dtype="float32")],
+           outputs=[TensorSpec(name="y", shape=[-1, 10], dtype="float32")]).save(bad)  # fmt: skip
     done = run_kenning(["kenning.scenarios.inference_performance", "onnx-model", "digits",
                         results, "--model-path", bad], timeout=120)  # fmt: skip
     line = _one_error(done)

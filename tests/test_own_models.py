@@ -126,3 +126,21 @@ def test_own_models_are_benched_on_the_emulated_arm64_board(
         _check(ROOT / build, arm64_board.name, name)
         res = load_results(ROOT / build / "results" / arm64_board.name / "tvm.json")
         assert res.provenance["server"]["arch"] == "arm64"
+
+
+@pytest.mark.slow
+def test_data_the_model_cannot_take_is_refused_once_naming_both_shapes(own: Path) -> None:
+    scenario = own / "resnet-40.yaml"
+    scenario.write_text(SCENARIOS["resnet"].replace("resize: [32, 32]", "resize: [40, 40]"))
+    done = subprocess.run(
+        [sys.executable, "-m", "kenning.scenarios.run", str(scenario),
+         "--build", str(own / "local-resnet-40")],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 2 or done.returncode == 1, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    assert ("input shape mismatch: FolderDataset gives samples of shape (3, 40, 40) (after "
+            "ONNXModel's preprocessing); the model's input 'image' takes (3, 32, 32)"
+            ) in done.stderr  # fmt: skip
+    assert done.stderr.count("not run: the reference run of model resnet refused its input") == 3
+    assert not list((own / "local-resnet-40" / "compiled").glob("*"))  # nothing compiled

@@ -41,6 +41,10 @@ class Board(Protocol):
         """
         ...
 
+    def preflight(self) -> None:
+        """Check the board answers (before minutes are spent compiling for it)."""
+        ...
+
     def describe(self) -> dict[str, Any]:
         """What a results file keeps about the board (name, kind, host, deploy method)."""
         ...

@@ -169,6 +169,9 @@ class LocalBoard:
         ) as server:
             yield Endpoint(server.host, server.port)
 
+    def preflight(self) -> None:
+        """Nothing to check: the board is this machine."""
+
     def describe(self) -> dict[str, str]:
         """The board as results record it."""
         import socket

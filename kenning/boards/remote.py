@@ -71,6 +71,17 @@ class RemoteBoard:
         self.known_hosts = known_hosts or entry.known_hosts
         self.cache = cache
 
+    def preflight(self) -> None:
+        """Check the board answers over SSH, before anything is compiled for it.
+
+        Raises
+        ------
+        BoardError
+            If it is unreachable, refuses our key, or its host key is unknown or changed.
+        """
+        with self.connect() as board:
+            board.output("true", "checking that the board answers")
+
     def connect(self) -> Any:
         """An SSH executor connected to the board.
 

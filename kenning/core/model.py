@@ -17,7 +17,7 @@ import numpy as np
 from kenning.core.args import Arg, ArgumentsHandler
 from kenning.core.dataset import Dataset
 from kenning.core.iospec import IOSpec
-from kenning.utils.errors import ModelError
+from kenning.utils.errors import ConfigurationError, ModelError
 
 
 class ModelWrapper(ArgumentsHandler):
@@ -153,6 +153,33 @@ class ModelWrapper(ArgumentsHandler):
     def infer(self, inputs: np.ndarray) -> np.ndarray:
         """Preprocess, run and postprocess one batch of dataset inputs."""
         return self.postprocess_outputs(self.run_inference(self.preprocess_input(inputs)))
+
+    def check_inputs(self) -> None:
+        """Refuse, before any compiling or measuring, data the model cannot take.
+
+        One dataset sample, preprocessed, must have the shape of the model's first input
+        (a free dimension takes any size).
+
+        Raises
+        ------
+        ConfigurationError
+            Naming the input, both shapes and what to change.
+        """
+        if self.dataset is None or not len(self.dataset):
+            return
+        spec = self.get_io_specification().inputs[0]
+        sample = np.asarray(self.preprocess_input(self.dataset.prepare_input_samples(
+            self.dataset.dataX[:1])))  # fmt: skip
+        wanted, given = spec.shape[1:], list(sample.shape[1:])
+        if len(wanted) != len(given) or any(
+            w not in (-1, g) for w, g in zip(wanted, given, strict=False)
+        ):
+            raise ConfigurationError(
+                f"input shape mismatch: {type(self.dataset).__name__} gives samples of shape "
+                f"{tuple(given)} (after {type(self).__name__}'s preprocessing); the model's "
+                f"input '{spec.name}' takes {tuple(wanted)}: change the data's preprocessing "
+                "(e.g. resize, layout) or the model"
+            )
 
     def convert_input_to_bytes(self, inputs: np.ndarray) -> bytes:
         """Serialise preprocessed inputs for the protocol."""

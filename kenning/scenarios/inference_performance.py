@@ -71,6 +71,7 @@ def main(argv: Sequence[str]) -> int:
     model = classes["modelwrappercls"].from_argparse(args, dataset=dataset)
     with collector.timed("model_load_s"):
         model.prepare_model()
+        model.check_inputs()
     name, version = model.get_framework_and_version()
     results = new_results(
         "inference_performance",

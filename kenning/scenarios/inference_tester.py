@@ -137,6 +137,7 @@ def main(argv: Sequence[str]) -> int:
     compiler = classes["compilercls"].from_argparse(args, dataset=dataset)
     with collector.timed("model_load_s"):
         model.prepare_model()
+        model.check_inputs()
     session: Any
     if "protocolcls" in classes:
         with collector.timed("compile_s"):

@@ -46,6 +46,7 @@ def main(argv: Sequence[str]) -> int:
     compiler = classes["compilercls"].from_argparse(args, dataset=dataset)
     check_output_path(compiler.compiled_model_path)
     model.prepare_model()
+    model.check_inputs()
     start = time.perf_counter()
     compiler.compile_wrapper(model)
     elapsed = time.perf_counter() - start

@@ -174,10 +174,13 @@ def run_bench(
     plan = {board.name: choose_deployments(job, board, names) for board in boards}
     wanted = sorted({n for chosen in plan.values() for n in chosen})
     check_models(job, build, wanted)
+    for board in boards:  # an unreachable board fails now, not after the compiles
+        board.preflight()
     before = before or {}
     done: dict[str, Path] = {}
     failures: dict[str, KenningError] = {}
     references: dict[str, Path] = {}
+    refused: dict[str, KenningError] = {}
     models = sorted({str(job.scenario.deployments[n].model) for n in wanted})
     total = sum(map(len, plan.values())) + (len(models) if job.scenario.reference else 0)
     with progress(f"scenario {job.scenario.name}", total) as advance:
@@ -194,11 +197,19 @@ def run_bench(
             except KenningError as exc:
                 log.error("reference run of %s failed: %s", name, exc)
                 failures[f"{name} (framework)"] = exc
+                if getattr(exc, "exit_code", None) == 2:  # the model or data was refused
+                    refused[name] = exc
             advance(1)
         for board in boards:
             for name in plan[board.name]:
                 key = f"{name} on {board.name}" if len(boards) > 1 else name
                 source = str(job.scenario.deployments[name].model)
+                if source in refused:  # the same input would be refused again: say so once
+                    failures[key] = ConfigurationError(
+                        f"not run: the reference run of model {source} refused its input"
+                    )
+                    advance(1)
+                    continue
                 try:
                     done[key] = bench_deployment(executor, board, build, job, name,
                                                  before.get(source), resume=resume)  # fmt: skip
