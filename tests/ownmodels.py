@@ -100,3 +100,57 @@ def keras_and_tflite(folder: Path) -> tuple[Path, Path]:
     np.save(folder / "data" / "inputs.npy",
             np.random.default_rng(2).random((64, 16, 16, 1), dtype=np.float32))  # fmt: skip
     return keras_path, tflite_path
+
+
+def onnx_regressor(folder: Path, features: int = 8) -> Path:
+    """A linear regressor (one output) in ONNX, with float targets in labels.npy."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(9)
+    w = rng.normal(0, 1, (features, 1)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"])], "linear",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", features])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 1])],
+        [numpy_helper.from_array(w, "w")],
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "linear.onnx"
+    onnx.save(model, str(path))
+    x = rng.random((80, features), dtype=np.float32)
+    (folder / "data").mkdir(exist_ok=True)
+    np.save(folder / "data" / "inputs.npy", x)
+    np.save(folder / "data" / "labels.npy", (x @ w)[:, 0] + 0.5)  # off by 0.5: MAE 0.5
+    return path
+
+
+def onnx_two_inputs(folder: Path) -> Path:
+    """A model of two inputs (4 and 3 features) in ONNX, with inputs.npz and labels.npy."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(4)
+    w = rng.normal(0, 1, (7, 3)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("Concat", ["a", "b"], ["ab"], axis=1),
+         helper.make_node("MatMul", ["ab", "w"], ["logits"]),
+         helper.make_node("Softmax", ["logits"], ["scores"], axis=1)],
+        "two",
+        [helper.make_tensor_value_info("a", TensorProto.FLOAT, ["batch", 4]),
+         helper.make_tensor_value_info("b", TensorProto.FLOAT, ["batch", 3])],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["batch", 3])],
+        [numpy_helper.from_array(w, "w")],
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "two.onnx"
+    onnx.save(model, str(path))
+    a, b = rng.random((90, 4), dtype=np.float32), rng.random((90, 3), dtype=np.float32)
+    (folder / "data").mkdir(exist_ok=True)
+    np.savez(folder / "data" / "inputs.npz", a=a, b=b)
+    np.save(folder / "data" / "labels.npy", (np.hstack([a, b]) @ w).argmax(axis=1))
+    return path

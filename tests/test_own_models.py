@@ -1,9 +1,11 @@
 """Models this project never saw, dropped into scenario files by file name: no Python written.
 
 A ResNet-style PyTorch net exported to ONNX on a folder of images, an ONNX MLP on 20 float
-features with labelled ``.npy`` data, a Keras model as ``.keras`` and as ``.tflite`` with
-unlabelled or synthetic data: each benched with every deployment that applies, on the local
-board and on the emulated arm64 test board, one report each with agreement and speed.
+features with labelled ``.npy`` data, an ONNX regressor with float targets (mean absolute
+error), a model of two inputs (``inputs.npz``, or synthetic), a Keras model as ``.keras`` and
+as ``.tflite`` with unlabelled or synthetic data: each benched with every deployment that
+applies, on the local board and on the emulated arm64 test board, one report each with
+agreement and speed.
 """
 
 # ruff: noqa: F811 - pytest fixtures imported from conftest modules are redefined as arguments
@@ -27,7 +29,13 @@ from conftest_boards import (  # noqa: F401 - fixtures
 from conftest_docker import docker_client, require_image  # noqa: F401 - fixtures
 from conftest_sshd import sshd  # noqa: F401 - fixture
 from conftest_tasks import invoke
-from ownmodels import keras_and_tflite, onnx_mlp, torch_resnet_onnx
+from ownmodels import (
+    keras_and_tflite,
+    onnx_mlp,
+    onnx_regressor,
+    onnx_two_inputs,
+    torch_resnet_onnx,
+)
 
 from kenning.core.results import load_results
 
@@ -55,14 +63,31 @@ SCENARIOS = {
         "  ort: {chain: [onnx], runtime: onnxruntime}\n"
         "  tvm: {chain: [onnx, tvm], runtime: tvm}\n" + MEASURE
     ),
+    "regression": (
+        "name: linear\nmodel: {file: linear/linear.onnx}\ndataset: {folder: linear/data}\n"
+        "deployments:\n  ort: {runtime: onnxruntime}\n  tvm: {chain: [tvm], runtime: tvm}\n"
+        + MEASURE
+    ),
+    "two-inputs": (
+        "name: two\nmodel: {file: two/two.onnx}\ndataset: {folder: two/data}\n"
+        "deployments:\n  ort: {runtime: onnxruntime}\n"
+        "  ort-int8: {chain: [onnxruntime-quant], runtime: onnxruntime}\n"
+        "  tvm: {chain: [tvm], runtime: tvm}\n" + MEASURE
+    ),
+    "two-synthetic": (
+        "name: two-synthetic\nmodel: {file: two/two.onnx}\ndataset: {synthetic: {samples: 40}}\n"
+        "deployments:\n  tvm: {chain: [tvm], runtime: tvm}\n" + MEASURE
+    ),
     "tflite": (
         "name: small-tflite\nmodel: {file: keras/small.tflite}\n"
         "dataset: {synthetic: {samples: 50}}\n"
         "deployments:\n  as-is: {runtime: tflite}\n" + MEASURE
     ),
 }
-#: scenario -> (deployments, labelled)
-EXPECTED = {"resnet": (3, True), "mlp": (3, True), "keras": (4, False), "tflite": (1, False)}
+#: scenario -> (deployments, what its labels are)
+EXPECTED = {"resnet": (3, "classes"), "mlp": (3, "classes"), "keras": (4, "none"),
+            "regression": (2, "values"), "two-inputs": (3, "classes"),
+            "two-synthetic": (1, "none"), "tflite": (1, "none")}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +97,8 @@ def own() -> Iterator[Path]:
     onnx_mlp(folder / "mlp")
     torch_resnet_onnx(folder / "resnet")
     keras_and_tflite(folder / "keras")
+    onnx_regressor(folder / "linear")
+    onnx_two_inputs(folder / "two")
     for name, text in SCENARIOS.items():
         (folder / f"{name}.yaml").write_text(text)
     yield folder
@@ -79,14 +106,17 @@ def own() -> Iterator[Path]:
 
 
 def _check(build: Path, board: str, name: str) -> None:
-    deployments, labelled = EXPECTED[name]
+    deployments, labels = EXPECTED[name]
     runs = sorted((build / "results" / board).glob("*.json"))
     assert len(runs) == deployments, runs
     assert len(list((build / "results" / "framework").glob("*.json"))) == 1
     for path in runs:
         res = load_results(path)
         assert res.status == "complete" and res.verdict is not None, path
-        assert (res.metrics is not None) == labelled, path
+        assert (res.metrics is not None) == (labels == "classes"), path
+        assert (res.regression is not None) == (labels == "values"), path
+        if res.regression is not None:  # the targets are the outputs plus 0.5
+            assert abs(res.regression.mae - 0.5) < 1e-3, res.regression
         assert res.agreement is not None and res.agreement.agrees, (path, res.agreement)
         assert res.agreement.samples >= 8
     html = next((build / "reports").rglob("index.html")).read_text()

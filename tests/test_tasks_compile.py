@@ -91,3 +91,12 @@ def test_compile_without_a_trained_model_says_what_to_run(tmp_path: Path) -> Non
                   "--build", str(tmp_path))  # fmt: skip
     assert done.returncode != 0
     assert "run `invoke train`" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("scenario", sorted((ROOT / "scenarios").glob("*.yaml")))
+def test_every_shipped_scenario_is_valid_and_every_chain_can_work(scenario: Path) -> None:
+    job = load_job(scenario)
+    for name in job.scenario.deployments:
+        for arch in ("amd64", "arm64"):
+            planned = plan(job.scenario, job.models, name, Path("build"), arch)
+            assert planned.artifact.name.startswith(f"{name}-{arch}") or not planned.steps

@@ -10,11 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from kenning.compilers.onnxutils import load_onnx, onnx_io_spec, save_onnx
 from kenning.core.args import Arg
 from kenning.core.compiler import ModelCompiler
 from kenning.core.iospec import IOSpec
 from kenning.core.model import ModelWrapper
+from kenning.frameworks.onnx import load_onnx, onnx_io_spec, save_onnx
 from kenning.utils.imports import require
 
 

@@ -14,10 +14,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from kenning.compilers.onnxutils import load_onnx, onnx_io_spec
 from kenning.core.args import Arg
 from kenning.core.compiler import ModelCompiler
-from kenning.core.iospec import IOSpec
+from kenning.core.iospec import IOSpec, as_tensors
+from kenning.frameworks.onnx import load_onnx, onnx_io_spec
 from kenning.utils.errors import ModelError
 from kenning.utils.imports import require
 
@@ -88,7 +88,7 @@ class ONNXRuntimeQuantizer(ModelCompiler):
         input_model_path = Path(input_model_path)
         model = load_onnx(input_model_path)
         spec = onnx_io_spec(model, io_spec, input_model_path)
-        name = spec.inputs[0].name
+        names = [t.name for t in spec.inputs]
         batches = self.calibration_batches(self.calibration_samples, "int8 quantisation")
         first = next(batches, None)
         if first is None:
@@ -98,7 +98,7 @@ class ONNXRuntimeQuantizer(ModelCompiler):
 
         class _Reader(quant.CalibrationDataReader):  # type: ignore[name-defined]
             def __init__(self, arrays: Iterator[np.ndarray]) -> None:
-                self.feeds = ({name: a} for a in arrays)
+                self.feeds = (dict(zip(names, as_tensors(a), strict=True)) for a in arrays)
 
             def get_next(self) -> dict[str, np.ndarray] | None:
                 return next(self.feeds, None)

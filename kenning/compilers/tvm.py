@@ -20,12 +20,13 @@ from typing import Any, ClassVar
 import psutil
 
 from kenning.compilers import tvm_tuning
-from kenning.compilers.onnxutils import freeze_shapes, load_onnx, onnx_io_spec
+from kenning.compilers.onnxutils import freeze_shapes
 from kenning.core.args import Arg
 from kenning.core.compiler import ModelCompiler
 from kenning.core.dataset import Dataset
 from kenning.core.iospec import IOSpec
 from kenning.core.measurements import collector
+from kenning.frameworks.onnx import load_onnx, onnx_io_spec
 from kenning.utils.errors import ConfigurationError, ModelError
 from kenning.utils.imports import require
 

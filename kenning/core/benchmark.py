@@ -126,11 +126,15 @@ def run_benchmark(
                 end_to_end = outcome.end_to_end_s or time.perf_counter() - start
                 finished = round(time.monotonic() - monitor.start_time, 6)
                 top = dataset.evaluate(outcome.outputs)
+                regression = dataset.task == "regression"
                 for i, (_, sample) in enumerate(chunk):
                     recorder.capture(sample, outcome.outputs[i])
                     recorder.add(SampleResult(
-                        index=sample, seq=seq + i, ground_truth=int(labels[i]),
+                        index=sample, seq=seq + i,
+                        ground_truth=-1 if regression else int(labels[i]),
                         predictions=[int(c) for c in top[i]],
+                        target=float(labels[i]) if regression else None,
+                        value=float(np.ravel(outcome.outputs[i])[0]) if regression else None,
                         inference_s=outcome.inference_s, end_to_end_s=end_to_end,
                         preprocess_s=outcome.preprocess_s, postprocess_s=outcome.postprocess_s,
                         ok_interval_s=outcome.ok_interval_s,

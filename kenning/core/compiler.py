@@ -69,7 +69,11 @@ class ModelCompiler(ArgumentsHandler):
         for count, (_, inputs, _) in enumerate(self.dataset.iter_batches("train", 1)):
             if count >= samples:
                 return
-            yield np.asarray(self.input_transform(inputs), dtype=np.float32)
+            transformed = self.input_transform(inputs)
+            if isinstance(transformed, list | tuple):  # a model with several inputs
+                yield [np.asarray(a) for a in transformed]  # type: ignore[misc]
+            else:
+                yield np.asarray(transformed, dtype=np.float32)
 
     def compile(self, input_model_path: Path, io_spec: IOSpec) -> IOSpec:
         """Compile ``input_model_path`` to ``compiled_model_path``.

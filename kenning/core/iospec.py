@@ -20,6 +20,13 @@ from kenning.utils.errors import ConfigurationError, ModelError
 SUFFIX = ".iospec.json"
 
 
+def as_tensors(inputs: object) -> list[np.ndarray]:
+    """A batch as one array per model input: a model with several inputs takes a list."""
+    if isinstance(inputs, list | tuple):
+        return [np.asarray(item) for item in inputs]
+    return [np.asarray(inputs)]
+
+
 class TensorSpec(BaseModel):
     """One tensor: name, shape (``-1`` for a free batch dimension), dtype, quantisation."""
 

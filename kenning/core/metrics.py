@@ -26,6 +26,33 @@ class ClassificationMetrics(BaseModel):
     confusion_matrix: list[list[int]]
 
 
+class RegressionMetrics(BaseModel):
+    """Quality of a regression run: the model's first output against the target value."""
+
+    count: int
+    mae: float
+    rmse: float
+    max_error: float
+
+
+def regression_metrics(values: Sequence[float], targets: Sequence[float]) -> RegressionMetrics:
+    """Mean absolute error, root mean square error and the largest error.
+
+    Raises
+    ------
+    ValueError
+        If there are no samples.
+    """
+    v, t = np.asarray(values, np.float64), np.asarray(targets, np.float64)
+    if v.size == 0:
+        raise ValueError("no samples to compute metrics from")
+    err = np.abs(v - t)
+    rmse = float(np.sqrt(np.mean(err**2)))
+    return RegressionMetrics(
+        count=int(v.size), mae=float(err.mean()), rmse=rmse, max_error=float(err.max())
+    )
+
+
 class LatencySummary(BaseModel):
     """Distribution of a series of durations, in seconds."""
 

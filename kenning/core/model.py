@@ -16,7 +16,7 @@ import numpy as np
 
 from kenning.core.args import Arg, ArgumentsHandler
 from kenning.core.dataset import Dataset
-from kenning.core.iospec import IOSpec
+from kenning.core.iospec import IOSpec, TensorSpec, as_tensors
 from kenning.utils.errors import ConfigurationError, ModelError
 
 
@@ -157,8 +157,8 @@ class ModelWrapper(ArgumentsHandler):
     def check_inputs(self) -> None:
         """Refuse, before any compiling or measuring, data the model cannot take.
 
-        One dataset sample, preprocessed, must have the shape of the model's first input
-        (a free dimension takes any size).
+        One dataset sample, preprocessed, must give one array per model input, each of the
+        input's shape (a free dimension takes any size).
 
         Raises
         ------
@@ -167,13 +167,23 @@ class ModelWrapper(ArgumentsHandler):
         """
         if self.dataset is None or not len(self.dataset):
             return
-        spec = self.get_io_specification().inputs[0]
-        sample = np.asarray(self.preprocess_input(self.dataset.prepare_input_samples(
+        specs = self.get_io_specification().inputs
+        samples = as_tensors(self.preprocess_input(self.dataset.prepare_input_samples(
             self.dataset.dataX[:1])))  # fmt: skip
+        if len(samples) != len(specs):
+            raise ConfigurationError(
+                f"the model takes {len(specs)} inputs ({', '.join(s.name for s in specs)}); "
+                f"{type(self.dataset).__name__} gives {len(samples)} per sample"
+            )
+        for spec, sample in zip(specs, samples, strict=True):
+            self._check_shape(spec, sample)
+
+    def _check_shape(self, spec: TensorSpec, sample: np.ndarray) -> None:
         wanted, given = spec.shape[1:], list(sample.shape[1:])
-        if len(wanted) != len(given) or any(
-            w not in (-1, g) for w, g in zip(wanted, given, strict=False)
-        ):
+        fits = len(wanted) == len(given) and all(
+            w in (-1, g) for w, g in zip(wanted, given, strict=True)
+        )
+        if not fits:
             raise ConfigurationError(
                 f"input shape mismatch: {type(self.dataset).__name__} gives samples of shape "
                 f"{tuple(given)} (after {type(self).__name__}'s preprocessing); the model's "

@@ -18,7 +18,7 @@ import numpy as np
 
 from kenning.core.benchmark import Outcome
 from kenning.core.compiler import ModelCompiler
-from kenning.core.iospec import IOSpec
+from kenning.core.iospec import IOSpec, as_tensors
 from kenning.core.measurements import collector
 from kenning.core.model import ModelWrapper
 from kenning.core.runtime import Runtime
@@ -52,7 +52,7 @@ def host_infer(model: ModelWrapper, runtime: Runtime) -> Callable[[np.ndarray], 
     """A function from a dataset batch to class scores through a loaded runtime."""
 
     def infer(batch: np.ndarray) -> np.ndarray:
-        outputs = runtime.infer([np.asarray(model.preprocess_input(batch))])
+        outputs = runtime.infer(as_tensors(model.preprocess_input(batch)))
         return model.postprocess_outputs(outputs[0])
 
     return infer
@@ -70,9 +70,9 @@ def host_outcome(model: ModelWrapper, runtime: Runtime) -> Callable[[np.ndarray]
 
     def infer(batch: np.ndarray) -> Outcome:
         t0 = time.perf_counter()
-        inputs = np.asarray(model.preprocess_input(batch))
+        inputs = as_tensors(model.preprocess_input(batch))
         t1 = time.perf_counter()
-        runtime.prepare_input(spec.inputs_to_bytes([inputs]))
+        runtime.prepare_input(spec.inputs_to_bytes(inputs))
         t2 = time.perf_counter()
         runtime.run()
         t3 = time.perf_counter()

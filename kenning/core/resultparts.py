@@ -64,6 +64,8 @@ class SampleResult(BaseModel):
     preprocess_s: float | None = None
     postprocess_s: float | None = None
     ok_interval_s: float | None = Field(None, description="diagnostic: between the two OKs")
+    target: float | None = Field(None, description="regression: the true value")
+    value: float | None = Field(None, description="regression: the model's first output")
     batch: int = Field(0, description="number of the inference call the sample was in")
     timestamp_s: float | None = Field(
         None, description="when the sample finished, in seconds on the system series' clock"
@@ -117,6 +119,7 @@ class DatasetInfo(BaseModel):
     num_samples: int
     class_names: list[str]
     batch_size: int
+    task: str = Field("classification", description="classification, regression or none")
 
     model_config = ConfigDict(populate_by_name=True)
 

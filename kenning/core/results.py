@@ -19,9 +19,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 import kenning
 from kenning.core.agreement import Agreement
-from kenning.core.figures import FIGURES, PRIMARY, FigureSummary, format_percentile, summarise
+from kenning.core.figures import FIGURES, PRIMARY, FigureSummary, summarise
 from kenning.core.measure import MeasureSettings, WarmupRecord
-from kenning.core.metrics import ClassificationMetrics, classification_metrics
+from kenning.core.metrics import (
+    ClassificationMetrics,
+    RegressionMetrics,
+    classification_metrics,
+    regression_metrics,
+)
 from kenning.core.resultparts import (
     DatasetInfo,
     FrameworkInfo,
@@ -80,6 +85,7 @@ class Results(BaseModel):
     target_system: TimeSeries | None = None
     measurements: dict[str, Any] = {}
     metrics: ClassificationMetrics | None = None
+    regression: RegressionMetrics | None = None
     figures: dict[str, FigureSummary] = {}
     verdict: RunVerdict | None = None
     outputs_file: str | None = Field(
@@ -111,9 +117,16 @@ class Results(BaseModel):
             self.verdict = judge(self)
             return
         distinct = self.distinct_samples()
+        scored = [(s.value, s.target) for s in distinct if s.value is not None]
+        self.regression = (
+            regression_metrics([v for v, _ in scored], [float(t or 0.0) for _, t in scored])
+            if scored
+            else None
+        )
+        labelled = bool(self.dataset.class_names) and self.dataset.task == "classification"
         self.metrics = (
             None
-            if not self.dataset.class_names
+            if not labelled
             else classification_metrics(
                 [s.predictions for s in distinct],
                 [s.ground_truth for s in distinct],
@@ -185,27 +198,8 @@ def new_results(
             num_samples=len(dataset.subset_indices("validation")),
             class_names=dataset.get_class_names(),
             batch_size=dataset.batch_size,
+            task=dataset.task,
         ),
-    )
-
-
-def summary_line(results: Results, path: Path) -> str:
-    """One line for the terminal: the verdict first, then quality and the inference figure."""
-    figure = results.primary
-    verdict = results.verdict.line() if results.verdict is not None else "no verdict"
-    if figure is None:
-        return f"{verdict}: no samples completed -> {path}"
-    distinct = len(results.distinct_samples())
-    parts = [format_percentile(p) for p in figure.percentiles]
-    warm = f", warm-up {results.warmup.count}" if results.warmup is not None else ""
-    quality = (
-        f"accuracy {results.metrics.accuracy:.4f}, top-5 {results.metrics.top5_accuracy:.4f}"
-        if results.metrics is not None
-        else "no labels"
-    )
-    return (
-        f"{verdict}: {figure.count} samples ({distinct} distinct{warm}), {quality}, "
-        f"{PRIMARY} {' '.join(parts)} -> {path}"
     )
 
 

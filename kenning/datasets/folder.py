@@ -6,7 +6,8 @@ Two layouts, found by what the folder holds:
   sub-folder names, sorted; each image is resized (``--resize H,W``), scaled
   (``value / --scale``), normalised (``(x - --mean) / --std`` per channel) and laid out as
   ``--layout`` (``NHWC`` or ``NCHW``);
-* ``inputs.npy`` (N samples of any shape) with an optional ``labels.npy``: class indices
+* ``inputs.npy`` (N samples of any shape), or ``inputs.npz`` (one array of N samples per model
+  input, in the model's input order) with an optional ``labels.npy``: class indices
   (integers) or regression targets (floats); without it the run reports speed and agreement.
   The preprocessing flags apply to it too (its layout is taken as given).
 """
@@ -59,13 +60,13 @@ class FolderDataset(Dataset):
         if self.std is not None and np.any(self.std == 0):
             raise ConfigurationError("--std must not contain 0")
         self._classes: list[str] = []
-        self._inputs: np.ndarray | None = None
+        self._inputs: list[np.ndarray] | None = None
         super().__init__(dataset_root, **kwargs)
 
     def prepare(self) -> None:
         if self.root is None or not self.root.is_dir():
             raise DatasetError(f"dataset folder {self.root} does not exist", self.root)
-        if (self.root / "inputs.npy").is_file():
+        if (self.root / "inputs.npy").is_file() or (self.root / "inputs.npz").is_file():
             self._prepare_arrays()
             return
         folders = sorted(p for p in self.root.iterdir() if p.is_dir())
@@ -81,17 +82,26 @@ class FolderDataset(Dataset):
 
     def _prepare_arrays(self) -> None:
         assert self.root is not None
-        self._inputs = np.load(self.root / "inputs.npy", allow_pickle=False)
+        single = self.root / "inputs.npy"
+        if single.is_file():
+            self._inputs = [np.load(single, allow_pickle=False)]
+        else:
+            with np.load(self.root / "inputs.npz", allow_pickle=False) as arrays:
+                self._inputs = [arrays[name] for name in arrays.files]
+            if len({len(a) for a in self._inputs}) != 1:
+                raise DatasetError(f"the arrays of {self.root / 'inputs.npz'} hold different "
+                                   "numbers of samples", self.root)  # fmt: skip
         labels_path = self.root / "labels.npy"
-        self.dataX = list(range(len(self._inputs)))
+        count = len(self._inputs[0])
+        self.dataX = list(range(count))
         if not labels_path.is_file():
             self.task = "none"  # type: ignore[misc]
-            self.dataY = [-1] * len(self._inputs)
+            self.dataY = [-1] * count
             return
         labels = np.load(labels_path, allow_pickle=False)
-        if len(labels) != len(self._inputs):
-            raise DatasetError(f"{labels_path} has {len(labels)} labels for "
-                               f"{len(self._inputs)} inputs", labels_path)  # fmt: skip
+        if len(labels) != count:
+            raise DatasetError(f"{labels_path} has {len(labels)} labels for {count} inputs",
+                               labels_path)  # fmt: skip
         if np.issubdtype(labels.dtype, np.integer):
             self.dataY = [int(v) for v in labels]
             self._classes = [str(i) for i in range(int(labels.max()) + 1)]
@@ -117,9 +127,12 @@ class FolderDataset(Dataset):
             array = np.asarray(image, dtype=np.float32)
         return array[..., np.newaxis] if array.ndim == 2 else array
 
-    def prepare_input_samples(self, samples: list[Any]) -> np.ndarray:
-        if self._inputs is not None:
-            return self._normalise(self._inputs[np.asarray(samples, dtype=np.int64)])
+    def prepare_input_samples(self, samples: list[Any]) -> Any:
+        if self._inputs is not None:  # one array, or one per input of a multi-input model
+            picked = np.asarray(samples, dtype=np.int64)
+            arrays = [self._normalise(a[picked]) if np.issubdtype(a.dtype, np.floating)
+                      else a[picked] for a in self._inputs]  # fmt: skip
+            return arrays[0] if len(arrays) == 1 else arrays
         batch = self._normalise(np.stack([self._image(Path(p)) for p in samples]))
         return (
             np.ascontiguousarray(batch.transpose(0, 3, 1, 2)) if self.layout == "NCHW" else batch

@@ -63,15 +63,10 @@ class SyntheticDataset(Dataset):
         super().__init__(dataset_root, **kwargs)
 
     def prepare(self) -> None:
-        spec: TensorSpec = model_io_spec(self.model_file).inputs[0]
-        shape = spec.concrete_shape(self.samples)
         rng = np.random.default_rng(self.data_seed)
-        if np.issubdtype(np.dtype(spec.dtype), np.integer) and not spec.quantized:
-            info = np.iinfo(spec.dtype)
-            low, high = max(info.min, -128), min(info.max, 127)
-            self._inputs = rng.integers(low, high + 1, size=shape).astype(spec.dtype)
-        else:
-            self._inputs = rng.random(size=shape, dtype=np.float32)
+        self._inputs = [
+            self._generate(rng, spec) for spec in model_io_spec(self.model_file).inputs
+        ]
         self.dataX = list(range(self.samples))
         self.dataY = [-1] * self.samples
 
@@ -80,8 +75,19 @@ class SyntheticDataset(Dataset):
         everything = np.arange(len(self))
         return everything, everything
 
-    def prepare_input_samples(self, samples: list[Any]) -> np.ndarray:
-        return self._inputs[np.asarray(samples, dtype=np.int64)]
+    def _generate(self, rng: np.random.Generator, spec: TensorSpec) -> np.ndarray:
+        shape = spec.concrete_shape(self.samples)
+        if np.issubdtype(np.dtype(spec.dtype), np.integer) and not spec.quantized:
+            info = np.iinfo(spec.dtype)
+            low, high = max(info.min, -128), min(info.max, 127)
+            return rng.integers(low, high + 1, size=shape).astype(spec.dtype)
+        return rng.random(size=shape, dtype=np.float32)
+
+    def prepare_input_samples(self, samples: list[Any]) -> Any:
+        """One array, or one per input for a model with several (in the model's order)."""
+        picked = np.asarray(samples, dtype=np.int64)
+        arrays = [inputs[picked] for inputs in self._inputs]
+        return arrays[0] if len(arrays) == 1 else arrays
 
     def get_class_names(self) -> list[str]:
         return []

@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from kenning.core.iospec import IOSpec, TensorSpec
+from kenning.core.iospec import IOSpec, as_tensors
 from kenning.core.model import ModelWrapper
-from kenning.utils.errors import ModelError
+from kenning.frameworks.onnx import load_onnx, onnx_io_spec
 from kenning.utils.imports import require
 
 
@@ -34,7 +34,9 @@ class ONNXModel(ModelWrapper):
 
     def load_model(self, path: Path) -> None:
         spec_path = IOSpec.path_for(path)
-        self.io_spec = IOSpec.load(path) if spec_path.is_file() else onnx_io_spec(path)
+        self.io_spec = (
+            IOSpec.load(path) if spec_path.is_file() else onnx_io_spec(load_onnx(path), None, path)
+        )
         self.model = path
 
     def get_io_specification(self) -> IOSpec:
@@ -55,6 +57,8 @@ class ONNXModel(ModelWrapper):
         self.save_model(path)
 
     def preprocess_input(self, inputs: np.ndarray) -> Any:
+        if isinstance(inputs, list | tuple):  # several inputs: given as the model takes them
+            return [np.asarray(a) for a in inputs]
         wanted = tuple(self.io_spec.inputs[0].shape[1:])
         if inputs.ndim == 4 and tuple(inputs.shape[1:]) != wanted:
             nchw = np.transpose(inputs, (0, 3, 1, 2))
@@ -66,42 +70,10 @@ class ONNXModel(ModelWrapper):
         if not hasattr(self, "_session"):
             ort = require("onnxruntime", "onnxruntime")
             self._session = ort.InferenceSession(str(self.model_path))
-        spec = self.io_spec.inputs[0]
-        name = self._session.get_inputs()[0].name
-        return self._session.run(None, {name: np.asarray(inputs, dtype=spec.dtype)})[0]
-
-
-def onnx_io_spec(path: Path) -> IOSpec:
-    """Inputs and outputs of an ONNX file, read from its graph.
-
-    Raises
-    ------
-    ModelError
-        If the file is not ONNX, or a dimension other than the first is free (then an
-        ``.iospec.json`` beside the file must say it).
-    """
-    onnx = require("onnx", "onnxruntime")
-    try:
-        graph = onnx.load(str(path), load_external_data=False).graph
-    except Exception as exc:  # onnx raises DecodeError, ValueError... for a file that is not one
-        raise ModelError(f"{path} is not an ONNX model ({type(exc).__name__}: {exc})",
-                         path) from exc  # fmt: skip
-    weights = {item.name for item in graph.initializer}
-
-    def tensors(values: Any) -> list[TensorSpec]:
-        specs = []
-        for value in values:
-            if value.name in weights:
-                continue
-            kind = value.type.tensor_type
-            dims = [d.dim_value if d.HasField("dim_value") else -1 for d in kind.shape.dim]
-            if any(d <= 0 for d in dims[1:]):
-                raise ModelError(
-                    f"{path}: tensor '{value.name}' has a free dimension after the first "
-                    f"({dims}); write its shape in {IOSpec.path_for(path)}", path)  # fmt: skip
-            dtype = onnx.helper.tensor_dtype_to_np_dtype(kind.elem_type)
-            specs.append(TensorSpec(name=value.name, shape=[-1 if d <= 0 else d for d in dims]
-                                    or [1], dtype=np.dtype(dtype).name))  # fmt: skip
-        return specs
-
-    return IOSpec(inputs=tensors(graph.input), outputs=tensors(graph.output))
+        feeds = {
+            given.name: np.asarray(array, dtype=spec.dtype)
+            for given, spec, array in zip(
+                self._session.get_inputs(), self.io_spec.inputs, as_tensors(inputs), strict=True
+            )
+        }
+        return self._session.run(None, feeds)[0]

@@ -43,6 +43,7 @@ class Entry:
     verdict: str
     agreement: str = "-"
     model_key: str = ""
+    mae: float | None = None
 
 
 def entries(runs: Sequence[tuple[Path, Results]]) -> list[Entry]:
@@ -68,6 +69,7 @@ def entries(runs: Sequence[tuple[Path, Results]]) -> list[Entry]:
                 size_kib=size / KIB if size is not None else None,
                 verdict=done.verdict.word if done.verdict else "-",
                 agreement=_agreement(results),
+                mae=results.regression.mae if results.regression else None,
                 model_key=str(results.provenance.get("model") or metadata.model_name(results)),
             )
         )
@@ -127,6 +129,7 @@ BARS = (
     ("accuracy", "Accuracy", "", 4),
     ("top5_accuracy", "Top-5 accuracy", "", 4),
     ("g_mean", "G-mean", "", 4),
+    ("mae", "Mean absolute error", "", 4),
     ("p50_ms", "Latency p50", "ms", 3),
     ("p99_ms", "Latency p99", "ms", 3),
     ("size_kib", "Model size", "KiB", 1),
@@ -151,6 +154,7 @@ def comparison_section(runs: list[Entry], stem: str = "") -> dict[str, Any]:
             "Batch size",
             "Status",
             "Accuracy",
+            "MAE",
             "Size (KiB)",
             "Latency p50 (ms)",
             "Latency p99 (ms)",
@@ -174,6 +178,7 @@ def comparison_section(runs: list[Entry], stem: str = "") -> dict[str, Any]:
             r.dataset.batch_size,
             r.status,
             fixed(e.accuracy, 4),
+            fixed(e.mae, 4),
             fixed(e.size_kib, 1),
             fixed(e.p50_ms, 3),
             fixed(e.p99_ms, 3),

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from kenning.core.benchmark import Outcome
-from kenning.core.iospec import IOSpec
+from kenning.core.iospec import IOSpec, as_tensors
 from kenning.core.measurements import collector
 from kenning.core.model import ModelWrapper
 from kenning.core.resultparts import TimeSeries
@@ -117,9 +117,9 @@ class RemoteSession:
     def infer(self, batch: np.ndarray) -> Outcome:
         """One full exchange: DATA, PROCESS, OUTPUT, STATS, with pre- and postprocessing."""
         t0 = time.perf_counter()
-        inputs = np.asarray(self.model.preprocess_input(batch))
+        inputs = as_tensors(self.model.preprocess_input(batch))
         t1 = time.perf_counter()
-        self.client.upload_input(self.spec.inputs_to_bytes([inputs]))
+        self.client.upload_input(self.spec.inputs_to_bytes(inputs))
         interval, on_target = self.client.request_processing()
         outputs = self.spec.outputs_from_bytes(bytes(self.client.download_output()))
         t2 = time.perf_counter()

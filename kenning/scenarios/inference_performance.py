@@ -23,7 +23,8 @@ from kenning.core.measure import MeasureSettings, add_measure_arguments
 from kenning.core.measurements import collector
 from kenning.core.model import ModelWrapper
 from kenning.core.recorder import ResultsRecorder
-from kenning.core.results import FrameworkInfo, new_results, summary_line
+from kenning.core.results import FrameworkInfo, new_results
+from kenning.core.summary import summary_line
 from kenning.scenarios.common import ClassSlot, build_parser, check_output_path, run
 from kenning.utils.provenance import sha256_file
 

@@ -39,8 +39,8 @@ from kenning.core.results import (
     SampleResult,
     load_results,
     new_results,
-    summary_line,
 )
+from kenning.core.summary import summary_line
 from kenning.runtimeprotocols.session import RemoteSession, file_sha256
 from kenning.scenarios.common import ClassSlot, build_parser, check_output_path, run
 from kenning.utils.errors import ConfigurationError

@@ -30,7 +30,7 @@ COMPILER_IMAGES = {"onnxruntime-quant": "compile-tvm", "tvm": "compile-tvm",
 #: a compiler's ``target`` for a board architecture, when the chain does not give one
 ARCH_TARGETS = {"tvm": {"amd64": "llvm", "arm64": "aarch64"}}
 #: flags the toolchain sets itself
-RESERVED = {"model-path", "compiled-model-path", "save-model-path", "dataset-root"}
+RESERVED = {"model-path", "compiled-model-path", "save-model-path"}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,30 @@
+"""The one line a run prints at its end: the verdict, quality and the inference figure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kenning.core.figures import PRIMARY, format_percentile
+from kenning.core.results import Results
+
+
+def summary_line(results: Results, path: Path) -> str:
+    """One line for the terminal: the verdict first, then quality and the inference figure."""
+    figure = results.primary
+    verdict = results.verdict.line() if results.verdict is not None else "no verdict"
+    if figure is None:
+        return f"{verdict}: no samples completed -> {path}"
+    distinct = len(results.distinct_samples())
+    parts = [format_percentile(p) for p in figure.percentiles]
+    warm = f", warm-up {results.warmup.count}" if results.warmup is not None else ""
+    if results.metrics is not None:
+        m = results.metrics
+        quality = f"accuracy {m.accuracy:.4f}, top-5 {m.top5_accuracy:.4f}"
+    elif results.regression is not None:
+        quality = f"MAE {results.regression.mae:.4g}, RMSE {results.regression.rmse:.4g}"
+    else:
+        quality = "no labels"
+    return (
+        f"{verdict}: {figure.count} samples ({distinct} distinct{warm}), {quality}, "
+        f"{PRIMARY} {' '.join(parts)} -> {path}"
+    )
