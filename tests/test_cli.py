@@ -40,6 +40,22 @@ def test_run_passes_through_to_the_scenario_and_unknown_ones_are_one_error() -> 
     assert bad.stderr.strip().startswith("error: unknown scenario 'no_such_scenario'")
 
 
+def test_run_takes_a_scenario_file_and_checks_it_whole(tmp_path: Path) -> None:
+    # `kenning run scenarios/digits.yaml` is `invoke demo`; --check runs nothing
+    done = kenning("run", "scenarios/digits.yaml", "--check")
+    assert done.returncode == 0, done.stderr
+    assert "torch-tvm: export [train-torch] -> compile [compile-tvm]; runtime tvm" in done.stdout
+    assert "== scenarios/digits.yaml: 6 deployments can work" in done.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nmodel: {wrapper: torch-digits-cnn, train: {epochs: 0}}\n"
+                   "dataset: {class: digits}\ndeployments: {x: {runtime: tvm}}\n")  # fmt: skip
+    done = kenning("run", str(bad))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert f"{bad}:2: key 'model.train.epochs': 0: input should be greater than or equal to 1" in (
+        done.stderr
+    )
+
+
 def test_report_renders_a_results_file(tmp_path: Path) -> None:
     from test_core_results import make_results
 

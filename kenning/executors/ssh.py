@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import getpass
 import logging
-import posixpath
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -23,16 +22,16 @@ from pathlib import Path
 from typing import Any, ClassVar, TextIO
 
 import kenning
-from kenning.executors import sshfiles, sshtunnel
+from kenning.executors import sshtunnel
 from kenning.executors.base import ExecutionRecord, Executor, OutputSink, docker_arch
-from kenning.executors.boarderrors import BoardError, BoardUnreachableError, RemoteCommandError
+from kenning.executors.boarderrors import BoardUnreachableError, RemoteCommandError
 from kenning.executors.errors import ExecutionTimeoutError
+from kenning.executors.sshboard import BoardSession
 from kenning.executors.sshconnect import connect, paramiko, ssh_errors
 from kenning.executors.sshprocess import (
     STOP_GRACE_S,
     MarkedOutput,
     RemoteProcess,
-    background_script,
     command_script,
     join,
     pump,
@@ -50,7 +49,7 @@ log = logging.getLogger("kenning.executors.ssh")
 _CLOSED = (OSError, EOFError, paramiko.SSHException)
 
 
-class SSHExecutor(Executor):
+class SSHExecutor(BoardSession, Executor):
     """Run commands on a board over SSH, with its own ``python``; the image is only recorded.
 
     Parameters
@@ -256,125 +255,6 @@ class SSHExecutor(Executor):
         self._platform()
         assert self._uname is not None
         return self._uname[1]
-
-    def free_bytes(self, path: str) -> int:
-        """Bytes free for an unprivileged user where ``path`` is, or would be, on the board.
-
-        Raises
-        ------
-        BoardError
-            If ``df`` fails or prints something unexpected.
-        """
-        return sshfiles.free_bytes(self, path)
-
-    def sftp(self, step: str) -> Any:
-        """The connection's ``paramiko.SFTPClient`` (opened on first use).
-
-        Raises
-        ------
-        BoardError
-            If the board refuses SFTP.
-        """
-        if self._sftp is None:
-            with self.ssh_errors(step):
-                self._sftp = self._client.open_sftp()
-        return self._sftp
-
-    def upload(self, local: Path, remote: str) -> None:
-        """Copy ``local`` to ``remote`` on the board, making its folders, with a progress bar.
-
-        Raises
-        ------
-        RemoteSpaceError
-            If the board runs out of space (the partial file is removed).
-        BoardError
-            If the copy fails otherwise.
-        """
-        sshfiles.push(self, local, remote)
-
-    def download(self, remote: str, local: Path) -> None:
-        """Copy ``remote`` from the board to ``local``, with a progress bar.
-
-        Raises
-        ------
-        BoardError
-            If the remote file is missing or the copy fails.
-        """
-        sshfiles.fetch(self, remote, local)
-
-    def start_background(
-        self,
-        command: Sequence[str],
-        log_path: str,
-        *,
-        workdir: str | None = None,
-        env: Mapping[str, str] | None = None,
-    ) -> RemoteProcess:
-        """Start ``command`` on the board in its own session, output to ``log_path``.
-
-        ``log_path`` is relative to ``workdir`` (else the login folder). :meth:`close` stops it.
-
-        Raises
-        ------
-        BoardError
-            If it cannot be started.
-        """
-        argv = self._argv(command)
-        step = f"starting `{argv[0]}`"
-        if workdir:  # so that log_tail, run from the login folder, finds it too
-            log_path = posixpath.join(workdir, log_path)
-        pid = self.output(background_script(argv, log_path, workdir, env), step).strip()
-        if not pid.isdigit():
-            raise BoardError(self.board, step, f"no process id came back (got {pid!r})")
-        process = RemoteProcess(self, int(pid), argv, log_path)
-        self._processes.append(process)
-        return process
-
-    def forget(self, process: RemoteProcess) -> None:
-        """Stop tracking ``process`` (it was stopped)."""
-        if process in self._processes:
-            self._processes.remove(process)
-
-    def wait_for_port(
-        self,
-        port: int,
-        *,
-        process: RemoteProcess | None = None,
-        timeout: float = 60.0,
-        host: str = "127.0.0.1",
-    ) -> None:
-        """Wait until something accepts connections on ``host:port`` as seen from the board.
-
-        Raises
-        ------
-        BoardError
-            With step ``"starting the server"`` if ``process`` exits first (with its log
-            tail), if nothing listens within ``timeout``, or if the board forbids forwarding.
-        """
-        sshtunnel.wait_for_port(self, port, process, timeout, host)
-
-    @contextmanager
-    def forward(self, remote_port: int, remote_host: str = "127.0.0.1") -> Iterator[int]:
-        """Relay a local port on 127.0.0.1 to ``remote_host:remote_port`` seen from the board.
-
-        Yields
-        ------
-        int
-            The local port (chosen by the OS).
-
-        Raises
-        ------
-        BoardError
-            If the connection is closed.
-        """
-        step = f"tunnelling to port {remote_port}"
-        tunnel = sshtunnel.Tunnel(self.transport(step), (remote_host, remote_port), self.board)
-        self._tunnels.add(tunnel)
-        try:
-            yield tunnel.port
-        finally:
-            tunnel.close()
-            self._tunnels.discard(tunnel)
 
     def close(self) -> None:
         """Stop the background processes started here and the tunnels; close the connection."""
