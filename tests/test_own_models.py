@@ -54,7 +54,8 @@ SCENARIOS = {
         "name: mlp\nmodel: {file: mlp/mlp.onnx}\ndataset: {folder: mlp/data}\n"
         "deployments:\n  ort: {runtime: onnxruntime}\n"
         "  ort-int8: {chain: [onnxruntime-quant], runtime: onnxruntime}\n"
-        "  tvm: {chain: [tvm], runtime: tvm}\n" + MEASURE
+        "  tvm: {chain: [tvm], runtime: tvm}\n"
+        "measure: {min-samples: 700, subset: all}\n"  # every sample, not the validation split
     ),
     "keras": (
         "name: small-keras\nmodel: {file: keras/small.keras}\ndataset: {folder: keras/data}\n"
@@ -119,6 +120,8 @@ def _check(build: Path, board: str, name: str) -> None:
             assert abs(res.regression.mae - 0.5) < 1e-3, res.regression
         assert res.agreement is not None and res.agreement.agrees, (path, res.agreement)
         assert res.agreement.samples >= 8
+        if name == "mlp":  # subset: all measures every one of the 120 samples
+            assert res.dataset.subset == "all" and len(res.distinct_samples()) == 120
     html = next((build / "reports").rglob("index.html")).read_text()
     assert "Agreement (top-1)" in html and html.count("<img") >= deployments
 
@@ -147,15 +150,15 @@ def test_own_models_are_benched_on_the_emulated_arm64_board(
         tmp_path / "inventory.yaml", [arm64_board],
         protocol={"kind": "network", "port": 12345, "tunnel": "always"},
     )  # fmt: skip
-    for name in ("resnet", "keras"):
+    for name in ("resnet", "mlp", "keras", "tflite"):
         build = (own / f"arm64-{name}").relative_to(ROOT)
         done = invoke("bench", "--scenario", str(own / f"{name}.yaml"), "--board",
                       arm64_board.name, "--executor", "docker", "--build", str(build),
                       inventory=inventory)  # fmt: skip
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
         _check(ROOT / build, arm64_board.name, name)
-        res = load_results(ROOT / build / "results" / arm64_board.name / "tvm.json")
-        assert res.provenance["server"]["arch"] == "arm64"
+        for path in (ROOT / build / "results" / arm64_board.name).glob("*.json"):
+            assert load_results(path).provenance["server"]["arch"] == "arm64", path
 
 
 @pytest.mark.slow

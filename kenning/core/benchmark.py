@@ -76,7 +76,7 @@ def _batches(
 
 def warm_up(dataset: Dataset, infer: InferFn, settings: MeasureSettings) -> WarmupRecord:
     """Run and discard inferences until ``warmup`` calls and ``warmup_s`` seconds are done."""
-    indices = dataset.subset_indices("validation")
+    indices = dataset.subset_indices(settings.subset)
     count, start = 0, time.perf_counter()
     batches = _batches(dataset, indices, settings.seed + 1_000_003, 0)  # not the measured order
     while count < settings.warmup or time.perf_counter() - start < settings.warmup_s:
@@ -91,7 +91,7 @@ def run_benchmark(
     infer: InferFn,
     recorder: ResultsRecorder,
     settings: MeasureSettings | None = None,
-    subset: Subset = "validation",
+    subset: Subset | None = None,
     monitor_interval: float = 0.1,
 ) -> Results:
     """Warm up, then run ``infer`` until the run is long enough, recording every sample.
@@ -107,7 +107,9 @@ def run_benchmark(
     """
     settings = settings or MeasureSettings()
     recorder.results.measure = settings
+    subset = subset or settings.subset
     indices = dataset.subset_indices(subset)
+    recorder.results.dataset.subset, recorder.results.dataset.num_samples = subset, len(indices)
     target = max(settings.min_samples, len(indices))
     done = len(recorder.results.samples)
     monitor = SystemMonitor(monitor_interval).start()

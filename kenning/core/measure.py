@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterator
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, Field, ValidationError, field_validator
@@ -32,6 +33,9 @@ class MeasureSettings(BaseModel):
     confidence: float = Field(DEFAULT_CONFIDENCE, gt=0.5, lt=1.0)
     max_other_load: float = Field(
         0.5, ge=0.0, description="cores of CPU load from other processes on the target tolerated"
+    )
+    subset: Literal["validation", "all"] = Field(
+        "validation", description="the samples measured: the validation split, or every one"
     )
 
     @field_validator("percentiles")
@@ -70,6 +74,7 @@ class MeasureSettings(BaseModel):
             percentiles=list(args.percentiles),
             confidence=args.confidence,
             max_other_load=args.max_other_load,
+            subset=getattr(args, "subset", "validation"),
         )
 
     def to_argv(self) -> list[str]:
@@ -80,6 +85,7 @@ class MeasureSettings(BaseModel):
             "--sample-seed", str(self.seed),
             "--percentiles", *(f"{q:g}" for q in self.percentiles),
             "--confidence", str(self.confidence), "--max-other-load", str(self.max_other_load),
+            "--subset", self.subset,
         ]  # fmt: skip
 
 
@@ -102,6 +108,13 @@ def add_measure_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the measurement flags to a scenario's parser (one group, defaults shown)."""
     d = MeasureSettings()
     group = parser.add_argument_group("measurement")
+    group.add_argument(
+        "--subset",
+        choices=["validation", "all"],
+        default=d.subset,
+        help="the samples measured: the validation split (default; int8 calibration draws from "
+        "the train split) or every sample",
+    )
     group.add_argument(
         "--warmup",
         type=non_negative_int,
