@@ -177,3 +177,25 @@ def test_data_the_model_cannot_take_is_refused_once_naming_both_shapes(own: Path
             ) in done.stderr  # fmt: skip
     assert done.stderr.count("not run: the reference run of model resnet refused its input") == 3
     assert not list((own / "local-resnet-40" / "compiled").glob("*"))  # nothing compiled
+
+
+@pytest.mark.slow
+def test_a_deployment_whose_outputs_differ_from_the_reference_is_flagged(own: Path) -> None:
+    # the null runtime answers without running the model: labels or not, agreement says so
+    scenario = own / "mlp-null.yaml"
+    scenario.write_text(
+        "name: mlp-null\nmodel: {file: mlp/mlp.onnx}\ndataset: {synthetic: {samples: 30}}\n"
+        "deployments:\n  ort: {runtime: onnxruntime}\n  fake: {runtime: 'null'}\n"
+        "measure: {min-samples: 100, percentiles: [50]}\n"
+    )
+    build = own / "local-mlp-null"
+    done = subprocess.run(
+        [sys.executable, "-m", "kenning.scenarios.run", str(scenario), "--build", str(build)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    fake = load_results(build / "results" / "local" / "fake.json").agreement
+    assert fake is not None and not fake.agrees and fake.samples == 30
+    assert "fake on local: outputs DISAGREE with model mlp-null's reference run" in done.stderr
+    assert load_results(build / "results" / "local" / "ort.json").agreement.agrees  # type: ignore[union-attr]
+    assert "DISAGREES" in (build / "reports" / "local" / "index.html").read_text()

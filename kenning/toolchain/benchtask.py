@@ -218,9 +218,13 @@ def run_bench(
                     failures[key] = exc
                 advance(1)
                 if key in done and source in references:
-                    if not add_agreement(done[key], references[source], job.scenario.agreement):
-                        log.warning("%s on %s: outputs disagree with %s's reference run",
-                                    name, board.name, source)  # fmt: skip
+                    found = add_agreement(done[key], references[source], job.scenario.agreement)
+                    if found is not None and not found.agrees:
+                        log.warning(
+                            "%s on %s: outputs DISAGREE with model %s's reference run: top-1 "
+                            "agreement %.3f < %.2f (max abs error %.3g, %d samples)", name,
+                            board.name, source, found.top1, found.tolerance,
+                            found.max_abs_error, found.samples)  # fmt: skip  # fmt: skip
     for note in slower_notes(done.values()):
         log.warning("%s", note)
     what = f"runs of scenario {job.scenario.name}"
