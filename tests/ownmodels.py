@@ -44,7 +44,8 @@ def onnx_mlp(folder: Path, features: int = 20, classes: int = 3) -> Path:
 
 
 def torch_resnet_onnx(folder: Path) -> Path:
-    """A small ResNet-style net on 3x32x32 exported to ONNX, and PNGs in class folders."""
+    """A small ResNet-style net on 3x32x32 exported to ONNX (and as a .pt2 program beside it),
+    and PNGs in class folders."""
     import torch
     from PIL import Image
     from torch import nn
@@ -68,6 +69,10 @@ def torch_resnet_onnx(folder: Path) -> Path:
     ).eval()  # fmt: skip
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "resnet.onnx"
+    program = torch.export.export(
+        net, (torch.zeros(2, 3, 32, 32),), dynamic_shapes=({0: torch.export.Dim("n", max=4096)},)
+    )
+    torch.export.save(program, str(folder / "resnet.pt2"))  # the same net as a program
     with warnings.catch_warnings():  # the TorchScript exporter many users still call
         warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(net, (torch.zeros(1, 3, 32, 32),), str(path), input_names=["image"],

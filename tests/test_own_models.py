@@ -1,11 +1,11 @@
 """Models this project never saw, dropped into scenario files by file name: no Python written.
 
-A ResNet-style PyTorch net exported to ONNX on a folder of images, an ONNX MLP on 20 float
-features with labelled ``.npy`` data, an ONNX regressor with float targets (mean absolute
-error), a model of two inputs (``inputs.npz``, or synthetic), a Keras model as ``.keras`` and
-as ``.tflite`` with unlabelled or synthetic data: each benched with every deployment that
-applies, on the local board and on the emulated arm64 test board, one report each with
-agreement and speed.
+A ResNet-style PyTorch net exported to ONNX (and as a ``.pt2`` program) on a folder of images,
+an ONNX MLP on 20 float features with labelled ``.npy`` data, an ONNX regressor with float
+targets (mean absolute error), a model of two inputs (``inputs.npz``, or synthetic), a Keras
+model as ``.keras`` and as ``.tflite`` with unlabelled or synthetic data: each benched with
+every deployment that applies, on the local board and on the emulated arm64 test board, one
+report each with agreement and speed.
 """
 
 # ruff: noqa: F811 - pytest fixtures imported from conftest modules are redefined as arguments
@@ -50,6 +50,13 @@ SCENARIOS = {
         "  ort-int8: {chain: [onnxruntime-quant], runtime: onnxruntime}\n"
         "  tvm: {chain: [tvm], runtime: tvm}\n" + MEASURE
     ),
+    "resnet-pt2": (
+        "name: resnet-pt2\nmodel: {file: resnet/resnet.pt2}\n"
+        "dataset:\n  folder: resnet/images\n  preprocessing: {resize: [32, 32], scale: 255, "
+        "mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], layout: NCHW}\n"
+        "deployments:\n  torch: {runtime: pytorch}\n  ort: {chain: [onnx], runtime: onnxruntime}\n"
+        "  tvm: {chain: [onnx, tvm], runtime: tvm}\n" + MEASURE
+    ),
     "mlp": (
         "name: mlp\nmodel: {file: mlp/mlp.onnx}\ndataset: {folder: mlp/data}\n"
         "deployments:\n  ort: {runtime: onnxruntime}\n"
@@ -86,8 +93,8 @@ SCENARIOS = {
     ),
 }
 #: scenario -> (deployments, what its labels are)
-EXPECTED = {"resnet": (3, "classes"), "mlp": (3, "classes"), "keras": (4, "none"),
-            "regression": (2, "values"), "two-inputs": (3, "classes"),
+EXPECTED = {"resnet": (3, "classes"), "resnet-pt2": (3, "classes"), "mlp": (3, "classes"),
+            "keras": (4, "none"), "regression": (2, "values"), "two-inputs": (3, "classes"),
             "two-synthetic": (1, "none"), "tflite": (1, "none")}  # fmt: skip
 
 

@@ -28,8 +28,8 @@ class PyTorchCompiler(ModelCompiler):
     )
 
     framework = "torch"
-    input_formats = ("torch",)
-    output_format = "torch"
+    input_formats = ("torch", "torch-exported")
+    output_format = "torch-exported"
 
     def compile_wrapper(self, model: ModelWrapper) -> IOSpec:
         """Export the wrapper's module with a free batch dimension.
@@ -41,6 +41,9 @@ class PyTorchCompiler(ModelCompiler):
         ModelError
             If ``torch.export`` cannot trace the module.
         """
+        if model.model_format == "torch-exported":  # already a program: check and copy it
+            self.input_transform = model.preprocess_input
+            return self.compile(model.model_path, model.get_io_specification())
         if model.model_format != "torch":
             raise ConfigurationError(
                 f"PyTorchCompiler takes torch models; {type(model).__name__} is a "

@@ -44,6 +44,7 @@ FORMATS: dict[str, ModelFormat] = {
         ModelFormat("tflite", (".tflite",), "tflite-model"),
         ModelFormat("keras", (".keras", ".h5"), "keras-model"),
         ModelFormat("torch", (".pth", ".pt")),
+        ModelFormat("torch-exported", (".pt2",), "torch-exported"),
         ModelFormat("tvm", (".so", ".tar")),
     )
 }

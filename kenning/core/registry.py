@@ -37,6 +37,7 @@ SHORT_NAMES: dict[str, dict[str, str]] = {
         "onnx-model": "kenning.modelwrappers.onnx.ONNXModel",
         "keras-model": "kenning.modelwrappers.keras.KerasModel",
         "tflite-model": "kenning.modelwrappers.tflite.TFLiteModel",
+        "torch-exported": "kenning.modelwrappers.torchexported.TorchExportedModel",
         "tf-pet-mobilenetv2": (
             "kenning.modelwrappers.classification.tensorflow_pet_dataset."
             "TensorFlowPetDatasetMobileNetV2"

@@ -31,7 +31,7 @@ class PyTorchRuntime(Runtime):
     )
 
     framework = "torch"
-    model_formats = ("torch",)
+    model_formats = ("torch-exported",)
 
     def __init__(self, save_model_path: Path = Path("model.pt2"), num_threads: int = 0) -> None:
         super().__init__(save_model_path)

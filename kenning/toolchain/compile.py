@@ -34,7 +34,8 @@ from kenning.toolchain.steps import Step, paths, python
 from kenning.utils.errors import ModelError
 
 #: the framework a wrapper reading a format runs in (for the image of the next step)
-_FORMAT_FRAMEWORKS = {"onnx": "onnx", "tflite": "tflite", "keras": "tensorflow"}
+_FORMAT_FRAMEWORKS = {"onnx": "onnx", "tflite": "tflite", "keras": "tensorflow",
+                      "torch-exported": "torch"}  # fmt: skip
 
 
 @dataclass(frozen=True)
