@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 from conftest_report import Rendered
 
+from kenning.reports.document import NOT_AVAILABLE
+
 MIB = 2.0**20
 
 
@@ -249,28 +251,41 @@ def check_comparison(doc: Rendered, raws: dict[str, dict[str, Any]]) -> dict[str
     assert set(keys) == set(raws)
     rows = doc.tables.pop("Comparison of runs")
     by_key = {r[0]: r for r in rows[1:]}
-    points = {}
+    points: dict[str, tuple[float, float]] = {}
+    models: dict[str, str] = {}
     for name, raw in raws.items():
         row = by_key[keys[name]]
         roles = {f["role"]: f"{f['name']} {f['version']}" for f in raw["frameworks"]}
-        assert row[1] == raw["model"]["wrapper"].rsplit(".", 1)[1]
-        assert row[2] == roles.get("compiler", "none")
-        assert row[3] == roles.get("runtime", roles["model"])
-        assert row[4] == raw["host"]["hostname"]
-        assert row[5] == str(raw["dataset"]["batch_size"])
-        assert row[6] == raw["status"]
-        close(row[7], quality(raw)["accuracy"])
-        close(row[8], raw["model"]["size_bytes"] / 1024)
+        assert row[1] == str(raw["provenance"].get("deployment", "-"))
+        assert row[2] == raw["model"]["wrapper"].rsplit(".", 1)[1]
+        assert row[3] == roles.get("compiler", "none")
+        assert row[4] == roles.get("runtime", roles["model"])
+        assert row[5] == raw["host"]["hostname"]
+        assert row[6] == str(raw["dataset"]["batch_size"])
+        assert row[7] == raw["status"]
+        close(row[8], quality(raw)["accuracy"])
+        assert row[9] == NOT_AVAILABLE  # no regression targets
+        close(row[10], raw["model"]["size_bytes"] / 1024)
         latency = compared_latency_ms(raw)
-        close(row[9], float(np.percentile(latency, 50)))
-        close(row[10], float(np.percentile(latency, 99)))
-        assert row[11] == "fastest" or row[11].startswith(("within noise", "slower by"))
-        assert row[12] == ("VALID" if raw["verdict"]["valid"] else "INVALID")
+        close(row[11], float(np.percentile(latency, 50)))
+        close(row[12], float(np.percentile(latency, 99)))
+        assert row[13] == "fastest" or row[13].startswith(("within noise", "slower by"))
+        agreement = raw.get("agreement")
+        if agreement is None:
+            reference = raw["provenance"].get("deployment") == "reference"
+            assert row[14] == ("reference" if reference else "-")
+        else:
+            shown = f"{agreement['top1']:.4f} (max abs {agreement['max_abs_error']:.3g}"
+            assert row[14].startswith(shown if agreement["agrees"] else "DISAGREES: " + shown)
+        assert row[15] == ("VALID" if raw["verdict"]["valid"] else "INVALID")
         points[name] = (float(np.percentile(latency, 50)), quality(raw)["accuracy"])
-    names = list(points)
-    for name, optimal in zip(names, pareto([points[n] for n in names]), strict=True):
-        assert by_key[keys[name]][13] == ("yes" if optimal else "no")
-    front = [keys[n] for n, o in zip(names, pareto([points[n] for n in names]), strict=True) if o]
+        models[name] = str(raw["provenance"].get("model") or row[2])
+    front = []
+    for model in dict.fromkeys(models.values()):  # a Pareto front per model, never mixed
+        names = [n for n in points if models[n] == model]
+        for name, optimal in zip(names, pareto([points[n] for n in names]), strict=True):
+            assert by_key[keys[name]][16] == ("yes" if optimal else "no")
+            front += [keys[name]] if optimal else []
     assert re.search(r"Pareto-optimal runs .*: " + ", ".join(sorted(front)) + r"\.", doc.text)
     return keys
 
