@@ -12,9 +12,20 @@ from pathlib import Path
 import numpy as np
 
 
+def _save(graph: object, path: Path) -> Path:
+    """Write an ONNX graph as a model (opset 17, IR 8) to ``path``, making its folder."""
+    import onnx
+    from onnx import helper
+
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(path))
+    return path
+
+
 def onnx_mlp(folder: Path, features: int = 20, classes: int = 3) -> Path:
     """An MLP on ``features`` floats written with onnx.helper, and a labelled inputs.npy."""
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(7)
@@ -30,11 +41,7 @@ def onnx_mlp(folder: Path, features: int = 20, classes: int = 3) -> Path:
         [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["batch", classes])],
         [numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(w2, "w2")],
     )  # fmt: skip
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "mlp.onnx"
-    onnx.save(model, str(path))
+    path = _save(graph, folder / "mlp.onnx")
     x = rng.random((120, features), dtype=np.float32)
     (folder / "data").mkdir(exist_ok=True)
     np.save(folder / "data" / "inputs.npy", x)
@@ -109,7 +116,6 @@ def keras_and_tflite(folder: Path) -> tuple[Path, Path]:
 
 def onnx_regressor(folder: Path, features: int = 8) -> Path:
     """A linear regressor (one output) in ONNX, with float targets in labels.npy."""
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(9)
@@ -120,11 +126,7 @@ def onnx_regressor(folder: Path, features: int = 8) -> Path:
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 1])],
         [numpy_helper.from_array(w, "w")],
     )  # fmt: skip
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "linear.onnx"
-    onnx.save(model, str(path))
+    path = _save(graph, folder / "linear.onnx")
     x = rng.random((80, features), dtype=np.float32)
     (folder / "data").mkdir(exist_ok=True)
     np.save(folder / "data" / "inputs.npy", x)
@@ -134,7 +136,6 @@ def onnx_regressor(folder: Path, features: int = 8) -> Path:
 
 def onnx_two_inputs(folder: Path) -> Path:
     """A model of two inputs (4 and 3 features) in ONNX, with inputs.npz and labels.npy."""
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(4)
@@ -149,11 +150,7 @@ def onnx_two_inputs(folder: Path) -> Path:
         [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["batch", 3])],
         [numpy_helper.from_array(w, "w")],
     )  # fmt: skip
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "two.onnx"
-    onnx.save(model, str(path))
+    path = _save(graph, folder / "two.onnx")
     a, b = rng.random((90, 4), dtype=np.float32), rng.random((90, 3), dtype=np.float32)
     (folder / "data").mkdir(exist_ok=True)
     np.savez(folder / "data" / "inputs.npz", a=a, b=b)

@@ -23,8 +23,8 @@ from typing import Any, ClassVar
 from kenning.core.args import Arg
 from kenning.core.compiler import ModelCompiler
 from kenning.core.dataset import Dataset
-from kenning.core.iospec import IOSpec, TensorSpec
-from kenning.frameworks.tflite import tflite_backend
+from kenning.core.iospec import IOSpec
+from kenning.frameworks.tflite import tflite_backend, tflite_io_spec
 from kenning.utils.errors import ConfigurationError, ModelError
 from kenning.utils.imports import require
 
@@ -185,32 +185,7 @@ class TFLiteCompiler(ModelCompiler):
         produced.replace(path)
 
     def _io_spec(self, path: Path, source: IOSpec) -> IOSpec:
-        backend = tflite_backend()
-        interpreter = backend.interpreter(model_path=str(path))
-
-        def tensors(details: list[dict[str, Any]], specs: list[TensorSpec]) -> list[TensorSpec]:
-            out = []
-            for i, d in enumerate(details):
-                shape = [int(s) for s in d.get("shape_signature", d["shape"])]
-                if i < len(specs) and specs[i].shape[:1] == [-1]:
-                    shape[0] = -1
-                scale, zero = d["quantization"]
-                quantised = scale != 0.0 and d["dtype"].__name__ in ("int8", "uint8")
-                out.append(
-                    TensorSpec(
-                        name=d["name"],
-                        shape=shape,
-                        dtype=d["dtype"].__name__,
-                        scale=float(scale) if quantised else None,
-                        zero_point=int(zero) if quantised else None,
-                    )
-                )
-            return out
-
-        return IOSpec(
-            inputs=tensors(interpreter.get_input_details(), source.inputs),
-            outputs=tensors(interpreter.get_output_details(), source.outputs),
-        )
+        return tflite_io_spec(tflite_backend().interpreter(model_path=str(path)), source)
 
     def get_framework_and_version(self) -> tuple[str, str]:
         tf = require("tensorflow", "tensorflow")

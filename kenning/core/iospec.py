@@ -27,6 +27,22 @@ def as_tensors(inputs: object) -> list[np.ndarray]:
     return [np.asarray(inputs)]
 
 
+def to_model_layout(inputs: object, spec: IOSpec) -> object:
+    """A dataset batch as a model file takes it: NHWC images become NCHW when that fits.
+
+    Several inputs (a list) are passed on as they are; so is a batch that already fits.
+    """
+    if isinstance(inputs, list | tuple):
+        return [np.asarray(a) for a in inputs]
+    array = np.asarray(inputs)
+    wanted = tuple(spec.inputs[0].shape[1:])
+    if array.ndim == 4 and tuple(array.shape[1:]) != wanted:
+        nchw = np.transpose(array, (0, 3, 1, 2))
+        if tuple(nchw.shape[1:]) == wanted:
+            return np.ascontiguousarray(nchw)
+    return array
+
+
 class TensorSpec(BaseModel):
     """One tensor: name, shape (``-1`` for a free batch dimension), dtype, quantisation."""
 

@@ -117,9 +117,9 @@ class Results(BaseModel):
             self.verdict = judge(self)
             return
         distinct = self.distinct_samples()
-        scored = [(s.value, s.target) for s in distinct if s.value is not None]
+        scored = [s for s in distinct if s.value is not None and s.target is not None]
         self.regression = (
-            regression_metrics([v for v, _ in scored], [float(t or 0.0) for _, t in scored])
+            regression_metrics([s.value or 0.0 for s in scored], [s.target or 0.0 for s in scored])
             if scored
             else None
         )

@@ -1,4 +1,8 @@
-"""The TFLite interpreter this environment has: LiteRT, tflite_runtime or tf.lite."""
+"""The TFLite interpreter this environment has (LiteRT, tflite_runtime or tf.lite).
+
+:func:`tflite_io_spec` reads a loaded flatbuffer's inputs and outputs, for the compiler and
+the ``.tflite`` model wrapper alike.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,9 @@ import importlib
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
+from kenning.core.iospec import IOSpec, TensorSpec
 from kenning.utils.errors import MissingDependencyError
 
 
@@ -53,4 +60,35 @@ def tflite_backend() -> TFLiteBackend:
         tf.lite.Interpreter,
         tf.lite.experimental.load_delegate,
         tf.lite.experimental.OpResolverType,
+    )
+
+
+def tflite_io_spec(interpreter: Any, source: IOSpec | None = None) -> IOSpec:
+    """Inputs and outputs of a loaded flatbuffer (names, shapes, dtypes, int8 quantisation).
+
+    The first dimension is the free batch (``-1``) where ``source`` (the model the
+    flatbuffer was converted from) has one, or everywhere when there is no ``source``.
+    """
+
+    def tensors(details: list[dict[str, Any]], specs: list[TensorSpec] | None) -> list[TensorSpec]:
+        out = []
+        for i, d in enumerate(details):
+            shape = [int(s) for s in d.get("shape_signature", d["shape"])]
+            if specs is None:  # a flatbuffer on its own: its first dimension is the batch
+                shape = [-1, *shape[1:]]
+            elif i < len(specs) and specs[i].shape[:1] == [-1] and shape:
+                shape[0] = -1
+            scale, zero = d["quantization"]
+            dtype = np.dtype(d["dtype"]).name
+            quantised = scale != 0.0 and dtype in ("int8", "uint8")
+            out.append(TensorSpec(
+                name=d["name"], shape=shape, dtype=dtype,
+                scale=float(scale) if quantised else None,
+                zero_point=int(zero) if quantised else None,
+            ))  # fmt: skip
+        return out
+
+    return IOSpec(
+        inputs=tensors(interpreter.get_input_details(), source.inputs if source else None),
+        outputs=tensors(interpreter.get_output_details(), source.outputs if source else None),
     )

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from kenning.core.iospec import IOSpec, as_tensors
+from kenning.core.iospec import IOSpec, as_tensors, to_model_layout
 from kenning.core.model import ModelWrapper
 from kenning.frameworks.onnx import load_onnx, onnx_io_spec
 from kenning.utils.imports import require
@@ -56,15 +56,8 @@ class ONNXModel(ModelWrapper):
     def save_to_onnx(self, path: Path) -> None:
         self.save_model(path)
 
-    def preprocess_input(self, inputs: np.ndarray) -> Any:
-        if isinstance(inputs, list | tuple):  # several inputs: given as the model takes them
-            return [np.asarray(a) for a in inputs]
-        wanted = tuple(self.io_spec.inputs[0].shape[1:])
-        if inputs.ndim == 4 and tuple(inputs.shape[1:]) != wanted:
-            nchw = np.transpose(inputs, (0, 3, 1, 2))
-            if tuple(nchw.shape[1:]) == wanted:
-                return np.ascontiguousarray(nchw)
-        return inputs
+    def preprocess_input(self, inputs: Any) -> Any:
+        return to_model_layout(inputs, self.io_spec)
 
     def run_inference(self, inputs: Any) -> Any:
         if not hasattr(self, "_session"):

@@ -12,8 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from kenning.core.iospec import IOSpec, TensorSpec
+from kenning.core.iospec import IOSpec
 from kenning.core.model import ModelWrapper
+from kenning.frameworks.tflite import tflite_backend, tflite_io_spec
 from kenning.utils.errors import ModelError
 
 
@@ -25,8 +26,6 @@ class TFLiteModel(ModelWrapper):
     model_suffixes = (".tflite",)
 
     def load_model(self, path: Path) -> None:
-        from kenning.frameworks.tflite import tflite_backend
-
         backend = tflite_backend()
         try:
             self.model = backend.interpreter(model_path=str(path), num_threads=1)
@@ -34,21 +33,7 @@ class TFLiteModel(ModelWrapper):
         except Exception as exc:  # the interpreter raises ValueError/RuntimeError for garbage
             raise ModelError(f"{path} is not a TFLite model ({exc})", path) from exc
         self._version = (backend.name, backend.version)
-
-        def tensors(details: list[dict[str, Any]]) -> list[TensorSpec]:
-            specs = []
-            for item in details:
-                scale, zero = item.get("quantization", (0.0, 0))
-                shape = [int(d) for d in item["shape"]]
-                specs.append(TensorSpec(
-                    name=item["name"], shape=[-1, *shape[1:]] if shape else [-1],
-                    dtype=np.dtype(item["dtype"]).name,
-                    scale=float(scale) if scale else None, zero_point=int(zero) if scale else None,
-                ))  # fmt: skip
-            return specs
-
-        self._spec = IOSpec(inputs=tensors(self.model.get_input_details()),
-                            outputs=tensors(self.model.get_output_details()))  # fmt: skip
+        self._spec = tflite_io_spec(self.model)
 
     def get_io_specification(self) -> IOSpec:
         return self._spec

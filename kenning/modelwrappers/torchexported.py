@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from kenning.core.iospec import IOSpec, TensorSpec, as_tensors
+from kenning.core.iospec import IOSpec, TensorSpec, as_tensors, to_model_layout
 from kenning.core.model import ModelWrapper
 from kenning.frameworks.torchexport import load_program
 from kenning.utils.errors import ModelError
@@ -47,15 +47,7 @@ class TorchExportedModel(ModelWrapper):
             return "torch", "unknown"
 
     def preprocess_input(self, inputs: Any) -> Any:
-        if isinstance(inputs, list | tuple):
-            return [np.asarray(a) for a in inputs]
-        wanted = tuple(self._spec.inputs[0].shape[1:])
-        array = np.asarray(inputs)
-        if array.ndim == 4 and tuple(array.shape[1:]) != wanted:
-            nchw = np.transpose(array, (0, 3, 1, 2))
-            if tuple(nchw.shape[1:]) == wanted:
-                return np.ascontiguousarray(nchw)
-        return array
+        return to_model_layout(inputs, self._spec)
 
     def run_inference(self, inputs: Any) -> Any:
         torch = require("torch", "torch")

@@ -99,12 +99,7 @@ def build_parser(
     for slot in slots:
         _add_slot(full, slot)
     add_arguments(full)
-    full.add_argument(
-        "--verbosity",
-        default="INFO",
-        choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
-        help="log level (default: %(default)s)",
-    )
+    add_verbosity_argument(full)
     classes: dict[str, type[Any]] = {}
     if known is not None:
         for slot in slots:
@@ -113,16 +108,32 @@ def build_parser(
                 classes[slot.name] = load_class(name, slot.family)
                 classes[slot.name].form_argparse(full)
     args = full.parse_args(argv)
-    # frameworks log chatter at INFO on the root logger; --verbosity is kenning's own level,
-    # and only DEBUG lets the frameworks' INFO through as well
-    level = getattr(logging, args.verbosity)
+    configure_logging(args.verbosity)
+    return args, classes
+
+
+def add_verbosity_argument(parser: argparse.ArgumentParser) -> None:
+    """The ``--verbosity`` flag every scenario has."""
+    parser.add_argument(
+        "--verbosity",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+        help="log level (default: %(default)s)",
+    )
+
+
+def configure_logging(verbosity: str) -> None:
+    """Log kenning at ``verbosity``; frameworks only from WARNING, unless it is DEBUG.
+
+    Frameworks log chatter at INFO on the root logger: only DEBUG lets it through.
+    """
+    level = getattr(logging, verbosity)
     logging.basicConfig(
         level=min(level, logging.WARNING) if level == logging.DEBUG else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
     logging.getLogger("kenning").setLevel(level)
-    return args, classes
 
 
 def _has_positionals(slots: Sequence[ClassSlot], argv: Sequence[str]) -> bool:

@@ -15,10 +15,10 @@ docker`` (``auto``: when a daemon answers).
 from __future__ import annotations
 
 import argparse
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+from kenning.scenarios.common import add_verbosity_argument, configure_logging
 from kenning.utils.cli import run
 
 
@@ -58,17 +58,14 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="accept (and record) unknown SSH host keys of the boards",
     )
-    parser.add_argument(
-        "--verbosity", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
-    )
+    add_verbosity_argument(parser)
     return parser
 
 
 def main(argv: Sequence[str]) -> int:
     """Parse ``argv`` and run the scenario file."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("kenning").setLevel(args.verbosity)
+    configure_logging(args.verbosity)
     from kenning.executors import select_executor
     from kenning.toolchain.benchtask import load_job, resolve_boards
     from kenning.toolchain.compile import plan

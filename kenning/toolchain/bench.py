@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from kenning.boards.base import Board, Endpoint
+from kenning.core.agreement import Agreement, compare_outputs
 from kenning.core.measure import MeasureSettings
+from kenning.core.recorder import outputs_path
 from kenning.core.results import load_results, write_atomically
 from kenning.executors.base import ExecutionRecord, Executor
 from kenning.executors.boarderrors import BoardError
@@ -46,11 +48,15 @@ class Job:
 
 
 def attach(
-    results_path: Path, steps: Mapping[str, ExecutionRecord], extra: Mapping[str, Any]
+    results_path: Path,
+    steps: Mapping[str, ExecutionRecord],
+    extra: Mapping[str, Any],
+    agreement: Agreement | None = None,
 ) -> None:
-    """Store the steps' records (in order) and ``extra`` in a results file's provenance."""
+    """Store the steps' records (in order), ``extra`` and the agreement in a results file."""
     results = load_results(results_path)
     results.provenance.update(extra)
+    results.agreement = agreement or results.agreement
     results.provenance["steps"] = {k: v.model_dump(mode="json") for k, v in steps.items()}
     write_atomically(results_path, results.dump())
 
@@ -90,6 +96,7 @@ def bench_deployment(
     before: Mapping[str, ExecutionRecord] | None = None,
     *,
     resume: bool = False,
+    reference: Path | None = None,
 ) -> Path:
     """Compile deployment ``name`` for ``board``, benchmark it there through the protocol.
 
@@ -109,6 +116,8 @@ def bench_deployment(
         Records of earlier steps (training) to keep with the results.
     resume : bool
         Continue a partial results file instead of starting again.
+    reference : Path, optional
+        The model's reference run: the outputs' agreement with it is stored in the results.
 
     Returns
     -------
@@ -148,9 +157,28 @@ def bench_deployment(
             "continue with `invoke bench --resume`",
             tail[-5:],
         ) from failure  # fmt: skip
+    agreement = outputs_agreement(out, reference, job.scenario.agreement) if reference else None
+    if agreement is not None and not agreement.agrees:
+        log.warning(
+            "%s on %s: outputs DISAGREE with model %s's reference run: top-1 agreement %.3f "
+            "< %.2f (max abs error %.3g, %d samples)", name, board.name,
+            job.model_of(name).name, agreement.top1, agreement.tolerance,
+            agreement.max_abs_error, agreement.samples,
+        )  # fmt: skip
     attach(out, {**(before or {}), **records, "benchmark": record},
-           _extra(board, job, planned))  # fmt: skip
+           _extra(board, job, planned), agreement)  # fmt: skip
     return out
+
+
+def outputs_agreement(results: Path, reference: Path, tolerance: float) -> Agreement | None:
+    """How a run's captured outputs agree with its reference's (None: either has none)."""
+    mine, theirs = outputs_path(results), outputs_path(reference)
+    if not (mine.is_file() and theirs.is_file()):
+        return None
+    try:
+        return compare_outputs(mine, theirs, tolerance, label=str(reference))
+    except KenningError:
+        return None
 
 
 def _extra(board: Board, job: Job, planned: Plan) -> dict[str, Any]:

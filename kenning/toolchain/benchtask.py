@@ -25,7 +25,7 @@ from kenning.toolchain.compile import stage_model
 from kenning.toolchain.notes import slower_notes
 from kenning.toolchain.scenarioload import ScenarioError, load_scenario
 from kenning.toolchain.steps import python
-from kenning.toolchain.training import add_agreement, current_reference, run_reference
+from kenning.toolchain.training import current_reference, run_reference
 from kenning.utils.errors import ConfigurationError, GroupError, KenningError, ModelError
 from kenning.utils.imports import require
 from kenning.utils.progress import progress
@@ -63,59 +63,46 @@ def load_job(path: Path | str, measure: Mapping[str, Any] | None = None) -> Job:
     return Job(scenario, models, settings)
 
 
-def resolve_board(name: str, *, trust_host_key: bool = False) -> Board:
-    """The board called ``name`` in the inventory (``local`` needs none).
+def resolve_boards(names: Sequence[str], *, trust_host_key: bool = False) -> list[Board]:
+    """Boards by name, or every board with a tag, from one reading of the inventory.
+
+    ``local`` is this machine (without the ssh extra there is no inventory, and it is the
+    only board).
 
     Raises
     ------
     ConfigurationError
-        If the inventory has no such board or is invalid.
+        If a name is neither a board nor a tag of the inventory, or the inventory is invalid.
     MissingDependencyError
-        If pyyaml (the ``ssh`` extra) is not installed.
+        If pyyaml (the ``ssh`` extra) is not installed and a board other than ``local`` is named.
     """
-    if name == "local" and importlib.util.find_spec("yaml") is None:
-        return LocalBoard()  # without the ssh extra there is no inventory: this machine only
+    if list(names) == ["local"] * len(names) and importlib.util.find_spec("yaml") is None:
+        return [LocalBoard() for _ in names]
     require("yaml", "ssh")
     from kenning.boards.inventoryfile import load_inventory
 
     inventory = load_inventory()
-    if name != "local" and name not in inventory.boards:
-        tagged = [board for board, entry in inventory.boards.items() if name in entry.tags]
-        if tagged:
-            raise ConfigurationError(f"'{name}' is a tag of boards {', '.join(tagged)}: name "
-                                     "them, or use resolve_boards")  # fmt: skip
-    entry = inventory.board(name)
-    if entry.deploy == "local":
-        board = LocalBoard(name, entry.runtime_args)
-        board.runtimes = list(entry.runtimes)
-        return board
-    from kenning.boards.remote import RemoteBoard
-
-    return RemoteBoard(entry, trust_host_key=trust_host_key)
-
-
-def resolve_boards(names: Sequence[str], *, trust_host_key: bool = False) -> list[Board]:
-    """Boards by name, or every board with a tag (``local`` is this machine).
-
-    Raises
-    ------
-    ConfigurationError
-        If a name is neither a board nor a tag of the inventory.
-    """
-    boards: list[Board] = []
+    chosen: list[str] = []
     for name in names:
-        if name == "local" or importlib.util.find_spec("yaml") is None:
-            boards.append(resolve_board(name, trust_host_key=trust_host_key))
-            continue
-        from kenning.boards.inventoryfile import load_inventory
-
-        inventory = load_inventory()
         tagged = [b for b, entry in inventory.boards.items() if name in entry.tags]
-        chosen = [name] if name in inventory.boards else tagged
-        if not chosen:
+        if name == "local" or name in inventory.boards:
+            chosen.append(name)
+        elif tagged:
+            chosen += tagged
+        else:
             raise ConfigurationError(f"no board or tag '{name}' in the inventory; boards: "
                                      f"{', '.join(inventory.boards)}")  # fmt: skip
-        boards += [resolve_board(b, trust_host_key=trust_host_key) for b in chosen]
+    boards: list[Board] = []
+    for name in chosen:
+        entry = inventory.board(name)
+        if entry.deploy == "local":
+            board = LocalBoard(name, entry.runtime_args)
+            board.runtimes = list(entry.runtimes)
+            boards.append(board)
+        else:
+            from kenning.boards.remote import RemoteBoard
+
+            boards.append(RemoteBoard(entry, trust_host_key=trust_host_key))
     return boards
 
 
@@ -211,20 +198,14 @@ def run_bench(
                     advance(1)
                     continue
                 try:
-                    done[key] = bench_deployment(executor, board, build, job, name,
-                                                 before.get(source), resume=resume)  # fmt: skip
+                    done[key] = bench_deployment(
+                        executor, board, build, job, name, before.get(source),
+                        resume=resume, reference=references.get(source),
+                    )  # fmt: skip
                 except KenningError as exc:
                     log.error("%s on %s failed: %s", name, board.name, exc)
                     failures[key] = exc
                 advance(1)
-                if key in done and source in references:
-                    found = add_agreement(done[key], references[source], job.scenario.agreement)
-                    if found is not None and not found.agrees:
-                        log.warning(
-                            "%s on %s: outputs DISAGREE with model %s's reference run: top-1 "
-                            "agreement %.3f < %.2f (max abs error %.3g, %d samples)", name,
-                            board.name, source, found.top1, found.tolerance,
-                            found.max_abs_error, found.samples)  # fmt: skip  # fmt: skip
     for note in slower_notes(done.values()):
         log.warning("%s", note)
     what = f"runs of scenario {job.scenario.name}"

@@ -190,8 +190,8 @@ def check_scenario(scenario: Scenario) -> dict[str, SourceModel]:
         if model.origin is not None and not model.origin.is_file():
             problems.append(f"{scenario.where(*loc, 'file')}: model '{name}': "
                             f"{model.origin} does not exist")  # fmt: skip
-        if bad := _unknown_flags(load_class(model.wrapper, "modelwrapper"), model.parameters):
-            cls = load_class(model.wrapper, "modelwrapper")
+        cls = load_class(model.wrapper, "modelwrapper")
+        if bad := _unknown_flags(cls, model.parameters):
             problems.append(f"{scenario.where(*loc, 'parameters')}: {_flag_problem(cls, bad)}")
     data = scenario.dataset
     if data.cls is not None:

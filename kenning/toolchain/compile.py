@@ -15,6 +15,7 @@ from pathlib import Path
 
 from kenning.core.formats import FORMATS
 from kenning.core.iospec import IOSpec
+from kenning.core.registry import load_class
 from kenning.core.results import write_atomically
 from kenning.executors.base import ExecutionRecord, Executor
 from kenning.toolchain.chains import (
@@ -32,10 +33,6 @@ from kenning.toolchain.console import step_log
 from kenning.toolchain.scenario import Scenario
 from kenning.toolchain.steps import Step, paths, python
 from kenning.utils.errors import ModelError
-
-#: the framework a wrapper reading a format runs in (for the image of the next step)
-_FORMAT_FRAMEWORKS = {"onnx": "onnx", "tflite": "tflite", "keras": "tensorflow",
-                      "torch-exported": "torch"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -81,8 +78,9 @@ def plan(
         )  # fmt: skip
         steps.append(Step(step_name, image, command, inputs=paths(current), outputs=paths(out)))
         current, wrapper_flags = out, []
-        wrapper = FORMATS[fmt].wrapper if fmt in FORMATS and FORMATS[fmt].wrapper else wrapper
-        framework = _FORMAT_FRAMEWORKS.get(fmt, framework)
+        if fmt in FORMATS and FORMATS[fmt].wrapper:  # the next step reads this file
+            wrapper = FORMATS[fmt].wrapper
+            framework = load_class(wrapper, "modelwrapper").framework
     return Plan(name, steps, current if steps else source, fmt)
 
 

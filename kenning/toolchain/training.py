@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from kenning.core.agreement import Agreement, compare_outputs
 from kenning.core.recorder import outputs_path
-from kenning.core.results import load_results, write_atomically
+from kenning.core.results import load_results
 from kenning.executors.base import ExecutionRecord, Executor
 from kenning.toolchain.bench import Job, attach
 from kenning.toolchain.chains import SourceModel, dataset_argv, flags
@@ -98,25 +97,6 @@ def run_reference(
             "deployment": "reference", "scenario": job.scenario.name,
             "dataset": [dataset, *dataset_flags]})  # fmt: skip
     return out
-
-
-def add_agreement(results: Path, reference: Path, tolerance: float) -> Agreement | None:
-    """Compare a run's outputs with its reference's and store it in the run; return it.
-
-    A run or reference without captured outputs is left as it is (None).
-    """
-    run_outputs, ref_outputs = outputs_path(results), outputs_path(reference)
-    if not (run_outputs.is_file() and ref_outputs.is_file()):
-        return None
-    try:
-        agreement = compare_outputs(run_outputs, ref_outputs, tolerance,
-                                    label=str(reference))  # fmt: skip
-    except KenningError:
-        return None
-    loaded = load_results(results)
-    loaded.agreement = agreement
-    write_atomically(results, loaded.dump())
-    return agreement
 
 
 def with_epochs(job: Job, epochs: int) -> Job:
