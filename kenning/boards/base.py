@@ -19,10 +19,15 @@ from typing import Any, Protocol
 
 @dataclass(frozen=True)
 class Endpoint:
-    """Where this host reaches a running server."""
+    """Where this host reaches a running server, and the run's secret that proves we may.
+
+    ``secret_file`` is a file on this host (mode 0600) holding the secret the server was
+    given; the host's side of the handshake reads it (``--secret-file``).
+    """
 
     host: str
     port: int
+    secret_file: Path | None = None
 
 
 class Board(Protocol):
