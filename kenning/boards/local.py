@@ -20,6 +20,7 @@ from pathlib import Path
 from kenning.boards.base import Endpoint
 from kenning.executors.base import docker_arch
 from kenning.executors.boarderrors import BoardError
+from kenning.runtimeprotocols.handshake import run_secret
 
 __all__ = ["BoardError", "LocalBoard", "RunningServer", "local_server"]
 
@@ -30,12 +31,13 @@ _LISTENING = re.compile(r"listening on .*?:(\d+)")
 
 @dataclass
 class RunningServer:
-    """A started server: where to reach it and where its log goes."""
+    """A started server: where to reach it, where its log goes, the run's secret file."""
 
     host: str
     port: int
     log_path: Path
     process: subprocess.Popen[str]
+    secret_file: Path | None = None
 
 
 @contextmanager
@@ -61,26 +63,49 @@ def local_server(
     startup_timeout : float
         Seconds to wait for the server to listen.
 
+    The server gets a fresh secret on its stdin (never on its command line); the yielded
+    :attr:`RunningServer.secret_file` holds it for the host (mode 0600, removed at the end).
+
     Raises
     ------
     BoardError
         If the server exits or does not listen in time.
     """
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    with run_secret(log_path.parent) as (secret, secret_file):
+        with _started(runtime, save_model_path, log_path, runtime_args, startup_timeout,
+                      secret) as (proc, port):  # fmt: skip
+            yield RunningServer("127.0.0.1", port, log_path, proc, secret_file)
+
+
+@contextmanager
+def _started(
+    runtime: str,
+    save_model_path: Path,
+    log_path: Path,
+    runtime_args: Sequence[str],
+    startup_timeout: float,
+    secret: str,
+) -> Iterator[tuple[subprocess.Popen[str], int]]:
     command = [
         sys.executable, "-m", "kenning.scenarios.inference_server", "network", runtime,
         "--host", "127.0.0.1", "--port", "0", "--save-model-path", str(save_model_path),
-        "--verbosity", "WARNING", *runtime_args,
+        "--secret-file", "-", "--verbosity", "WARNING", *runtime_args,
     ]  # fmt: skip
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            bufsize=1)  # fmt: skip
+    proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, bufsize=1)  # fmt: skip
+    assert proc.stdin is not None
+    try:
+        proc.stdin.write(secret + "\n")
+        proc.stdin.close()
+    except OSError:  # it died at once: its log says why
+        pass
     ports: queue.Queue[int | None] = queue.Queue()
     # the server's output is drained into its log for as long as it runs
     pump = threading.Thread(target=_drain, args=(proc, log_path, ports), daemon=True)
     pump.start()
     try:
-        port = _wait_for_port(proc, ports, log_path, startup_timeout)
-        yield RunningServer("127.0.0.1", port, log_path, proc)
+        yield proc, _wait_for_port(proc, ports, log_path, startup_timeout)
     finally:
         _stop(proc)
         pump.join(timeout=5)  # the pipe ends with the process: the pump sees its end
@@ -167,7 +192,7 @@ class LocalBoard:
             folder / "server.log",
             [*self.runtime_args.get(runtime, []), *args],
         ) as server:
-            yield Endpoint(server.host, server.port)
+            yield Endpoint(server.host, server.port, server.secret_file)
 
     def preflight(self) -> None:
         """Nothing to check: the board is this machine."""

@@ -53,8 +53,10 @@ class SerialProtocol(FramedProtocol):
         packet_size: int = 4096,
         timeout: float = 30.0,
         max_payload_size: int = 1 << 28,
+        secret_file: str | None = None,
     ) -> None:
-        super().__init__(packet_size, timeout, max_payload_size)
+        # a message may take as long as the line needs for it, twice over
+        super().__init__(packet_size, timeout, max_payload_size, secret_file, baudrate / 20)
         self.port = port
         self.baudrate = baudrate
         self.serial: Any = None

@@ -65,8 +65,8 @@ def tester_step(job: Job, name: str, compiled: Path, build: Path, out: Path,
                 endpoint: Endpoint, extra: Sequence[str] = ()) -> Step:  # fmt: skip
     """The ``inference_tester`` step that benchmarks ``compiled`` on a server.
 
-    The server's address is a parameter (``{host}``, ``{port}``): a re-run fills in the
-    address of the server it starts.
+    The server's address and the run's secret file are parameters (``{host}``, ``{port}``,
+    ``{secret_file}``): a re-run fills in those of the server it starts.
     """
     model = job.model_of(name)
     source = model.path(build)
@@ -78,7 +78,11 @@ def tester_step(job: Job, name: str, compiled: Path, build: Path, out: Path,
         "--model-path", str(source), "--compiled-model-path", str(compiled),
         *flags(model.parameters), *dataset_flags, *extra,
     ]  # fmt: skip
-    return Step("benchmark", "", template, {"host": endpoint.host, "port": str(endpoint.port)},
+    parameters = {"host": endpoint.host, "port": str(endpoint.port)}
+    if endpoint.secret_file is not None:
+        template += ["--secret-file", "{secret_file}"]
+        parameters["secret_file"] = str(endpoint.secret_file)
+    return Step("benchmark", "", template, parameters,
                 inputs=paths(source, compiled), outputs=paths(out))  # fmt: skip
 
 
