@@ -333,3 +333,14 @@ def test_listening_beyond_loopback_needs_a_secret(tmp_path: Path) -> None:
     )  # fmt: skip
     assert run.returncode == 2 and run.stderr.startswith("error: --host 0.0.0.0 without")
     assert len(run.stderr.strip().splitlines()) == 1
+
+
+def test_a_missing_delegate_stops_the_server_at_start(tmp_path: Path) -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "kenning.scenarios.inference_server", "network", "tflite",
+         "--save-model-path", str(tmp_path / "m.tflite"), "--port", "0",
+         "--delegates-list", str(tmp_path / "libedgetpu.so.1")],
+        capture_output=True, text=True, cwd=ROOT, timeout=60,
+    )  # fmt: skip
+    assert run.returncode == 2 and "listening" not in run.stdout
+    assert run.stderr.startswith("error: --delegates-list: cannot load TFLite delegate")

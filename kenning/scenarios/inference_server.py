@@ -74,6 +74,7 @@ def main(argv: Sequence[str]) -> int:
     server = InferenceServer(
         protocol, runtime, args.idle_timeout, args.monitor_interval, args.handshake_timeout
     )
+    runtime.check_ready()  # a missing delegate fails now, not when a model arrives
     protocol.initialize_server()
     print(f"listening on {protocol.describe()}", flush=True)
     log.info("serving with %s", type(runtime).__name__)
