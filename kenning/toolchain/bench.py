@@ -74,16 +74,23 @@ def tester_step(job: Job, name: str, compiled: Path, build: Path, out: Path,
     template = [
         *python("kenning.scenarios.inference_tester", model.wrapper, "precompiled",
                 job.scenario.deployments[name].runtime.runtime, dataset, str(out)),
-        "--protocol-cls", "network", "--host", "{host}", "--port", "{port}",
+        *_protocol_template(endpoint),
         "--model-path", str(source), "--compiled-model-path", str(compiled),
         *flags(model.parameters), *dataset_flags, *extra,
     ]  # fmt: skip
-    parameters = {"host": endpoint.host, "port": str(endpoint.port)}
+    parameters = endpoint.protocol_args()
     if endpoint.secret_file is not None:
         template += ["--secret-file", "{secret_file}"]
         parameters["secret_file"] = str(endpoint.secret_file)
     return Step("benchmark", "", template, parameters,
                 inputs=paths(source, compiled), outputs=paths(out))  # fmt: skip
+
+
+def _protocol_template(endpoint: Endpoint) -> list[str]:
+    """The tester's protocol flags with the endpoint's values as placeholders."""
+    if endpoint.serial is not None:
+        return ["--protocol-cls", "{protocol}", "--port", "{port}", "--baudrate", "{baud}"]
+    return ["--protocol-cls", "{protocol}", "--host", "{host}", "--port", "{port}"]
 
 
 def results_path(build: Path, board: Board, name: str) -> Path:

@@ -272,7 +272,7 @@ def _run_step(
 ) -> None:
     image = published or record.environment or record.image
     server = original.provenance.get("server")
-    if not (server and {"host", "port"} <= set(step.parameters)):
+    if not (server and "port" in step.parameters):
         with _executor_for(record) as executor:
             executor.run(step.argv(), image=image, workdir=workspace)
         return
@@ -281,7 +281,7 @@ def _run_step(
     suffix = str(server.get("model_suffix", "bin"))
     extra = [str(word) for word in server.get("runtime_args", [])]
     with board.serve(str(server["runtime"]), suffix, folder, extra) as endpoint:
-        values = {"host": endpoint.host, "port": str(endpoint.port)}
+        values = endpoint.protocol_args()
         if endpoint.secret_file is not None:
             values["secret_file"] = str(endpoint.secret_file)
         argv = step.argv(values)
