@@ -49,8 +49,8 @@ def test_a_serial_board_is_benched_end_to_end(
                               "board_device": board_end, "baud": 115200}}  # fmt: skip
         inventory.write_text(yaml.safe_dump({"default": "uart", "boards": {"uart": entry}}))
         build = tmp_path / "build"
-        done = invoke("bench", "--scenario", str(scenario), "--board", "uart",
-                      "--executor", "local", "--build", str(build), inventory=inventory)  # fmt: skip
+        done = invoke("bench", "--scenario", str(scenario), "--board", "uart", "--executor",
+                      "local", "--build", str(build), inventory=inventory)  # fmt: skip
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     for name in ("ort", "tvm"):
         results = load_results(build / "results" / "uart" / f"{name}.json")
