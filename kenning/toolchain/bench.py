@@ -24,6 +24,7 @@ from kenning.executors.base import ExecutionRecord, Executor
 from kenning.executors.boarderrors import BoardError
 from kenning.executors.errors import ExecutionError
 from kenning.executors.local import LocalExecutor
+from kenning.toolchain.artifacts import Artifacts
 from kenning.toolchain.chains import SourceModel, artifact_suffix, dataset_argv, flags
 from kenning.toolchain.compile import Plan, plan, run_plan
 from kenning.toolchain.console import step_log
@@ -108,6 +109,7 @@ def bench_deployment(
     *,
     resume: bool = False,
     reference: Path | None = None,
+    artifacts: Artifacts | None = None,
 ) -> Path:
     """Compile deployment ``name`` for ``board``, benchmark it there through the protocol.
 
@@ -129,6 +131,8 @@ def bench_deployment(
         Continue a partial results file instead of starting again.
     reference : Path, optional
         The model's reference run: the outputs' agreement with it is stored in the results.
+    artifacts : Artifacts, optional
+        The run's artifacts: a deployment is compiled once per architecture.
 
     Returns
     -------
@@ -143,7 +147,9 @@ def bench_deployment(
     out = results_path(build, board, name)
     out.parent.mkdir(parents=True, exist_ok=True)
     planned = plan(job.scenario, job.models, name, build, board.arch)
-    compiled, records = run_plan(executor, planned, job.model_of(name), build)
+    compiled, records = (artifacts or Artifacts()).get(
+        (board.arch, name), lambda: run_plan(executor, planned, job.model_of(name), build)
+    )
     runtime = job.scenario.deployments[name].runtime
     folder = build / "boards" / board.name / name
     extra = ["--resume"] if resume and out.is_file() else []
