@@ -1,8 +1,9 @@
 """Every wait on a board is bounded: commands, their input and output, SFTP copies.
 
 Against a real sshd on 127.0.0.1 (:mod:`conftest_sshd`), no mocks: a command that floods
-stderr still finishes, and one that outlives its deadline is given up on in time with a
-message that names the board, the step, what was awaited and for how long.
+stderr still finishes, one that outlives its deadline is given up on in time with a message
+that names the board, the step, what was awaited and for how long, and a stalled SFTP server
+(its session process stopped with SIGSTOP) does the same for a copy.
 """
 
 # ruff: noqa: F811 - pytest fixtures imported from conftest_sshd are redefined as arguments
@@ -11,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -19,6 +22,7 @@ from pathlib import Path
 import pytest
 from conftest_sshd import Sshd, sshd  # noqa: F401 - fixtures
 
+from kenning.executors import sshfiles
 from kenning.executors.boarderrors import BoardTimeoutError
 from kenning.executors.ssh import SSHExecutor
 from kenning.executors.sshchannel import run_command
@@ -138,3 +142,43 @@ def test_a_failure_feeding_the_input_is_raised_not_waited_on(board: SSHExecutor)
         run_command(channel(board), "cat > /dev/null", board=BOARD, step="feeding",
                     deadline_s=60, stdin=broken())  # fmt: skip
     assert time.monotonic() - started < 15  # not the 60 s deadline
+
+
+# --- SFTP ----------------------------------------------------------------------------------
+
+
+def test_a_stalled_sftp_server_names_the_file(board: SSHExecutor, tmp_path: Path) -> None:
+    source = tmp_path / "model.bin"
+    source.write_bytes(os.urandom(1 << 20))
+    board.upload(source, str(tmp_path / "first.bin"))  # the SFTP session is open and works
+    # the sshd process serving this connection is the shell's parent: stopping it stalls SFTP
+    session = int(board.output("echo $PPID", "finding the session").strip())
+    remote = tmp_path / "stalled" / "model.bin"
+    os.kill(session, signal.SIGSTOP)
+    started = time.monotonic()
+    try:
+        with pytest.raises(BoardTimeoutError) as caught:
+            sshfiles.push(board, source, str(remote), stall_s=1.0)
+        took = time.monotonic() - started
+    finally:
+        os.kill(session, signal.SIGCONT)
+    assert took < 1.0 + MARGIN_S
+    error = caught.value
+    assert (error.board, error.step) == (BOARD, "pushing model.bin")
+    assert f"gave no answer about {remote}" in str(error) and "within 1 s" in str(error)
+    board.upload(source, str(remote))  # a new SFTP session: the board works again
+    assert remote.read_bytes() == source.read_bytes()
+
+
+def test_a_copy_past_its_deadline_says_how_far_it_got(board: SSHExecutor, tmp_path: Path) -> None:
+    source = tmp_path / "big.bin"
+    source.write_bytes(os.urandom(32 << 20))  # about 0.3 s over loopback here: 6x the deadline
+    remote = tmp_path / "copy" / "big.bin"
+    with pytest.raises(BoardTimeoutError) as caught:
+        sshfiles.push(board, source, str(remote), timeout=0.05)
+    message = str(caught.value)
+    assert f"{remote} (33,554,432 bytes) was not all copied" in message
+    copied = re.search(r"\(([\d,]+) bytes were\) within 0.05 s", message)
+    assert copied and int(copied.group(1).replace(",", "")) < 32 << 20, message
+    board.download(str(source), tmp_path / "back.bin")  # usable afterwards
+    assert (tmp_path / "back.bin").read_bytes() == source.read_bytes()

@@ -140,6 +140,18 @@ class SSHExecutor(BoardSession, Executor):
             raise BoardUnreachableError(self.board, step, "the SSH connection is closed")
         return transport
 
+    def sftp(self, step: str) -> Any:
+        """The connection's SFTP client; a new one if the last was closed after a timeout.
+
+        Raises
+        ------
+        BoardError
+            If the board refuses SFTP.
+        """
+        if self._sftp is not None and self._sftp.get_channel().closed:
+            self._sftp = None
+        return super().sftp(step)
+
     def _argv(self, command: Sequence[str]) -> list[str]:
         return [self.python if i == 0 and a == "python" else a for i, a in enumerate(command)]
 
