@@ -30,7 +30,7 @@ from kenning.boards.base import Board
 from kenning.core.results import Results, load_results
 from kenning.executors.base import ExecutionRecord, Executor
 from kenning.executors.errors import ExecutionError, ImageNotFoundError
-from kenning.toolchain.steps import Step
+from kenning.toolchain.steps import STEP_DEADLINE_S, Step
 from kenning.toolchain.verdict import LATENCY_BAND, Check, Verdict, compare
 from kenning.utils.errors import ConfigurationError, KenningError, ResultsError
 from kenning.utils.provenance import git_commit
@@ -255,7 +255,7 @@ def _run_step(
     server = original.provenance.get("server")
     if not (server and {"host", "port"} <= set(step.parameters)):
         with _executor_for(record) as executor:
-            executor.run(step.argv(), image=image, workdir=workspace)
+            executor.run(step.argv(), image=image, workdir=workspace, timeout=STEP_DEADLINE_S)
         return
     if board_for is None:
         from kenning.boards.local import LocalBoard
@@ -272,4 +272,4 @@ def _run_step(
     with board.serve(str(server["runtime"]), suffix, folder, extra) as endpoint:
         argv = step.argv({"host": endpoint.host, "port": str(endpoint.port)})
         with _executor_for(record) as executor:
-            executor.run(argv, image=image, workdir=workspace)
+            executor.run(argv, image=image, workdir=workspace, timeout=STEP_DEADLINE_S)
