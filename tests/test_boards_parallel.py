@@ -1,4 +1,4 @@
-"""Several boards benched at once: one worker per board, one compile per architecture, one report."""
+"""Several boards benched at once: a worker per board, a compile per architecture, one report."""
 
 from __future__ import annotations
 
@@ -24,8 +24,10 @@ def _setup(tmp_path: Path) -> tuple[Path, Path]:
         "measure: {min-samples: 300}\n"
     )
     inventory = tmp_path / "inventory.yaml"
-    boards = {name: {"deploy": "local", "runtimes": ["onnxruntime", "tvm"], "tags": ["bench-farm"]}
-              for name in BOARDS}  # fmt: skip - fresh lists: YAML aliases are refused
+    boards = {
+        name: {"deploy": "local", "runtimes": ["onnxruntime", "tvm"], "tags": ["bench-farm"]}
+        for name in BOARDS
+    }  # fmt: skip - fresh lists: YAML aliases are refused
     inventory.write_text(yaml.safe_dump({"default": "p1", "boards": boards}))
     return scenario, inventory
 

@@ -24,7 +24,7 @@ from kenning.toolchain.chains import check_scenario
 from kenning.toolchain.compile import stage_model
 from kenning.toolchain.notes import slower_notes
 from kenning.toolchain.scenarioload import ScenarioError, load_scenario
-from kenning.toolchain.steps import python
+from kenning.toolchain.steps import STEP_DEADLINE_S, python
 from kenning.toolchain.training import current_reference, run_reference
 from kenning.toolchain.workers import bench_boards
 from kenning.utils.errors import ConfigurationError, GroupError, KenningError, ModelError
@@ -227,5 +227,6 @@ def render(results: list[Path], report: Path, title: str) -> Path:
     LocalExecutor().run(
         python("kenning.scenarios.render_report", *map(str, results), title, str(report),
                "--report-types", "performance", "classification", "--format", "html"),
+        timeout=STEP_DEADLINE_S,
     )  # fmt: skip
     return report
