@@ -32,9 +32,10 @@ from kenning.farm.exportconfig import (
     load_places,
     write_export,
 )
-from kenning.farm.lease import DEFAULT_LEASE_TIMEOUT, Lease, reap_stale, reserve
+from kenning.farm.lease import DEFAULT_LEASE_TIMEOUT, Lease, reserve
 from kenning.farm.listing import format_places, progress_printer
 from kenning.farm.queue import QueueStatus, format_status
+from kenning.farm.reap import reap_stale
 from kenning.farm.records import PlaceInfo, ReservationInfo, ReservationState
 from kenning.farm.session import FarmSession
 from kenning.farm.tags import board_tags, parse_filters

@@ -10,14 +10,20 @@ coordinator:
   someone releases it: the coordinator records the holder's name, not its connection.
 
 So a holder killed with ``kill -9`` keeps its board forever. Kenning adds a **lease**:
-before locking, the holder writes the tag ``kenning_lease=<expiry>_<token>`` on the place
-and rewrites it every ``refresh`` seconds (default a sixth of the timeout) with the expiry
-``timeout`` seconds ahead (default :data:`DEFAULT_LEASE_TIMEOUT`). Any kenning client
-(every waiting one, on each poll, and ``invoke farm.reap``) releases a place whose lease
-expired and whose reservation is still the one that wrote it (:func:`reap_stale`): it
-cancels that reservation, deletes the tag and releases the place from its holder. Places
-locked without a kenning lease are never touched. Expiry is wall-clock time: the hosts'
-clocks must agree to well within the timeout (NTP).
+before locking, the holder writes the tag ``kenning_lease=<expiry>_<token>_<holder>`` on the
+place and rewrites it every ``refresh`` seconds (default a sixth of the timeout) with the
+expiry ``timeout`` seconds ahead (default :data:`DEFAULT_LEASE_TIMEOUT`). Any kenning client
+(every waiting one, on each poll, and ``invoke farm.reap``) frees a place whose lease expired
+(:func:`reap_stale`) when the place is still the lease writer's: its reservation is the
+lease's token, or it has none and is held by the lease's holder or by nobody. It cancels
+the reservation, releases the place from its holder and deletes the tag. Places locked
+without a kenning lease are never touched. Expiry is wall-clock time: the hosts' clocks must
+agree to well within the timeout (NTP).
+
+The order of cancelling and releasing matters in labgrid 26: a place frees for the next
+reservation only in a scheduling pass that sees it neither acquired nor allocated, and a
+cancel clears the allocation only at the end of its pass. So the reservation is cancelled
+first and the place released second (that release's pass hands the place on at once).
 """
 
 from __future__ import annotations
@@ -25,73 +31,24 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from types import TracebackType
 
 from kenning.farm.errors import (
-    CoordinatorError,
     FarmError,
     FarmTimeoutError,
     LeaseLostError,
     ReservationTimeoutError,
 )
 from kenning.farm.queue import QueueStatus, format_status, queue_status
-from kenning.farm.records import PlaceInfo, ReservationState
+from kenning.farm.reap import cancel, find_place, reap_stale
+from kenning.farm.records import ReservationState
 from kenning.farm.session import FarmSession
-from kenning.farm.tags import LEASE_TAG, check_tags, lease_value
+from kenning.farm.tags import LEASE_TAG, check_tags, lease_value, tag_text
 
 #: seconds a lease lasts without a refresh before other kenning clients release the place
 DEFAULT_LEASE_TIMEOUT = 60.0
 log = logging.getLogger(__name__)
-
-
-def _place(session: FarmSession, name: str, deadline: float) -> PlaceInfo | None:
-    return next((p for p in session.places(deadline) if p.name == name), None)
-
-
-def reap_stale(
-    session: FarmSession,
-    places: Sequence[PlaceInfo] | None = None,
-    *,
-    now: float | None = None,
-    deadline: float | None = None,
-) -> list[str]:
-    """Release the places whose kenning lease expired; return their names.
-
-    A place is released when its ``kenning_lease`` expiry has passed and its reservation is
-    still the one that wrote the lease (or it has none and nobody holds it: a leftover tag).
-
-    Raises
-    ------
-    CoordinatorError, FarmTimeoutError
-        If the coordinator cannot be asked or refuses.
-    """
-    now = time.time() if now is None else now
-    reaped = []
-    for place in session.places(deadline) if places is None else places:
-        lease = place.lease
-        if lease is None or now <= lease[0]:
-            continue
-        token = place.reservation or ""
-        if token.lower() != lease[1] and (token or place.acquired):
-            continue
-        if token:
-            _cancel(session, token, deadline)
-        session.set_tags(place.name, {LEASE_TAG: ""}, deadline)
-        if place.acquired:
-            session.release(place.name, fromuser=place.acquired, deadline=deadline)
-            log.warning("place %s: released from %s, whose kenning lease expired %.0f s ago",
-                        place.name, place.acquired, now - lease[0])  # fmt: skip
-        reaped.append(place.name)
-    return reaped
-
-
-def _cancel(session: FarmSession, token: str, deadline: float | None) -> None:
-    try:
-        session.cancel_reservation(token, deadline)
-    except CoordinatorError as exc:
-        if exc.code != "FAILED_PRECONDITION":  # already gone
-            raise
 
 
 class Lease:
@@ -116,7 +73,8 @@ class Lease:
 
     def _write(self, deadline: float) -> None:
         until = time.time() + self.timeout
-        self.session.set_tags(self.place, {LEASE_TAG: lease_value(until, self.token)}, deadline)
+        value = lease_value(until, self.token, self.session.identity)
+        self.session.set_tags(self.place, {LEASE_TAG: value}, deadline)
         self._until = until
 
     def _take(self, deadline: float) -> None:
@@ -131,7 +89,7 @@ class Lease:
         while not self._stop.wait(self.refresh):
             deadline = time.monotonic() + min(self.session.timeout, self.refresh)
             try:
-                place = _place(self.session, self.place, deadline)
+                place = find_place(self.session, self.place, deadline)
                 if (
                     place is None
                     or place.acquired != self.session.identity
@@ -155,7 +113,7 @@ class Lease:
             raise LeaseLostError(self.session.coordinator, self.place, self.lost)
 
     def release(self, deadline: float | None = None) -> None:
-        """Unlock the place, delete the lease, cancel the reservation (each only if still ours).
+        """Cancel the reservation, unlock the place, delete the lease (each only if still ours).
 
         Raises
         ------
@@ -170,17 +128,21 @@ class Lease:
             self._thread.join(self.session.timeout)
         deadline = deadline or time.monotonic() + self.session.timeout
         problems = []
-        try:
-            place = _place(self.session, self.place, deadline)
-            ours = place is not None and (place.reservation or "").lower() == self.token.lower()
-            if place is not None and ours and place.acquired == self.session.identity:
-                self.session.release(self.place, self.session.identity, deadline)
-            if place is not None and place.lease and place.lease[1] == self.token.lower():
-                self.session.set_tags(self.place, {LEASE_TAG: ""}, deadline)
+        try:  # cancel first, then release: see the module's docstring
+            place = find_place(self.session, self.place, deadline)
+            cancel(self.session, self.token, deadline)
         except FarmError as exc:
-            problems.append(str(exc))
+            place, problems = None, [str(exc)]
         try:
-            _cancel(self.session, self.token, deadline)
+            if (
+                place is not None
+                and place.acquired == self.session.identity
+                and (tag_text(place.reservation or self.token) == tag_text(self.token))
+            ):
+                self.session.release(self.place, self.session.identity, deadline)
+            place = find_place(self.session, self.place, deadline)
+            if place is not None and place.lease and place.lease.token == tag_text(self.token):
+                self.session.set_tags(self.place, {LEASE_TAG: ""}, deadline)
         except FarmError as exc:
             problems.append(str(exc))
         if problems:
@@ -287,7 +249,7 @@ def reserve(
             if lease is not None:
                 lease.release(cleanup)
             else:
-                _cancel(session, token, cleanup)
+                cancel(session, token, cleanup)
         except FarmError as problem:
             log.error("%s (after the reservation failed)", problem)
         raise

@@ -17,7 +17,7 @@ def _lease(place: PlaceInfo, now: float) -> str:
     lease = place.lease
     if lease is None:
         return "-"
-    left = lease[0] - now
+    left = lease.until - now
     return f"{left:.0f} s left" if left >= 0 else f"stale {-left:.0f} s"
 
 

@@ -37,7 +37,7 @@ def _holder(place: PlaceInfo, owners: Mapping[str, str], now: float) -> str:
         lease = place.lease
         if lease is None:
             return f"held by {place.acquired}"
-        left = lease[0] - now
+        left = lease.until - now
         state = f"lease {left:.0f} s left" if left >= 0 else f"lease stale {-left:.0f} s"
         return f"held by {place.acquired}, {state}"
     if place.reservation:

@@ -6,7 +6,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from kenning.farm.tags import LEASE_TAG, parse_lease
+from kenning.farm.tags import LEASE_TAG, LeaseTag, parse_lease
 
 
 class ReservationState(enum.IntEnum):
@@ -36,8 +36,8 @@ class PlaceInfo:
     changed: float = 0.0
 
     @property
-    def lease(self) -> tuple[float, str] | None:
-        """Kenning's lease on this place: ``(expiry, token)``, or None."""
+    def lease(self) -> LeaseTag | None:
+        """Kenning's lease on this place, or None."""
         return parse_lease(self.tags.get(LEASE_TAG))
 
     @property

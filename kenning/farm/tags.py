@@ -11,14 +11,14 @@ Kenning's tags on a place made from an inventory board::
 
 and, while a kenning client holds the place, its lease (see :mod:`kenning.farm.lease`)::
 
-    kenning_lease=<expiry, ms since the epoch>_<reservation token>
+    kenning_lease=<expiry, ms since the epoch>_<reservation token>_<holder, as tag text>
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from kenning.farm.errors import FarmError
 
@@ -31,7 +31,7 @@ TAG_VALUE = re.compile(r"[a-z0-9_]*")
 KENNING_TAG = "kenning"
 #: the tag holding the holder's lease: ``<expiry ms>_<token>``
 LEASE_TAG = "kenning_lease"
-_LEASE = re.compile(r"(\d+)_([a-z0-9]+)")
+_LEASE = re.compile(r"(\d+)_([a-z0-9]+)_([a-z0-9_]*)")
 
 
 def tag_text(text: str) -> str:
@@ -91,12 +91,22 @@ def matches(filters: Mapping[str, str], name: str, tags: Mapping[str, str]) -> b
     return all(have.get(key) == value for key, value in filters.items())
 
 
-def lease_value(until: float, token: str) -> str:
-    """The lease tag's value: expiry (wall clock, ms) and the reservation token."""
-    return f"{round(until * 1000)}_{token.lower()}"
+class LeaseTag(NamedTuple):
+    """A parsed lease: expiry (seconds since the epoch), token and holder (both as tag text)."""
+
+    until: float
+    token: str
+    holder: str
 
 
-def parse_lease(value: str | None) -> tuple[float, str] | None:
-    """``(expiry in seconds since the epoch, token in lower case)``, or None if not a lease."""
+def lease_value(until: float, token: str, holder: str) -> str:
+    """The lease tag's value: expiry (wall clock, ms), the reservation token, the holder."""
+    return f"{round(until * 1000)}_{tag_text(token)}_{tag_text(holder)}"
+
+
+def parse_lease(value: str | None) -> LeaseTag | None:
+    """The lease in a tag value, or None if it is not one."""
     found = _LEASE.fullmatch(value or "")
-    return (int(found.group(1)) / 1000, found.group(2)) if found else None
+    if not found:
+        return None
+    return LeaseTag(int(found.group(1)) / 1000, found.group(2), found.group(3))
