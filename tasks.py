@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from invoke import Context, Exit, task
+from invoke import Collection, Context, Exit, task
 
 if TYPE_CHECKING:
     from kenning.toolchain.bench import Job
@@ -201,16 +201,30 @@ def bench(
         "check": "probe every board in parallel (SSH, architecture, Python, runtimes, disk)",
         "board": "with --check: only this board (repeatable)",
         "trust_host_key": "with --check: accept (and record) unknown SSH host keys",
+        "farm": "list the places of the labgrid coordinator HOST:PORT instead, with holders",
     },
     iterable=["board"],
 )
 def boards(
-    c: Context, check: bool = False, board: list[str] | None = None, trust_host_key: bool = False
+    c: Context,
+    check: bool = False,
+    board: list[str] | None = None,
+    trust_host_key: bool = False,
+    farm: str = "",
 ) -> None:
-    """List the boards of inventory.yaml; with --check, probe them and print a table."""
+    """List the boards of inventory.yaml; --check probes them; --farm lists a farm's places."""
     from kenning.boards import check_boards, format_boards, format_table, load_inventory
     from kenning.utils.errors import KenningError
 
+    if farm:
+        from kenning.farm import FarmSession, format_places
+
+        try:
+            with FarmSession(farm) as session:
+                print(format_places(session.places(), session.reservations()), end="")
+        except KenningError as exc:
+            raise Exit(f"error: {exc}", code=1) from exc
+        return
     try:
         inventory = load_inventory()
     except KenningError as exc:
@@ -339,3 +353,61 @@ def report(
     if not files:
         raise Exit("no results files: pass --results FILE or run `invoke demo` first", code=1)
     _run(c, ["kenning.scenarios.render_report", *files, name, out])
+
+
+# The tasks above are the top level; the farm's tasks are `invoke farm.NAME`.
+ns = Collection.from_module(sys.modules[__name__])
+
+
+@task(
+    name="export",
+    help={
+        "out": "folder for exporter.yaml and places.yaml (default: build/farm)",
+        "board": "only this board (repeatable; default: every board but local ones)",
+        "exporter": "exporter name the places match (default: * = any exporter)",
+        "coordinator": "also create the places on this coordinator (HOST:PORT)",
+    },
+    iterable=["board"],
+)
+def farm_export(
+    c: Context,
+    out: str = "build/farm",
+    board: list[str] | None = None,
+    exporter: str = "*",
+    coordinator: str = "",
+) -> None:
+    """Write a labgrid exporter configuration and the places of the inventory's boards."""
+    from kenning.boards import load_inventory
+    from kenning.farm import FarmSession, apply_places, export_inventory, write_export
+    from kenning.utils.errors import KenningError
+
+    try:
+        export = export_inventory(load_inventory(), board or None, exporter)
+        exporter_file, places_file = write_export(export, Path(out))
+        for name, why in export.skipped.items():
+            print(f"-- {name}: not exported ({why})")
+        print(f"== exporter: {exporter_file} (labgrid-exporter -c COORDINATOR {exporter_file})")
+        print(f"== places: {places_file}")
+        if coordinator:
+            with FarmSession(coordinator) as session:
+                changes = apply_places(session, export.places)
+            print("\n".join(f"   {line}" for line in changes) or "   places up to date")
+    except KenningError as exc:
+        raise Exit(f"error: {exc}", code=1) from exc
+
+
+@task(name="reap", help={"coordinator": "the coordinator (HOST:PORT; default $LG_COORDINATOR)"})
+def farm_reap(c: Context, coordinator: str = "") -> None:
+    """Release the places whose kenning lease expired (their holder died)."""
+    from kenning.farm import FarmSession, reap_stale
+    from kenning.utils.errors import KenningError
+
+    try:
+        with FarmSession(coordinator or None) as session:
+            reaped = reap_stale(session)
+    except KenningError as exc:
+        raise Exit(f"error: {exc}", code=1) from exc
+    print(f"released: {', '.join(reaped)}" if reaped else "no stale lease")
+
+
+ns.add_collection(Collection("farm", farm_export, farm_reap))

@@ -25,6 +25,7 @@ CAPABILITIES: dict[str, tuple[str, str]] = {
         "bash .ci/install-system-packages && bash .ci/setup-docker",
     ),
     "registry": ("Debian's docker-registry", "bash .ci/install-system-packages"),
+    "labgrid": ("labgrid's coordinator, exporter and client (kenning[farm])", "make install"),
     "mxnet": ("MXNet's virtual environment", "make install"),
     "converters": ("the ONNX import converters", "make install"),
     "aarch64-gcc": ("the aarch64 cross compiler", "bash .ci/install-system-packages"),

@@ -124,6 +124,7 @@ def _tree(docstring: str) -> dict[str, str | None]:
         ("kenning.utils.errors", ()),
         ("kenning.executors.errors", ("kenning.executors.boarderrors",)),
         ("kenning.runtimeprotocols.errors", ()),
+        ("kenning.farm.errors", ()),
     ],
 )
 def test_exception_trees_in_docstrings_match_the_classes(module: str, also: tuple[str, ...]):
