@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import shlex
 import sys
+from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from invoke import Collection, Context, Exit, task
 
@@ -132,6 +133,23 @@ def demo(
     print(f"== report: {report.resolve()}")
 
 
+def _farm_boards(coordinator: str, filters: list[str], places: int, priority: float,
+                 wait: float, lease_timeout: float, trust_host_key: bool) -> Any:  # fmt: skip
+    """Boards held from the farm for the run (``invoke bench --farm``)."""
+    from kenning.farm import parse_filters
+    from kenning.toolchain.benchtask import resolve_boards
+    from kenning.toolchain.farmboards import FarmSettings, farm_boards
+
+    if not filters:
+        raise Exit("error: --farm needs --board tag filters, e.g. --board arch=arm64", code=2)
+    if places < 0 or wait <= 0 or lease_timeout <= 0:
+        raise Exit("error: --places must be >= 0, --farm-wait and --lease-timeout > 0", code=2)
+    settings = FarmSettings(coordinator, parse_filters(filters), places, priority, wait,
+                            lease_timeout)  # fmt: skip
+    return farm_boards(settings, lambda name: resolve_boards(
+        [name], trust_host_key=trust_host_key)[0])  # fmt: skip
+
+
 @task(
     help={
         "scenario": f"scenario file (default: {DEMO})",
@@ -148,6 +166,13 @@ def demo(
         "sample_seed": "seed of the sample order (default 0)",
         "percentiles": "percentiles to report, comma-separated (default 50,90,99)",
         "workers": "boards benched at once (default 0: all of them; 1: one after another)",
+        "farm": "labgrid coordinator HOST:PORT: take boards from the farm; --board then gives "
+        "tag filters (arch=arm64)",
+        "places": "with --farm: the most places to hold (default 0: every matching one free)",
+        "priority": "with --farm: reservation priority (higher is served first)",
+        "queue_wait": "with --farm: seconds to wait in the queue for a place (default 600)",
+        "lease_timeout": "with --farm: seconds after which a dead run's places are freed "
+        "(default 60)",
     },
     iterable=["board", "deployment"],
 )
@@ -166,6 +191,11 @@ def bench(
     sample_seed: int = -1,
     percentiles: str = "",
     workers: int = 0,
+    farm: str = "",
+    places: int = 0,
+    priority: float = 0.0,
+    queue_wait: float = 600.0,
+    lease_timeout: float = 60.0,
 ) -> None:
     """Compile for the boards, benchmark there through the protocol, and render one report."""
     from kenning.executors import select_executor
@@ -183,12 +213,18 @@ def bench(
     if workers < 0:
         raise Exit(f"error: --workers {workers}: give 0 (every board at once) or more", code=2)
     try:
-        boards = resolve_boards(list(board or []) or job.scenario.boards,
-                                trust_host_key=trust_host_key)  # fmt: skip
-        with select_executor(executor) as runner:
-            report, results = run_bench(runner, job, _build(build, job), boards,
-                                        list(deployment or []), resume=resume,
-                                        workers=workers)  # fmt: skip
+        with ExitStack() as stack:
+            if farm:
+                boards = stack.enter_context(_farm_boards(
+                    farm, list(board or []), places, priority, queue_wait, lease_timeout,
+                    trust_host_key))  # fmt: skip
+            else:
+                boards = resolve_boards(list(board or []) or job.scenario.boards,
+                                        trust_host_key=trust_host_key)  # fmt: skip
+            with select_executor(executor) as runner:
+                report, results = run_bench(runner, job, _build(build, job), boards,
+                                            list(deployment or []), resume=resume,
+                                            workers=workers)  # fmt: skip
     except KenningError as exc:
         raise Exit(f"bench failed: {exc}", code=1) from exc
     for path in results:

@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 from urllib.parse import urlsplit
 
 from kenning.farm.errors import CoordinatorError, FarmError, FarmTimeoutError
@@ -137,8 +137,10 @@ class CoordinatorChannel:
         if not self._thread.is_alive():
             loop.close()
 
-    def __enter__(self) -> CoordinatorChannel:
-        return self.open() if self._loop is None else self
+    def __enter__(self) -> Self:
+        if self._loop is None:
+            self.open()
+        return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
