@@ -267,6 +267,21 @@ def test_sshd_board_with_wrong_arch_and_no_python(sshd: Sshd, tmp_path: Path) ->
 
 
 @pytest.mark.ssh
+def test_each_board_is_checked_against_its_own_known_hosts(
+    sshd: Sshd, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # ~/.ssh/known_hosts knows nobody
+    (tmp_path / "own").mkdir()
+    [trusted] = check_boards(
+        sshd_inventory(sshd, tmp_path / "own", known_hosts=str(sshd.known_hosts)), timeout=20
+    )[1:]
+    assert trusted.reachable and trusted.ok, trusted.error or trusted.problems
+    (tmp_path / "none").mkdir()
+    [unknown] = check_boards(sshd_inventory(sshd, tmp_path / "none"), timeout=20)[1:]
+    assert not unknown.reachable and unknown.error and "--trust-host-key" in unknown.error
+
+
+@pytest.mark.ssh
 def test_sshd_unknown_host_key_needs_trust(
     fresh_known_hosts: Callable[[bool], Sshd], tmp_path: Path
 ) -> None:

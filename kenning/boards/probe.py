@@ -116,6 +116,9 @@ def probe_ssh(
 ) -> BoardStatus:
     """Probe an SSH board with one remote command.
 
+    Host keys are checked against ``known_hosts``, else the board's own ``known_hosts:``,
+    else ``~/.ssh/known_hosts``.
+
     Raises
     ------
     ConfigurationError
@@ -134,7 +137,7 @@ def probe_ssh(
         port=board.port,
         user=board.user,
         key_filename=board.key,
-        known_hosts=known_hosts,
+        known_hosts=known_hosts or board.known_hosts,
         trust_unknown_host=trust_unknown_host,
         board=board.name,
         connect_timeout=timeout,
