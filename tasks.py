@@ -211,7 +211,7 @@ def boards(
     except KenningError as exc:
         raise Exit(str(exc), code=1) from exc
     if not check:
-        print(format_boards(inventory), end="")
+        print(format_boards(inventory, color=sys.stdout.isatty()), end="")
         return
     try:
         statuses = check_boards(inventory, list(board or []) or None,

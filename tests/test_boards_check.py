@@ -205,8 +205,21 @@ def test_unknown_board_fails_before_probing(closed_port: int) -> None:
 
 def test_shipped_inventory_lists() -> None:
     table = format_boards(load_inventory(ROOT / "inventory.yaml"), width=200)
-    for text in ("local (default)", "pi@rpi4-1.lan:22", "libedgetpu.so.1", "tunnel always"):
+    for text in ("local (default)", "pi@rpi4-1.lan:22", "libedgetpu.so.1"):
         assert text in table
+    rows = {line.split()[0]: line for line in table.splitlines() if line.strip()}
+    assert "tcp 12345, loopback" in rows["rpi4-1"]
+    assert "tcp 12345, exposed, tunnel auto" in rows["coral-1"]
+    assert "\x1b[" not in table  # no colour unless asked
+
+
+def test_an_exposed_board_is_listed_in_red() -> None:
+    table = format_boards(load_inventory(ROOT / "inventory.yaml"), width=200, color=True)
+    red = "\x1b[1;31m"
+    rows = {line.split()[0]: line for line in table.splitlines() if line.strip()}
+    coral = next(line for name, line in rows.items() if "coral-1" in name)
+    assert f"{red}coral-1" in coral and f"{red}tcp 12345, exposed" in coral
+    assert red not in "".join(line for name, line in rows.items() if "coral-1" not in name)
 
 
 def sshd_inventory(server: Sshd, folder: Path, **fields: object) -> Inventory:

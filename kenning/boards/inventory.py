@@ -76,15 +76,35 @@ def _known_runtime(name: str) -> str:
 
 
 class NetworkProtocolConfig(BaseModel):
-    """TCP between host and board; ``tunnel`` says whether to relay it over SSH."""
+    """TCP between host and board.
+
+    The server listens on the board's loopback and is reached through an SSH tunnel, unless
+    ``expose`` is true: then it listens on every interface of the board (anyone on its network
+    may connect; the run's secret still guards it), and ``tunnel`` says whether to relay it
+    over SSH all the same.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: Literal["network"] = "network"
     port: int = Field(12345, ge=1, le=65535, description="port the server listens on")
-    tunnel: Literal["auto", "always", "never"] = Field(
-        "auto", description="auto: through SSH only when the port cannot be reached directly"
+    expose: bool = Field(
+        False, description="listen on every interface of the board, not only its loopback"
     )
+    tunnel: Literal["auto", "always", "never"] = Field(
+        "auto", description="with expose: auto goes through SSH only when the port cannot be "
+        "reached directly; always: through SSH; never: direct only"
+    )  # fmt: skip
+
+    @field_validator("tunnel")
+    @classmethod
+    def _never_needs_expose(cls, value: str, info: ValidationInfo) -> str:
+        if value == "never" and not info.data.get("expose"):
+            raise ValueError(
+                "`tunnel: never` needs `expose: true`: without it the server listens on the "
+                "board's loopback only and is reached through SSH"
+            )
+        return value
 
 
 class SerialProtocolConfig(BaseModel):
