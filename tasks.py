@@ -141,6 +141,8 @@ def demo(
         "build": "folder holding models/ from `invoke train` (default: build/<scenario name>)",
         "resume": "continue partial results instead of starting again",
         "trust_host_key": "accept (and record in known_hosts) a board's unknown SSH host key",
+        "keep_board_files": "keep each run's folder on SSH boards (its path is logged); "
+        "also KENNING_KEEP_BOARD_FILES=1",
         "warmup": "inferences run and discarded before measuring (default: the scenario's, 10)",
         "min_samples": "measure at least this many samples, looping over the data (default "
         "the scenario's, 1000; p99 needs 662)",
@@ -159,6 +161,7 @@ def bench(
     build: str = "",
     resume: bool = False,
     trust_host_key: bool = False,
+    keep_board_files: bool = False,
     warmup: int = -1,
     min_samples: int = 0,
     min_duration: float = -1.0,
@@ -180,7 +183,8 @@ def bench(
         raise Exit(f"error: --percentiles: {exc}", code=2) from exc
     try:
         boards = resolve_boards(list(board or []) or job.scenario.boards,
-                                trust_host_key=trust_host_key)  # fmt: skip
+                                trust_host_key=trust_host_key,
+                                keep_files=keep_board_files or None)  # fmt: skip
         with select_executor(executor) as runner:
             report, results = run_bench(runner, job, _build(build, job), boards,
                                         list(deployment or []), resume=resume)  # fmt: skip

@@ -76,7 +76,7 @@ def test_bench_tvm_aarch64_and_tflite_int8_on_the_emulated_arm64_board(
 def test_a_board_added_by_hand_is_benchmarked(
     build: Path, amd64_board: TestBoard, tmp_path: Path
 ) -> None:
-    # only YAML: the board on Docker's bridge, the protocol port reached directly
+    # only YAML: the board on Docker's bridge, its server exposed there and reached directly
     inventory = tmp_path / "inventory.yaml"
     inventory.write_text(f"""
 boards:
@@ -91,7 +91,7 @@ boards:
     arch: x86_64
     workdir: /home/kenning/by-hand
     runtimes: [tflite]
-    protocol: {{port: 23456}}
+    protocol: {{port: 23456, expose: true}}
 """)
     listing = invoke("boards", inventory=inventory)
     _ok(listing)
@@ -224,7 +224,8 @@ def test_server_dying_mid_run_keeps_samples_and_resume_finishes(
 def test_image_deploy_runs_the_target_image_on_a_docker_board(
     build: Path, sshd: Sshd, tmp_path: Path, require_image: Any
 ) -> None:
-    # this machine over SSH is a board with Docker: the server runs in kenning/target-amd64
+    # this machine over SSH is a board with Docker: the server runs in kenning/target-amd64,
+    # published on loopback and reached through the tunnel
     require_image("target-amd64")
     inventory = tmp_path / "inventory.yaml"
     inventory.write_text(yaml.safe_dump({"boards": {
@@ -233,7 +234,7 @@ def test_image_deploy_runs_the_target_image_on_a_docker_board(
                          "key": str(sshd.key), "known_hosts": str(sshd.known_hosts),
                          "arch": "amd64", "deploy": "image", "workdir": str(tmp_path / "wd"),
                          "runtimes": ["tflite"],
-                         "protocol": {"port": free_port(), "tunnel": "never"}}}}))  # fmt: skip
+                         "protocol": {"port": free_port()}}}}))  # fmt: skip
     done = invoke("bench", "--board", "docker-board", "--deployment", "tf-tflite",
                   "--executor", "local", "--build", str(build), inventory=inventory)  # fmt: skip
     _ok(done)

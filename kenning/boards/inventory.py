@@ -150,7 +150,10 @@ class BoardEntry(BaseModel):
         None, description="known_hosts file with the board's key (default ~/.ssh/known_hosts)"
     )
     python: str = Field("python3", description="the board's python (script deploy)")
-    workdir: str = Field("/tmp/kenning", description="folder for pushed files")
+    workdir: str = Field(
+        "/tmp/kenning", description="each run gets a private folder (mktemp -d) in it; it must "
+        "belong to the SSH user (or root) and be writable by nobody else"
+    )  # fmt: skip
     runtimes: list[
         Annotated[str, BeforeValidator(_null_runtime), AfterValidator(_known_runtime)]
     ] = Field(min_length=1)
