@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ import pytest
 
 from kenning.core.iospec import IOSpec, TensorSpec
 from kenning.runtimeprotocols.client import ProtocolClient
+from kenning.runtimeprotocols.handshake import host_proof, target_proof
 from kenning.runtimeprotocols.network import NetworkProtocol
 from kenning.runtimeprotocols.server import InferenceServer
 from kenning.runtimeprotocols.wire import HEADER_SIZE, MessageType, encode_frames
@@ -48,16 +50,20 @@ def thread_server(
     timeout: float = 2.0,
     idle_timeout: float = 5.0,
     inference_time: float = 0.0,
+    secret: bytes = b"",
+    handshake_timeout: float = 10.0,
     **protocol_args: int,
 ) -> Iterator[ThreadServer]:
     """An InferenceServer with a NullRuntime on 127.0.0.1:<free port>, in a thread."""
     protocol = NetworkProtocol(port=0, timeout=timeout, **protocol_args)
+    protocol.use_secret(secret)
     protocol.initialize_server()
     server = InferenceServer(
         protocol,
         NullRuntime(tmp_path / "target" / "model.bin", inference_time=inference_time),
         idle_timeout=idle_timeout,
         monitor_interval=0.05,
+        handshake_timeout=handshake_timeout,
     )
     thread = threading.Thread(
         target=server.serve, kwargs={"initialize": False, "poll": 0.05}, daemon=True
@@ -84,9 +90,12 @@ def model_file(tmp_path: Path, size: int = 1000) -> Path:
     return path
 
 
-def ready_client(port: int, tmp_path: Path, timeout: float = 5.0) -> ProtocolClient:
+def ready_client(
+    port: int, tmp_path: Path, timeout: float = 5.0, secret: bytes = b""
+) -> ProtocolClient:
     """A client connected to ``port`` that has uploaded SPEC and a model."""
     client = ProtocolClient(NetworkProtocol(port=port, timeout=timeout))
+    client.protocol.use_secret(secret)
     client.connect()
     client.upload_io_spec(SPEC)
     client.upload_model(model_file(tmp_path))
@@ -102,12 +111,55 @@ def full_exchange(client: ProtocolClient, data: bytes = SAMPLE) -> tuple[float, 
 
 
 @contextmanager
-def raw_connection(port: int, timeout: float = 5.0) -> Iterator[socket.socket]:
-    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+def raw_connection(
+    port: int, timeout: float = 5.0, handshake: bool = True, secret: bytes = b""
+) -> Iterator[socket.socket]:
+    """A socket to the server, past the handshake (made with ``secret``) unless told not.
+
+    While the server is still busy with the previous host it says so: then try again.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        if not handshake or raw_handshake(sock, secret) or time.monotonic() > deadline:
+            break
+        sock.close()
+        time.sleep(0.05)
     try:
         yield sock
     finally:
         sock.close()
+
+
+def recv_frame(sock: socket.socket) -> tuple[int, bytes]:
+    """One whole frame (type, payload) off a socket."""
+    head = b""
+    while len(head) < HEADER_SIZE:
+        chunk = sock.recv(HEADER_SIZE - len(head))
+        assert chunk, "the server closed the connection"
+        head += chunk
+    length = int.from_bytes(head[12:16], "little")
+    body = b""
+    while len(body) < length:
+        chunk = sock.recv(length - len(body))
+        assert chunk, "the server closed the connection"
+        body += chunk
+    return head[5], body
+
+
+def raw_handshake(sock: socket.socket, secret: bytes = b"") -> bool:
+    """HELLO and AUTH by hand, as docs/protocol.md lays them out; False: the server is busy."""
+    ours = os.urandom(32)
+    sock.sendall(frame(MessageType.HELLO, ours))
+    kind, theirs = recv_frame(sock)
+    if kind == MessageType.ERROR and theirs.startswith(b"busy:"):
+        return False
+    assert kind == MessageType.HELLO, (kind, theirs)
+    sock.sendall(frame(MessageType.AUTH, host_proof(secret, theirs, ours)))
+    kind, proof = recv_frame(sock)
+    assert kind == MessageType.OK, (kind, proof)
+    assert proof == target_proof(secret, ours, theirs)
+    return True
 
 
 def recv_frames(sock: socket.socket, timeout: float = 5.0) -> list[tuple[int, bytes]]:

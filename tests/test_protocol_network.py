@@ -225,10 +225,9 @@ def test_client_times_out_when_the_server_never_answers() -> None:
     thread = threading.Thread(target=lambda: accepted.append(listener.accept()[0]))
     thread.start()
     client = ProtocolClient(NetworkProtocol(port=listener.getsockname()[1], timeout=0.3))
-    client.connect()
     start = time.monotonic()
-    with pytest.raises(ProtocolTimeoutError, match=r"0.3 s while waiting for the reply to DATA"):
-        client.upload_input(SAMPLE)
+    with pytest.raises(ProtocolTimeoutError, match=r"0.3 s while waiting for the reply to HELLO"):
+        client.connect()
     assert time.monotonic() - start < 2
     client.close()
     thread.join()

@@ -125,10 +125,9 @@ def test_serial_timeout_when_nobody_answers(link: tuple[str, str]) -> None:
     from kenning.runtimeprotocols.errors import ProtocolTimeoutError
 
     client = ProtocolClient(SerialProtocol(link[1], timeout=0.2))
-    client.connect()
     start = time.monotonic()
-    with pytest.raises(ProtocolTimeoutError, match="reply to STATS"):
-        client.download_statistics()
+    with pytest.raises(ProtocolTimeoutError, match="reply to HELLO"):
+        client.connect()
     assert time.monotonic() - start < 2
     client.close()
 
@@ -140,3 +139,39 @@ def test_ptylink_ends_are_ttys(link: tuple[str, str]) -> None:
             assert os.isatty(fd)
         finally:
             os.close(fd)
+
+
+def test_serial_hosts_prove_the_secret_too(link: tuple[str, str], tmp_path: Path) -> None:
+    """The same handshake on a line: a host without the secret is refused, then one with it."""
+    secret = b"70" * 32
+    protocol = SerialProtocol(link[0], timeout=1.0)
+    protocol.use_secret(secret)
+    server = InferenceServer(protocol, NullRuntime(tmp_path / "target" / "model.bin"),
+                             idle_timeout=0.5, monitor_interval=0.05)  # fmt: skip
+    protocol.initialize_server()
+    thread = threading.Thread(target=server.serve, kwargs={"poll": 0.05, "initialize": False})
+    thread.start()
+    try:
+        stranger = ProtocolClient(SerialProtocol(link[1], timeout=5.0))
+        with pytest.raises(RemoteError, match="authentication failed"):
+            stranger.connect()
+        stranger.close()
+        time.sleep(0.3)  # the target drains the line after a refusal
+        sneaky = ProtocolClient(SerialProtocol(link[1], timeout=5.0))
+        sneaky.protocol.initialize_client()
+        sneaky.protocol.send_message(MessageType.IOSPEC, SPEC.model_dump_json().encode())
+        with pytest.raises(RemoteError, match="IOSPEC before the handshake"):
+            sneaky._reply("IOSPEC")
+        sneaky.close()
+        time.sleep(0.3)
+        host = ProtocolClient(SerialProtocol(link[1], timeout=5.0))
+        host.protocol.use_secret(secret)
+        host.connect()
+        host.upload_io_spec(SPEC)
+        host.upload_model(model_file(tmp_path, 2_000))
+        assert full_exchange(host)[2] == bytes(40)
+        host.close()
+    finally:
+        server.stop_event.set()
+        thread.join(5)
+    assert not thread.is_alive()

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kenning.runtimeprotocols.errors import ConnectionClosedError, FrameError, ProtocolTimeoutError
+from kenning.runtimeprotocols.handshake import host_proof, target_proof
 from kenning.runtimeprotocols.reader import FrameReader
 from kenning.runtimeprotocols.wire import (
     HEADER_SIZE,
@@ -26,21 +27,33 @@ ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = {
     "ok": (
         (MessageType.OK, b"", 1 << 16),
-        "4b 45 4e 4e 01 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 6b af 77 6a",
+        "4b 45 4e 4e 02 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 99 1b bf 43",
     ),
     "data": (
         (MessageType.DATA, b"\x01\x02\x03", 1 << 16),
-        "4b 45 4e 4e 01 02 00 00 03 00 00 00 03 00 00 00 1d 80 bc 55 e4 1b d7 2b 01 02 03",
+        "4b 45 4e 4e 02 02 00 00 03 00 00 00 03 00 00 00 1d 80 bc 55 16 af 1f 02 01 02 03",
     ),
     "model-chunked": (
         (MessageType.MODEL, b"abcdef", 4),
-        "4b 45 4e 4e 01 03 01 00 06 00 00 00 04 00 00 00 11 cd 82 ed 9b de ae 2b 61 62 63 64 "
-        "4b 45 4e 4e 01 03 00 00 06 00 00 00 02 00 00 00 70 49 82 fd 34 05 df 08 65 66",
+        "4b 45 4e 4e 02 03 01 00 06 00 00 00 04 00 00 00 11 cd 82 ed 69 6a 66 02 61 62 63 64 "
+        "4b 45 4e 4e 02 03 00 00 06 00 00 00 02 00 00 00 70 49 82 fd c6 b1 17 21 65 66",
     ),
     "process-finished": (
         (MessageType.OK, struct.pack("<d", 0.00125), 1 << 16),
-        "4b 45 4e 4e 01 00 00 00 08 00 00 00 08 00 00 00 03 60 58 91 60 d2 96 10 "
+        "4b 45 4e 4e 02 00 00 00 08 00 00 00 08 00 00 00 03 60 58 91 92 66 5e 39 "
         "7b 14 ae 47 e1 7a 54 3f",
+    ),
+}
+
+
+HANDSHAKE_KEY = b"0123456789abcdef0123456789abcdef"
+HANDSHAKE = {  # client nonce 00..1f, server nonce 20..3f, secret HANDSHAKE_KEY
+    "hello-host": (MessageType.HELLO, bytes(range(32))),
+    "hello-target": (MessageType.HELLO, bytes(range(32, 64))),
+    "auth": (MessageType.AUTH, host_proof(HANDSHAKE_KEY, bytes(range(32, 64)), bytes(range(32)))),
+    "ok-proof": (
+        MessageType.OK,
+        target_proof(HANDSHAKE_KEY, bytes(range(32)), bytes(range(32, 64))),
     ),
 }
 
@@ -96,10 +109,18 @@ def test_golden_bytes_are_the_ones_documented(name: str) -> None:
         assert line.strip()[:40] in doc
 
 
+@pytest.mark.parametrize("name", sorted(HANDSHAKE))
+def test_handshake_bytes_are_the_ones_documented(name: str) -> None:
+    """The handshake example in docs/protocol.md is what the code sends, byte for byte."""
+    doc = " ".join((ROOT / "docs" / "protocol.md").read_text().split())
+    type_, payload = HANDSHAKE[name]
+    assert frame(type_, payload).hex(" ") in doc
+
+
 def test_header_layout_constants() -> None:
     assert HEADER_SIZE == 24
     assert MAGIC == b"KENN"
-    assert [t.value for t in MessageType] == list(range(8))
+    assert [t.value for t in MessageType] == list(range(10))
 
 
 @settings(max_examples=150, deadline=None)
@@ -144,7 +165,7 @@ def test_encode_frames_does_not_copy_large_payloads() -> None:
     ("data", "kind", "in_sync"),
     [
         (header(magic=b"HTTP"), "magic", False),
-        (header(version=2), "version", False),
+        (header(version=1), "version", False),
         (header()[:20] + b"\0\0\0\0", "header-checksum", False),
         (header(flags=4), "flags", False),
         (header(total=5000, length=5000), "oversized", False),

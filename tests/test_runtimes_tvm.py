@@ -85,7 +85,20 @@ def test_not_a_library(batch4_so, tmp_path) -> None:
     path = tmp_path / "junk.so"
     path.write_bytes(b"\x7fELF not really")
     shutil.copy(IOSpec.path_for(batch4_so), IOSpec.path_for(path))
-    with pytest.raises(ModelError, match=r"junk\.so is not a TVM Relax library"):
+    with pytest.raises(ModelError, match=r"junk\.so is not an ELF shared library"):
+        TVMRuntime().load_model(path)
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.99])
+def test_a_library_cut_short_is_refused_before_the_loader_maps_it(
+    batch4_so, tmp_path, keep: float
+) -> None:
+    """A truncated upload used to kill the process with SIGBUS; now it is an error."""
+    data = batch4_so.read_bytes()
+    path = tmp_path / "cut.so"
+    path.write_bytes(data[: int(len(data) * keep)])
+    shutil.copy(IOSpec.path_for(batch4_so), IOSpec.path_for(path))
+    with pytest.raises(ModelError, match=r"cut\.so is cut short: its .* ends at byte \d+"):
         TVMRuntime().load_model(path)
 
 

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 @dataclass(frozen=True)
 class Endpoint:
-    """Where this host reaches a running server, and the run's secret that proves we may.
+    """Where this host reaches a running server (TCP, or a serial line), and the run's secret.
 
     ``secret_file`` is a file on this host (mode 0600) holding the secret the server was
     given; the host's side of the handshake reads it (``--secret-file``).
@@ -28,6 +28,15 @@ class Endpoint:
     host: str
     port: int
     secret_file: Path | None = None
+    #: the host's end of a serial line (device or socket:// URL) when the server speaks serial
+    serial: str | None = None
+    baud: int = 115200
+
+    def protocol_args(self) -> dict[str, str]:
+        """The tester's protocol flags as step parameters (``--protocol-cls`` and its flags)."""
+        if self.serial is not None:
+            return {"protocol": "serial", "port": self.serial, "baud": str(self.baud)}
+        return {"protocol": "network", "host": self.host, "port": str(self.port)}
 
 
 class Board(Protocol):

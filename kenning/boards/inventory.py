@@ -113,7 +113,14 @@ class SerialProtocolConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: Literal["serial"] = "serial"
-    device: str = Field(description="serial device on the host, e.g. /dev/ttyUSB0")
+    device: str = Field(
+        description="the host's end of the line: a device such as /dev/ttyUSB0, or a "
+        "serial port served over TCP (ser2net) as socket://HOST:PORT or rfc2217://HOST:PORT"
+    )
+    board_device: str = Field(
+        description="the board's end of the line, where its inference_server listens "
+        "(e.g. /dev/ttyS1, or a pseudo-terminal for a local board)"
+    )
     baud: int = Field(115200, gt=0)
 
 

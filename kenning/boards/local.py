@@ -18,24 +18,27 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kenning.boards.base import Endpoint
+from kenning.boards.inventory import SerialProtocolConfig
 from kenning.executors.base import docker_arch
 from kenning.executors.boarderrors import BoardError
+from kenning.runtimeprotocols.handshake import run_secret
 
 __all__ = ["BoardError", "LocalBoard", "RunningServer", "local_server"]
 
 log = logging.getLogger("kenning.localboard")
 
-_LISTENING = re.compile(r"listening on .*?:(\d+)")
+_LISTENING = re.compile(r"listening on (?:.*?:(\d+)$)?")
 
 
 @dataclass
 class RunningServer:
-    """A started server: where to reach it and where its log goes."""
+    """A started server: where to reach it, where its log goes, the run's secret file."""
 
     host: str
     port: int
     log_path: Path
     process: subprocess.Popen[str]
+    secret_file: Path | None = None
 
 
 @contextmanager
@@ -45,8 +48,9 @@ def local_server(
     log_path: Path,
     runtime_args: Sequence[str] = (),
     startup_timeout: float = 60.0,
+    serial: SerialProtocolConfig | None = None,
 ) -> Iterator[RunningServer]:
-    """Start ``inference_server`` over TCP on an OS-chosen loopback port.
+    """Start ``inference_server`` over TCP on an OS-chosen loopback port, or on a serial line.
 
     Parameters
     ----------
@@ -60,6 +64,11 @@ def local_server(
         Extra runtime flags.
     startup_timeout : float
         Seconds to wait for the server to listen.
+    serial : SerialProtocolConfig, optional
+        Serve on the line's ``board_device`` instead (the host talks on its ``device``).
+
+    The server gets a fresh secret on its stdin (never on its command line); the yielded
+    :attr:`RunningServer.secret_file` holds it for the host (mode 0600, removed at the end).
 
     Raises
     ------
@@ -67,20 +76,37 @@ def local_server(
         If the server exits or does not listen in time.
     """
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    command = [
-        sys.executable, "-m", "kenning.scenarios.inference_server", "network", runtime,
-        "--host", "127.0.0.1", "--port", "0", "--save-model-path", str(save_model_path),
-        "--verbosity", "WARNING", *runtime_args,
-    ]  # fmt: skip
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            bufsize=1)  # fmt: skip
+    with run_secret(log_path.parent) as (secret, secret_file):
+        if serial is not None:
+            where = ["serial", runtime, "--port", serial.board_device,
+                     "--baudrate", str(serial.baud)]  # fmt: skip
+        else:
+            where = ["network", runtime, "--host", "127.0.0.1", "--port", "0"]
+        with _started([*where, "--save-model-path", str(save_model_path), *runtime_args],
+                      log_path, startup_timeout, secret) as (proc, port):  # fmt: skip
+            yield RunningServer("127.0.0.1", port, log_path, proc, secret_file)
+
+
+@contextmanager
+def _started(
+    args: Sequence[str], log_path: Path, startup_timeout: float, secret: str
+) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    command = [sys.executable, "-m", "kenning.scenarios.inference_server", *args,
+               "--secret-file", "-", "--verbosity", "WARNING"]  # fmt: skip
+    proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, bufsize=1)  # fmt: skip
+    assert proc.stdin is not None
+    try:
+        proc.stdin.write(secret + "\n")
+        proc.stdin.close()
+    except OSError:  # it died at once: its log says why
+        pass
     ports: queue.Queue[int | None] = queue.Queue()
     # the server's output is drained into its log for as long as it runs
     pump = threading.Thread(target=_drain, args=(proc, log_path, ports), daemon=True)
     pump.start()
     try:
-        port = _wait_for_port(proc, ports, log_path, startup_timeout)
-        yield RunningServer("127.0.0.1", port, log_path, proc)
+        yield proc, _wait_for_port(proc, ports, log_path, startup_timeout)
     finally:
         _stop(proc)
         pump.join(timeout=5)  # the pipe ends with the process: the pump sees its end
@@ -95,9 +121,9 @@ def _drain(proc: subprocess.Popen[str], log_path: Path, ports: queue.Queue[int |
         for line in proc.stdout:
             log_file.write(line)
             log_file.flush()
-            match = _LISTENING.search(line)
-            if match:
-                ports.put(int(match.group(1)))
+            match = _LISTENING.search(line.strip())
+            if match:  # a serial line has no port: 0
+                ports.put(int(match.group(1) or 0))
     ports.put(None)
 
 
@@ -137,14 +163,20 @@ class LocalBoard:
         The board's name in results and errors.
     runtime_args : mapping of str to sequence of str
         Extra server flags, per runtime.
+    serial : SerialProtocolConfig, optional
+        Serve over this serial line instead of loopback TCP.
     """
 
     def __init__(
-        self, name: str = "local", runtime_args: Mapping[str, Sequence[str]] | None = None
+        self,
+        name: str = "local",
+        runtime_args: Mapping[str, Sequence[str]] | None = None,
+        serial: SerialProtocolConfig | None = None,
     ) -> None:
         import platform
 
         self.name = name
+        self.serial = serial
         self.arch = docker_arch(platform.machine())
         self.runtime_args = {k: list(v) for k, v in (runtime_args or {}).items()}
         #: runtimes it offers (None: whatever is installed here)
@@ -166,8 +198,12 @@ class LocalBoard:
             folder / f"model.{suffix}",
             folder / "server.log",
             [*self.runtime_args.get(runtime, []), *args],
+            serial=self.serial,
         ) as server:
-            yield Endpoint(server.host, server.port)
+            if self.serial is None:
+                yield Endpoint(server.host, server.port, server.secret_file)
+            else:
+                yield Endpoint("", 0, server.secret_file, self.serial.device, self.serial.baud)
 
     def preflight(self) -> None:
         """Nothing to check: the board is this machine."""
@@ -176,5 +212,8 @@ class LocalBoard:
         """The board as results record it."""
         import socket
 
-        return {"name": self.name, "kind": "local", "host": socket.gethostname(),
-                "arch": self.arch}  # fmt: skip
+        described = {"name": self.name, "kind": "local", "host": socket.gethostname(),
+                     "arch": self.arch}  # fmt: skip
+        if self.serial is not None:
+            described["protocol"] = f"serial {self.serial.device} at {self.serial.baud} baud"
+        return described

@@ -223,6 +223,19 @@ class SystemMonitor:
                 self.series["throttle_count"] = end - self._throttle_start
         return self.series
 
+    def samples_since(self, start: int) -> tuple[dict[str, Any] | None, int]:
+        """The samples from index ``start`` on (``None`` when there are none) and the new end.
+
+        A run shorter than the interval gets a sample too (taken now).
+        """
+        if not self.series["timestamps"]:
+            self.sample_now()
+        series = self.snapshot()
+        end = len(series["timestamps"])
+        if end <= start:
+            return None, start
+        return {k: v[start:end] if isinstance(v, list) else v for k, v in series.items()}, end
+
     def snapshot(self) -> dict[str, Any]:
         """A copy of the series so far, safe to serialise while sampling goes on."""
         with self.lock:

@@ -45,6 +45,15 @@ class Runtime(ArgumentsHandler):
         self.io_spec: IOSpec | None = None
 
     # -- target side ---------------------------------------------------------
+    def check_ready(self) -> None:
+        """Check, before serving, what can be checked without a model (default: nothing).
+
+        Raises
+        ------
+        ConfigurationError
+            If the runtime cannot work here (e.g. a delegate library that is missing).
+        """
+
     def prepare_model(self, model: bytes | None) -> None:
         """Store ``model`` (when given) at ``save_model_path`` and load it."""
         if model is not None:

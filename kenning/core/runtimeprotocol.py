@@ -9,7 +9,8 @@ Reference implementation: :class:`kenning.runtimeprotocols.network.NetworkProtoc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, ClassVar
 
 from kenning.core.args import Arg, ArgumentsHandler
@@ -99,6 +100,13 @@ class RuntimeProtocol(ArgumentsHandler):
     ) -> Any:
         """Receive one whole, checked message (``timeout`` defaults to ``--timeout``)."""
         raise NotImplementedError
+
+    def busy(self, reason: Callable[[], str]) -> AbstractContextManager[Any]:
+        """While the block runs, tell any other host that connects ``reason()`` (server side).
+
+        Default: nothing (a transport without connections has no other hosts to tell).
+        """
+        return nullcontext()
 
     def describe(self) -> str:
         """Where the transport listens or connects, for people."""

@@ -9,6 +9,7 @@ See ``docs/protocol.md`` for the message flow.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 import zlib
@@ -18,15 +19,22 @@ from typing import Any
 from kenning.core.iospec import IOSpec
 from kenning.core.runtimeprotocol import Buffer
 from kenning.runtimeprotocols.errors import (
+    AuthenticationError,
     ConnectionClosedError,
     ProtocolTimeoutError,
     RemoteError,
     UnexpectedMessageError,
 )
 from kenning.runtimeprotocols.framed import FramedProtocol
+from kenning.runtimeprotocols.handshake import NONCE_SIZE, host_proof, nonce, same, target_proof
 from kenning.runtimeprotocols.server import TARGET_TIME
 from kenning.runtimeprotocols.wire import Flags, Message, MessageType, encode_header
 from kenning.utils.errors import ModelError, ProtocolError
+
+log = logging.getLogger("kenning.client")
+
+#: seconds between attempts while the target is busy with another host
+_BUSY_RETRY_S = 0.25
 
 
 class ProtocolClient:
@@ -40,12 +48,59 @@ class ProtocolClient:
 
     def __init__(self, protocol: FramedProtocol) -> None:
         self.protocol = protocol
+        self._waited = False
         #: what the target said about itself when the model loaded
         self.target_info: dict[str, Any] = {}
 
     def connect(self) -> None:
-        """Connect to the target."""
-        self.protocol.initialize_client()
+        """Connect to the target and prove, both ways, that each side holds the run's secret.
+
+        A target busy with another host says so at once; the connection is retried
+        until ``--timeout`` has passed (a host that skips the handshake is dropped by
+        then), with one line on the log.
+
+        Raises
+        ------
+        RemoteError
+            If the target refuses (still ``busy: serving ...``, or a wrong secret).
+        AuthenticationError
+            If the target does not prove it holds the secret (another server on the port).
+        """
+        protocol = self.protocol
+        secret = protocol.secret  # a bad --secret-file fails before connecting
+        deadline = time.monotonic() + protocol.timeout
+        while True:
+            try:
+                self._connect_once(secret)
+                return
+            except RemoteError as exc:
+                if not exc.reason.startswith("busy:") or time.monotonic() >= deadline:
+                    raise
+                if not self._waited:
+                    log.warning("target %s: %s; retrying for up to %g s",
+                                protocol.describe(), exc.reason, protocol.timeout)  # fmt: skip
+                self._waited = True
+                time.sleep(_BUSY_RETRY_S)
+
+    def _connect_once(self, secret: bytes) -> None:
+        protocol = self.protocol
+        protocol.initialize_client()
+        try:
+            ours = nonce()
+            theirs = self.request(MessageType.HELLO, ours, expect=MessageType.HELLO)
+            if len(theirs) != NONCE_SIZE:
+                raise UnexpectedMessageError(
+                    f"the target's HELLO has {len(theirs)} bytes, not a {NONCE_SIZE}-byte nonce"
+                )
+            proof = self.request(MessageType.AUTH, host_proof(secret, bytes(theirs), ours))
+            if not same(proof, target_proof(secret, ours, bytes(theirs))):
+                raise AuthenticationError(
+                    f"the server at {protocol.describe()} does not hold this run's secret: it "
+                    "is not the server started for this run (another program on that port?)"
+                )
+        except BaseException:
+            protocol.close()
+            raise
 
     def close(self) -> None:
         """End the session."""
@@ -59,13 +114,13 @@ class ProtocolClient:
         self.close()
 
     # -- replies -------------------------------------------------------------------
-    def _reply(self, request: str) -> Message:
-        """The next message, which must be OK; ERROR raises :class:`RemoteError`."""
+    def _reply(self, request: str, expect: MessageType = MessageType.OK) -> Message:
+        """The next message, which must be ``expect``; ERROR raises :class:`RemoteError`."""
         try:
             message = self.protocol.receive_message()
         except ProtocolTimeoutError as exc:
             raise ProtocolTimeoutError(f"the reply to {request}", exc.timeout) from exc
-        if message.type == MessageType.OK:
+        if message.type == expect:
             return message
         if message.type == MessageType.ERROR:
             raise RemoteError(request, bytes(message.payload).decode(errors="replace"))
@@ -80,8 +135,10 @@ class ProtocolClient:
         if message.type == MessageType.ERROR:
             raise RemoteError(request, bytes(message.payload).decode(errors="replace"))
 
-    def request(self, type: MessageType, payload: Buffer = b"") -> bytes | bytearray:
-        """Send one request and return the payload of its OK reply.
+    def request(
+        self, type: MessageType, payload: Buffer = b"", expect: MessageType = MessageType.OK
+    ) -> bytes | bytearray:
+        """Send one request and return the payload of its reply (OK, or ``expect``).
 
         Raises
         ------
@@ -91,7 +148,7 @@ class ProtocolClient:
             If no valid reply arrives.
         """
         self.protocol.send_message(type, payload)
-        return self._reply(type.name).payload
+        return self._reply(type.name, expect).payload
 
     # -- session -------------------------------------------------------------------
     def upload_io_spec(self, spec: IOSpec) -> None:

@@ -5,9 +5,11 @@ Every one derives from :class:`kenning.utils.errors.ProtocolError`::
     ProtocolError
     ├── FrameError                 a frame that breaks the wire format (kind says how)
     ├── ProtocolTimeoutError       the peer sent nothing for --timeout seconds
+    │   └── DeadlineError          a message (or the handshake) not complete by its deadline
     ├── ConnectionClosedError      the peer closed the connection (or it broke)
     ├── TransportError             the transport could not be opened or used
     ├── RemoteError                the peer answered ERROR, with its reason
+    ├── AuthenticationError        a peer that does not prove it holds the run's secret
     └── UnexpectedMessageError     the peer answered with a message that makes no sense here
 
 Socket and serial exceptions are converted in the transports
@@ -76,6 +78,28 @@ class ProtocolTimeoutError(ProtocolError):
             if timeout is not None
             else f"timed out waiting for {waiting_for}"
         )
+
+
+class DeadlineError(ProtocolTimeoutError):
+    """A message, or the handshake, did not arrive whole by its deadline.
+
+    Unlike a plain timeout the peer may have been sending all along, only too slowly
+    (a byte every few seconds); the connection is dropped either way.
+
+    Parameters
+    ----------
+    what : str
+        What was due and within how long, e.g. ``"the 512-byte DATA message within 31 s"``.
+    """
+
+    def __init__(self, what: str) -> None:
+        self.waiting_for = what
+        self.timeout = None
+        ProtocolError.__init__(self, f"deadline passed: {what} did not arrive in time")
+
+
+class AuthenticationError(ProtocolError):
+    """The peer did not prove it holds the run's secret (or skipped the handshake)."""
 
 
 class ConnectionClosedError(ProtocolError):

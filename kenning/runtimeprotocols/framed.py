@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from kenning.core.args import Arg
 from kenning.core.runtimeprotocol import Buffer, RuntimeProtocol
+from kenning.runtimeprotocols.handshake import read_secret
 from kenning.runtimeprotocols.reader import FrameReader
 from kenning.runtimeprotocols.wire import MAX_MESSAGE_LENGTH, VERSION, Message, encode_frames
 from kenning.utils.errors import ConfigurationError
@@ -24,17 +26,56 @@ class FramedProtocol(RuntimeProtocol):
     packet_size, timeout, max_payload_size
         See :class:`~kenning.core.runtimeprotocol.RuntimeProtocol`; ``packet_size`` is at
         most the wire format's largest frame.
+    secret_file : str, optional
+        File holding the run's secret (mode 0600), ``-`` for one line of stdin; both sides
+        prove they hold it before anything else (:mod:`kenning.runtimeprotocols.handshake`).
+    min_rate : float, optional
+        Bytes per second a message must at least arrive at (its deadline).
     """
 
+    arguments_structure: ClassVar[tuple[Arg, ...]] = (
+        Arg(
+            "--secret-file",
+            str,
+            None,
+            "file holding the run's secret (mode 0600; '-': one line of stdin); both sides "
+            "prove they hold it before anything else",
+        ),
+    )
     wire_version: ClassVar[int] = VERSION
 
     def __init__(
-        self, packet_size: int = 1 << 16, timeout: float = 30.0, max_payload_size: int = 1 << 28
+        self,
+        packet_size: int = 1 << 16,
+        timeout: float = 30.0,
+        max_payload_size: int = 1 << 28,
+        secret_file: str | None = None,
+        min_rate: float | None = 64 * 1024,
     ) -> None:
         if not 1 <= packet_size <= MAX_MESSAGE_LENGTH:
             raise ConfigurationError(f"--packet-size must be 1..{MAX_MESSAGE_LENGTH} bytes")
         super().__init__(packet_size, timeout, max_payload_size)
-        self.reader = FrameReader(self.read_some, max_payload_size)
+        self.secret_file = secret_file
+        self._secret: bytes | None = None
+        self.reader = FrameReader(self.read_some, max_payload_size, min_rate=min_rate)
+
+    @property
+    def secret(self) -> bytes:
+        """The run's secret (read from ``--secret-file`` once; empty without one).
+
+        Raises
+        ------
+        ConfigurationError
+            If the file cannot be used (see :func:`~kenning.runtimeprotocols.handshake.
+            read_secret`).
+        """
+        if self._secret is None:
+            self._secret = read_secret(self.secret_file)
+        return self._secret
+
+    def use_secret(self, secret: bytes) -> None:
+        """Use ``secret`` instead of reading ``--secret-file`` (for embedding and tests)."""
+        self._secret = bytes(secret)
 
     def send_message(self, type: int, payload: Buffer = b"") -> None:
         """Send one message, split into frames of at most ``packet_size`` payload bytes."""

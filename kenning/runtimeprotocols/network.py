@@ -10,15 +10,17 @@ poll followed by the read.
 from __future__ import annotations
 
 import errno
+import ipaddress
 import os
 import socket
 import struct
 import time
-from collections.abc import Sequence
-from typing import ClassVar
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
 
 from kenning.core.args import Arg
 from kenning.core.runtimeprotocol import Buffer
+from kenning.runtimeprotocols.busy import BusyResponder
 from kenning.runtimeprotocols.errors import (
     ConnectionClosedError,
     ProtocolTimeoutError,
@@ -33,6 +35,20 @@ _SPIN_S = 100e-6
 #: how a read waits: spin then block, block at once, or spin only while it pays (default)
 READ_MODES = ("spin", "block", "adaptive")
 _BROKEN = (errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED, errno.ENOTCONN, errno.ESHUTDOWN)
+#: buffers per sendmsg call (Linux refuses more than IOV_MAX = 1024 with EMSGSIZE)
+_IOV_MAX = 512
+#: TCP keepalive: first probe after 30 s of silence, then every 10 s, give up after 3
+_KEEPALIVE = (("TCP_KEEPIDLE", 30), ("TCP_KEEPINTVL", 10), ("TCP_KEEPCNT", 3))
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address (or ``localhost``)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _timeval(timeout: float | None) -> bytes:
@@ -78,8 +94,9 @@ class NetworkProtocol(FramedProtocol):
         timeout: float = 30.0,
         max_payload_size: int = 1 << 28,
         read_mode: str = "adaptive",
+        secret_file: str | None = None,
     ) -> None:
-        super().__init__(packet_size, timeout, max_payload_size)
+        super().__init__(packet_size, timeout, max_payload_size, secret_file)
         if not 0 <= port <= 65535:
             raise ConfigurationError(f"--port {port} is not a TCP port (0-65535)")
         if read_mode not in READ_MODES:
@@ -117,12 +134,27 @@ class NetworkProtocol(FramedProtocol):
 
     # -- connection --------------------------------------------------------------
     def initialize_server(self) -> None:
+        """Listen; a non-loopback address needs a secret, since the server runs what it gets.
+
+        Raises
+        ------
+        ConfigurationError
+            If ``--host`` is not loopback and there is no ``--secret-file``.
+        TransportError
+            If the address cannot be bound.
+        """
+        if not is_loopback(self.host) and not self.secret:
+            raise ConfigurationError(
+                f"--host {self.host} without --secret-file: anyone who reaches that port "
+                "could run code here; give --secret-file, or listen on 127.0.0.1 and "
+                "reach it through an SSH tunnel"
+            )
         try:
             family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
             listener = socket.socket(family, socket.SOCK_STREAM)
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             listener.bind((self.host, self.port))
-            listener.listen(1)
+            listener.listen(16)  # a busy host is answered, not left to retry its SYN
         except OSError as exc:
             raise TransportError(
                 f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}"
@@ -142,6 +174,12 @@ class NetworkProtocol(FramedProtocol):
         self._use(sock)
         return f"{peer[0]}:{peer[1]}"
 
+    def busy(self, reason: Callable[[], str]) -> Any:
+        """Answer other hosts that connect during the block with ``ERROR <reason()>``."""
+        if self.listener is None:
+            return super().busy(reason)
+        return BusyResponder(self.listener, reason)
+
     def initialize_client(self) -> None:
         try:
             sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
@@ -159,6 +197,10 @@ class NetworkProtocol(FramedProtocol):
     def _use(self, sock: socket.socket) -> None:
         sock.settimeout(None)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)  # a peer that vanished
+        for name, value in _KEEPALIVE:
+            if hasattr(socket, name):
+                sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
         for option in (socket.SO_SNDBUF, socket.SO_RCVBUF):  # fewer wake-ups for models
             sock.setsockopt(socket.SOL_SOCKET, option, _SOCKET_BUFFER)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _timeval(self.timeout))
@@ -194,7 +236,7 @@ class NetworkProtocol(FramedProtocol):
                 return
             pending = [memoryview(b).cast("B") for b in buffers]
             while pending:
-                sent = sock.sendmsg(pending)
+                sent = sock.sendmsg(pending[:_IOV_MAX])  # a system call takes so many
                 while pending and sent >= len(pending[0]):
                     sent -= len(pending[0])
                     pending.pop(0)

@@ -6,18 +6,24 @@ with :func:`kenning.runtimeprotocols.wire.decode_header`, reassembles chunked
 messages and checks every payload CRC. It turns silence or a close inside a
 frame into a truncated-frame error, and between frames into a timeout or a
 clean close.
+
+Two limits keep a peer from holding a reader or its memory: a message's payload
+is taken in pieces of at most :data:`PIECE` bytes, so memory grows only as bytes
+arrive (a header claiming 256 MiB costs nothing until they come), and each
+message has a deadline: its header must be complete ``2 * timeout`` seconds after
+its first byte, and its payload ``timeout + length / min_rate`` seconds after
+the header (a peer dripping a byte every few seconds is dropped, whatever the
+per-read timeout). The owner may set an overall :attr:`FrameReader.deadline`
+too (the server's handshake).
 """
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Mapping
 
-from kenning.runtimeprotocols.errors import (
-    ConnectionClosedError,
-    FrameError,
-    ProtocolTimeoutError,
-)
+from kenning.runtimeprotocols.errors import FrameError
+from kenning.runtimeprotocols.stream import ByteStream, ReadSome
 from kenning.runtimeprotocols.wire import (
     HEADER_SIZE,
     FrameHeader,
@@ -27,11 +33,11 @@ from kenning.runtimeprotocols.wire import (
     type_name,
 )
 
-#: reads at least one byte into the view within the timeout and returns how many
-ReadSome = Callable[[memoryview, float | None], int]
+#: largest piece of a payload read (and held) at once before more bytes have arrived
+PIECE = 1 << 20
 
 
-class FrameReader:
+class FrameReader(ByteStream):
     """Reads frames from a byte stream through a small buffer.
 
     Parameters
@@ -44,54 +50,26 @@ class FrameReader:
         Longer messages are rejected before their payload is read.
     buffer_size : int
         Bytes read ahead; small payloads arrive in the same read as their header.
+    min_rate : float or None
+        Bytes per second a message's payload must at least arrive at (its deadline is
+        ``timeout + length / min_rate``); ``None``: no per-message deadline.
+    limits : mapping of int to int, optional
+        Largest message per type, below ``max_payload_size`` (e.g. a request with no
+        payload); a longer one is rejected from its header.
     """
 
     def __init__(
-        self, read_some: ReadSome, max_payload_size: int, buffer_size: int = 1 << 16
+        self,
+        read_some: ReadSome,
+        max_payload_size: int,
+        buffer_size: int = 1 << 16,
+        min_rate: float | None = None,
+        limits: Mapping[int, int] | None = None,
     ) -> None:
-        self.read_some = read_some
+        super().__init__(read_some, max(buffer_size, HEADER_SIZE))
         self.max_payload_size = max_payload_size
-        self._buf = bytearray(max(buffer_size, HEADER_SIZE))
-        self._view = memoryview(self._buf)
-        self._start = 0
-        self._end = 0
-
-    def reset(self) -> None:
-        """Forget buffered bytes (after the stream lost sync)."""
-        self._start = self._end = 0
-
-    def _fill(
-        self, need: int, timeout: float | None, what: str, idle: bool = False, done: int = 0
-    ) -> None:
-        """Buffer at least ``need`` bytes of ``what`` (of which ``done`` were already taken).
-
-        ``idle`` means that nothing of a frame has arrived yet, so a close or
-        a timeout is not a truncated frame.
-        """
-        if self._end - self._start >= need:
-            return
-        if len(self._buf) - self._start < need:
-            size = self._end - self._start
-            self._view[:size] = self._view[self._start : self._end]
-            self._start, self._end = 0, size
-        while self._end - self._start < need:
-            got = self._end - self._start
-            try:
-                self._end += self.read_some(self._view[self._end :], timeout)
-            except ConnectionClosedError as exc:
-                if idle and got == 0:
-                    raise
-                raise ConnectionClosedError(
-                    f"connection closed {done + got} bytes into {what} ({exc})", mid_frame=True
-                ) from exc
-            except ProtocolTimeoutError:
-                if idle and got == 0:
-                    raise
-                raise FrameError(
-                    "truncated",
-                    f"truncated {what}: {done + got} of {done + need} bytes arrived, then "
-                    f"nothing for {timeout} s",
-                ) from None
+        self.min_rate = min_rate
+        self.limits: Mapping[int, int] = dict(limits or {})
 
     def read_header(
         self, timeout: float | None, first_timeout: float | None = None
@@ -117,90 +95,77 @@ class FrameReader:
         if self._end - start < HEADER_SIZE:
             if self._end == start:
                 self._fill(1, first_timeout if first_timeout is not None else timeout, "", True)
+            if timeout is not None and self._message_deadline is None:
+                # twice the read timeout: a peer that went silent is a truncated frame
+                self._start_message(2 * timeout, "a whole frame header")
             self._fill(HEADER_SIZE, timeout, "frame header")
             start = self._start
         header = decode_header(self._view[start : start + HEADER_SIZE], self.max_payload_size)
         self._start = start + HEADER_SIZE
+        limit = self.limits.get(header.type)
+        if limit is not None and header.message_length > limit:
+            raise FrameError(
+                "oversized",
+                f"{type_name(header.type)} message of {header.message_length} bytes exceeds "
+                f"the {limit} bytes a {type_name(header.type)} may carry",
+            )
         return header
 
-    def read_exact(self, target: memoryview, timeout: float | None) -> None:
-        """Fill ``target`` with the next bytes of the stream (a frame payload).
-
-        Raises
-        ------
-        FrameError
-            If the bytes stop coming for ``timeout`` seconds (``kind="truncated"``).
-        ConnectionClosedError
-            If the peer closes first.
-        """
-        size = len(target)
-        have = min(size, self._end - self._start)
-        target[:have] = self._view[self._start : self._start + have]
-        self._start += have
-        if have == size:
+    def _begin_body(self, header: FrameHeader, timeout: float | None) -> None:
+        """Start the deadline of the payload that ``header`` announces."""
+        if timeout is None or self.min_rate is None:
+            self._message_deadline = None
             return
-        rest = size - have
-        if rest + HEADER_SIZE <= len(self._buf) // 2:
-            self._fill(rest, timeout, "frame payload", done=have)
-            target[have:] = self._view[self._start : self._start + rest]
-            self._start += rest
-            return
-        while have < size:  # large: straight into the target, no extra copy
-            try:
-                have += self.read_some(target[have:], timeout)
-            except ConnectionClosedError as exc:
-                raise ConnectionClosedError(
-                    f"connection closed {have} of {size} bytes into a frame payload ({exc})",
-                    mid_frame=True,
-                ) from exc
-            except ProtocolTimeoutError:
-                raise FrameError(
-                    "truncated",
-                    f"truncated frame payload: {have} of {size} bytes arrived, then "
-                    f"nothing for {timeout} s",
-                ) from None
+        seconds = timeout + header.message_length / self.min_rate
+        self._start_message(
+            seconds, f"the {header.message_length}-byte {type_name(header.type)} message"
+        )
 
-    def iter_payload(
-        self, first: FrameHeader, timeout: float | None, into: memoryview | None = None
-    ) -> Iterator[memoryview]:
-        """Yield the checked payload chunks of the message that ``first`` starts.
+    def iter_payload(self, first: FrameHeader, timeout: float | None) -> Iterator[memoryview]:
+        """Yield the payload of the message that ``first`` starts, piece by piece.
+
+        Pieces are views of a reused buffer of at most :data:`PIECE` bytes, valid until
+        the next iteration; a frame's checksum is known once its last piece has been
+        read, so a consumer keeps nothing until the iteration ends without an error.
 
         Parameters
         ----------
         first : FrameHeader
             The message's first header, from :meth:`read_header`.
         timeout : float or None
-            Limit for each read.
-        into : memoryview, optional
-            Where to place the whole payload (``message_length`` bytes); chunks
-            are views of it. Without it, chunks are views of a reused buffer
-            valid until the next iteration.
+            Limit for each read (the message's deadline applies too).
 
         Raises
         ------
         FrameError
-            If a chunk fails its checksum (raised once the whole message has
-            been consumed, so the stream stays in sync), or a continuation
-            frame does not continue this message.
+            If a frame fails its checksum (raised once the whole message has been
+            consumed, so the stream stays in sync), or a continuation frame does not
+            continue this message.
+        DeadlineError
+            If the message is not complete by its deadline.
         """
+        self._begin_body(first, timeout)
+        try:
+            yield from self._pieces(first, timeout)
+        finally:
+            self._message_deadline = None
+
+    def _pieces(self, first: FrameHeader, timeout: float | None) -> Iterator[memoryview]:
         header, offset, bad = first, 0, ""
-        scratch = memoryview(bytearray(0)) if into is None else into
+        scratch = memoryview(bytearray(min(first.message_length, PIECE)))
         while True:
-            length = header.payload_length
-            if into is not None:
-                chunk = into[offset : offset + length]
-            else:
-                if len(scratch) < length:
-                    scratch = memoryview(bytearray(length))
-                chunk = scratch[:length]
-            self.read_exact(chunk, timeout)
-            if not bad and zlib.crc32(chunk) != header.payload_crc:
+            crc, left = 0, header.payload_length
+            while left:
+                piece = scratch[: min(left, PIECE)]
+                self.read_exact(piece, timeout)
+                crc = zlib.crc32(piece, crc)
+                left -= len(piece)
+                yield piece
+            if not bad and crc != header.payload_crc:
                 bad = (
                     f"payload checksum mismatch in {type_name(first.type)} frame at byte {offset}"
                 )
-            offset += length
-            if not bad:
-                yield chunk
+            offset += header.payload_length
             more = bool(header.flags)
             if more != (offset < first.message_length):
                 raise FrameError(
@@ -223,14 +188,13 @@ class FrameReader:
             raise FrameError("checksum", bad, in_sync=True)
 
     def read_payload(self, first: FrameHeader, timeout: float | None) -> bytes | bytearray:
-        """The whole payload of the message that ``first`` starts (see :meth:`iter_payload`)."""
-        if first.message_length == 0:
-            for _ in self.iter_payload(first, timeout):
-                pass
-            return b""
-        payload = bytearray(first.message_length)
-        for _ in self.iter_payload(first, timeout, memoryview(payload)):
-            pass
+        """The whole payload of the message that ``first`` starts (see :meth:`iter_payload`).
+
+        The buffer grows as the bytes arrive, never ahead of them.
+        """
+        payload = bytearray()
+        for piece in self.iter_payload(first, timeout):
+            payload += piece
         return payload
 
     def read_body(self, header: FrameHeader, timeout: float | None) -> Message:
@@ -248,6 +212,7 @@ class FrameReader:
         if not header.flags and self._end - start >= length:  # all buffered: the usual case
             payload: bytes | bytearray = bytes(self._view[start : start + length])
             self._start = start + length
+            self._message_deadline = None
             if length != header.message_length:
                 raise FrameError(
                     "sequence", f"{length}-byte frame ends a {header.message_length}-byte message"

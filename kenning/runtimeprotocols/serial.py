@@ -29,7 +29,8 @@ class SerialProtocol(FramedProtocol):
     Parameters
     ----------
     port : str
-        The device, e.g. ``/dev/ttyUSB0`` or a pseudo-terminal such as ``/dev/pts/3``.
+        The device, e.g. ``/dev/ttyUSB0`` or a pseudo-terminal such as ``/dev/pts/3``, or a
+        line served over TCP (ser2net): ``socket://HOST:PORT``, ``rfc2217://HOST:PORT``.
     baudrate : int
         Line rate in bits per second.
     packet_size, timeout, max_payload_size
@@ -37,7 +38,7 @@ class SerialProtocol(FramedProtocol):
     """
 
     arguments_structure: ClassVar[tuple[Arg, ...]] = (
-        Arg("--port", str, help="serial device, e.g. /dev/ttyUSB0"),
+        Arg("--port", str, help="serial device (/dev/ttyUSB0) or socket://HOST:PORT (ser2net)"),
         Arg("--baudrate", int, 115200, "line rate in bits per second"),
         Arg("--packet-size", int, 4096, "largest payload of one frame, in bytes"),
     )
@@ -53,8 +54,10 @@ class SerialProtocol(FramedProtocol):
         packet_size: int = 4096,
         timeout: float = 30.0,
         max_payload_size: int = 1 << 28,
+        secret_file: str | None = None,
     ) -> None:
-        super().__init__(packet_size, timeout, max_payload_size)
+        # a message may take as long as the line needs for it, twice over
+        super().__init__(packet_size, timeout, max_payload_size, secret_file, baudrate / 20)
         self.port = port
         self.baudrate = baudrate
         self.serial: Any = None
@@ -70,12 +73,14 @@ class SerialProtocol(FramedProtocol):
         self._serial_exception = pyserial.SerialException
         self._write_timeout_exception = pyserial.SerialTimeoutException
         try:
-            self.serial = pyserial.Serial(
+            # a device is opened exclusively; socket:// and rfc2217:// reach a line over TCP
+            options = {} if "://" in self.port else {"exclusive": True}
+            self.serial = pyserial.serial_for_url(
                 self.port,
                 self.baudrate,
                 timeout=self.timeout,
                 write_timeout=self.timeout,
-                exclusive=True,
+                **options,
             )
             self.serial.reset_input_buffer()
         except (pyserial.SerialException, OSError, ValueError) as exc:

@@ -1,18 +1,18 @@
 """The target side of a session: answer the host's requests with a runtime.
 
-One host at a time is served; when it leaves, breaks a frame or goes quiet
-for ``idle_timeout`` seconds, the server drops it and waits for the next. No
-request, however malformed, and no model, however broken, stops the server:
-each gets an ``ERROR`` reply naming what was wrong (when the connection still
-allows a reply). See ``docs/protocol.md`` for the message flow.
+One host at a time is served, and only one that proves it holds the run's secret
+within ``handshake_timeout`` seconds (:mod:`kenning.runtimeprotocols.handshake`); any
+other host that connects meanwhile is told ``busy`` at once. When the host leaves, breaks
+a frame, misses a message's deadline or goes quiet for ``idle_timeout`` seconds, the
+server drops it and waits for the next. No request, however malformed, and no model,
+however broken, stops the server: each gets an ``ERROR`` reply naming what was wrong
+(when the connection still allows a reply). See ``docs/protocol.md`` for the message flow.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import os
 import struct
 import threading
 import time
@@ -25,12 +25,17 @@ from kenning.core.iospec import IOSpec
 from kenning.core.monitor import SystemMonitor, peak_rss_bytes
 from kenning.core.runtime import Runtime
 from kenning.runtimeprotocols.errors import (
+    AuthenticationError,
     ConnectionClosedError,
+    DeadlineError,
     FrameError,
     ProtocolTimeoutError,
 )
 from kenning.runtimeprotocols.framed import FramedProtocol
-from kenning.runtimeprotocols.wire import FrameHeader, MessageType
+from kenning.runtimeprotocols.gate import LIMITS, Gate
+from kenning.runtimeprotocols.loading import load_received
+from kenning.runtimeprotocols.store import check_destination, store_bytes, store_stream
+from kenning.runtimeprotocols.wire import FrameHeader, MessageType, type_name
 from kenning.utils.errors import KenningError, ProtocolError
 
 log = logging.getLogger("kenning.server")
@@ -56,6 +61,14 @@ class InferenceServer:
         Seconds a connected host may stay silent between requests.
     monitor_interval : float
         Seconds between CPU/RAM samples reported by STATS.
+    handshake_timeout : float
+        Seconds a host has from connecting (on a serial line: from its HELLO) to prove it
+        holds the secret.
+
+    Raises
+    ------
+    ConfigurationError
+        If the model's destination is a folder, or the secret cannot be read.
     """
 
     def __init__(
@@ -64,11 +77,16 @@ class InferenceServer:
         runtime: Runtime,
         idle_timeout: float | None = 600.0,
         monitor_interval: float = 0.2,
+        handshake_timeout: float = 10.0,
     ) -> None:
+        check_destination(runtime.save_model_path)
         self.protocol = protocol
         self.runtime = runtime
         self.idle_timeout = idle_timeout
         self.monitor_interval = monitor_interval
+        self.handshake_timeout = handshake_timeout
+        self.gate = Gate(protocol.secret)  # before listening: a bad secret file fails now
+        protocol.reader.limits = LIMITS
         self.stop_event = threading.Event()
         self.clients_served = 0
         self._handlers: dict[MessageType, Callable[[bytes | bytearray], bytes]] = {
@@ -124,35 +142,45 @@ class InferenceServer:
         """Answer one host's requests until it leaves or must be dropped."""
         log.info("host connected: %s", peer)
         self.clients_served += 1
-        if self.protocol.has_connections:
+        protocol = self.protocol
+        if protocol.has_connections:
             self._forget_model()  # each host sends its own model
+            self.gate.reset()
+            self.gate.start(protocol, self.handshake_timeout)
         self.inference_times, self._stats_sent = [], 0
-        related = self.protocol.peer_process()
+        related = protocol.peer_process()
         self.monitor = SystemMonitor(self.monitor_interval, [related] if related else []).start()
+        since = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         reason = "host disconnected"
         try:
-            while not self.stop_event.is_set():
-                try:
-                    self._handle_one()
-                except FrameError as exc:
-                    log.warning("bad frame from %s: %s", peer, exc)
-                    self._reply_error(str(exc))
-                    if not exc.in_sync:
-                        self.protocol.resync()
-                        if self.protocol.has_connections:
-                            reason = f"dropped after a bad frame ({exc.kind})"
-                            break
-        except ProtocolTimeoutError as exc:
+            with protocol.busy(lambda: f"busy: serving {peer} since {since}"):
+                reason = self._serve_requests(peer)
+        except (DeadlineError, AuthenticationError) as exc:
             reason = f"dropped: {exc}"
+            self._reply_error(str(exc))
         except ConnectionClosedError as exc:
             reason = f"host disconnected ({exc})" if exc.mid_frame else reason
-        except ProtocolError as exc:
+        except ProtocolError as exc:  # a timeout, a broken transport
             reason = f"dropped: {exc}"
         finally:
             self.monitor.stop()
             self.monitor = None
-            self.protocol.disconnect()
+            protocol.reader.deadline = None
+            protocol.disconnect()
         log.info("%s: %s", peer, reason)
+
+    def _serve_requests(self, peer: str) -> str:
+        while not self.stop_event.is_set():
+            try:
+                self._handle_one()
+            except FrameError as exc:
+                log.warning("bad frame from %s: %s", peer, exc)
+                self._reply_error(str(exc))
+                if not exc.in_sync:
+                    self.protocol.resync()
+                    if self.protocol.has_connections:
+                        return f"dropped after a bad frame ({exc.kind})"
+        return "server stopping"
 
     def _reply_error(self, reason: str) -> None:
         try:
@@ -161,18 +189,28 @@ class InferenceServer:
             log.debug("could not send ERROR: %s", exc)
 
     def _handle_one(self) -> None:
-        protocol = self.protocol
+        protocol, gate = self.protocol, self.gate
         header = protocol.reader.read_header(protocol.timeout, self.idle_timeout)
+        if header.type in (MessageType.HELLO, MessageType.AUTH):
+            gate.answer(protocol, header, self.handshake_timeout)
+            return
+        if not gate.open:
+            raise gate.refuse(type_name(header.type))
         if header.type == MessageType.MODEL:
             self._receive_model(header)
             return
-        message = protocol.reader.read_body(header, protocol.timeout)
+        try:
+            message = protocol.reader.read_body(header, protocol.timeout)
+        except MemoryError:
+            raise FrameError("oversized", f"no memory for {header.message_length} bytes") from None
         try:
             reply = self._dispatch(message.type, message.payload)
         except ProtocolError:
             raise
         except Exception as exc:  # noqa: BLE001 - a broken model or input must not end the server
             text = str(exc) if isinstance(exc, KenningError) else f"{type(exc).__name__}: {exc}"
+            if isinstance(exc, MemoryError):
+                text = f"out of memory handling a {len(message.payload)}-byte {message.type.name}"
             if not isinstance(exc, _RequestError):
                 log.warning("%s failed: %s", message.type.name, text)
             protocol.send_message(MessageType.ERROR, text.encode())
@@ -219,55 +257,27 @@ class InferenceServer:
         except ValidationError as exc:
             raise _RequestError(f"malformed I/O specification: {exc}") from exc
         path = self.runtime.save_model_path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        spec.save(path)
+        store_bytes(spec.path_for(path), spec.model_dump_json(indent=2).encode())
         self._forget_model()
         return b""
 
     def _receive_model(self, header: FrameHeader) -> None:
         """Stream a MODEL message to disk chunk by chunk, then load it."""
         path = self.runtime.save_model_path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".partial")
         self._forget_model()
-        previous = path.with_name(path.name + ".previous")
-        digest = hashlib.sha256()
+        previous = path.with_name(f".{path.name}.previous")
+        chunks = self.protocol.reader.iter_payload(header, self.protocol.timeout)
+        sha256 = store_stream(path, chunks, keep=previous)
         try:
-            with open(partial, "wb") as out:
-                for chunk in self.protocol.reader.iter_payload(header, self.protocol.timeout):
-                    out.write(chunk)
-                    digest.update(chunk)
-            if path.exists():  # freeing a large old file is slow: do it after the reply
-                os.replace(path, previous)
-            os.replace(partial, path)
-        finally:
-            partial.unlink(missing_ok=True)
-        try:
-            self._load_model(header.message_length, digest.hexdigest())
+            self._load_model(header.message_length, sha256)
         finally:
             previous.unlink(missing_ok=True)
 
     def _load_model(self, size: int, sha256: str) -> None:
-        start = time.perf_counter()
-        try:
-            self.runtime.prepare_model(None)
-        except Exception as exc:  # noqa: BLE001 - any load failure is reported to the host
-            text = str(exc) if isinstance(exc, KenningError) else f"{type(exc).__name__}: {exc}"
-            log.warning("model failed to load: %s", text)
-            self.protocol.send_message(MessageType.ERROR, f"model failed to load: {text}".encode())
-            return
-        self.model_loaded = True
-        name, version = self.runtime.get_framework_and_version()
-        info = {
-            "runtime": name,
-            "version": version,
-            "model_bytes": size,
-            "sha256": sha256,
-            "load_time_s": time.perf_counter() - start,
-            "peak_rss_after_load_bytes": peak_rss_bytes(),
-        }
-        log.info("model of %d bytes loaded with %s %s", size, name, version)
-        self.protocol.send_message(MessageType.OK, json.dumps(info).encode())
+        self.model_loaded, reply = load_received(self.runtime, size, sha256)
+        self.protocol.send_message(
+            MessageType.OK if self.model_loaded else MessageType.ERROR, reply
+        )
 
     def statistics(self) -> dict[str, Any]:
         """What happened since the previous STATS: inference times and new system samples.
@@ -282,15 +292,7 @@ class InferenceServer:
             "peak_rss_bytes": peak_rss_bytes(),
         }
         if self.monitor is not None:
-            if not self.monitor.series["timestamps"]:
-                self.monitor.sample_now()  # a run shorter than the interval gets a sample too
-            series = self.monitor.snapshot()
-            end = len(series["timestamps"])
-            if end > self._stats_sent:
-                system = {
-                    name: value[self._stats_sent : end] if isinstance(value, list) else value
-                    for name, value in series.items()
-                }
+            system, self._stats_sent = self.monitor.samples_since(self._stats_sent)
+            if system is not None:
                 stats["system"] = system
-                self._stats_sent = end
         return stats

@@ -5,7 +5,7 @@ followed by its payload (the layout is drawn in ``docs/protocol.md``)::
 
     offset size field
          0    4 magic            b"KENN"
-         4    1 version          1
+         4    1 version          2
          5    1 type             MessageType
          6    2 flags            bit 0 MORE: another frame of this message follows
          8    4 message length   payload bytes of the whole message
@@ -31,7 +31,7 @@ from typing import NamedTuple
 from kenning.runtimeprotocols.errors import FrameError
 
 MAGIC = b"KENN"
-VERSION = 1
+VERSION = 2
 _PREFIX = struct.Struct("<4sBBHIII")
 _CRC = struct.Struct("<I")
 _HEADER = struct.Struct("<4sBBHIIII")
@@ -52,6 +52,8 @@ class MessageType(IntEnum):
     OUTPUT = 5
     STATS = 6
     IOSPEC = 7
+    HELLO = 8
+    AUTH = 9
 
 
 class Flags(IntFlag):

@@ -66,6 +66,30 @@ class TFLiteRuntime(Runtime):
         self._inputs: list[int] = []
         self._outputs: list[int] = []
 
+    def check_ready(self) -> None:
+        """Load every ``--delegates-list`` library now, so a missing one stops the server at start.
+
+        Raises
+        ------
+        ConfigurationError
+            If a delegate library cannot be loaded (or the TFLite runtime is missing).
+        """
+        self._delegates(tflite_backend())
+
+    def _delegates(self, backend: Any) -> list[Any]:
+        delegates = []
+        for library in self.delegates_list:
+            try:
+                # LiteRT's Delegate raises again in __del__ when the library is missing;
+                # loading it first turns that case into one clean error
+                ctypes.CDLL(library)
+                delegates.append(backend.load_delegate(library))
+            except (ValueError, OSError, RuntimeError) as exc:
+                raise ConfigurationError(
+                    f"--delegates-list: cannot load TFLite delegate {library}: {exc}"
+                ) from exc
+        return delegates
+
     def load_model(self, path: Path) -> None:
         """Create an interpreter for ``path`` with the configured delegates.
 
@@ -79,17 +103,7 @@ class TFLiteRuntime(Runtime):
         backend = tflite_backend()
         path = Path(path)
         self.io_spec = IOSpec.load(path)
-        delegates = []
-        for library in self.delegates_list:
-            try:
-                # LiteRT's Delegate raises again in __del__ when the library is missing;
-                # loading it first turns that case into one clean error
-                ctypes.CDLL(library)
-                delegates.append(backend.load_delegate(library))
-            except (ValueError, OSError, RuntimeError) as exc:
-                raise ConfigurationError(
-                    f"--delegates-list: cannot load TFLite delegate {library}: {exc}"
-                ) from exc
+        delegates = self._delegates(backend)
         options: dict[str, Any] = {}
         if self.no_default_delegates and backend.resolver_types is not None:
             options["experimental_op_resolver_type"] = (

@@ -20,6 +20,7 @@ import numpy as np
 from kenning.core.args import Arg
 from kenning.core.iospec import IOSpec
 from kenning.core.runtime import InferenceError, Runtime
+from kenning.utils.elfcheck import check_elf
 from kenning.utils.errors import ModelError
 from kenning.utils.imports import require
 
@@ -68,6 +69,8 @@ class TVMRuntime(Runtime):
         path = Path(path)
         self.io_spec = IOSpec.load(path)
         self._buffers = {}
+        if path.suffix == ".so":  # a library cut short would kill this process with SIGBUS
+            check_elf(path)
         if self.num_threads:
             configure = tvm.get_global_func("runtime.config_threadpool", allow_missing=True)
             if configure is not None:

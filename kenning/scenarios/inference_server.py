@@ -1,7 +1,8 @@
 r"""Run on the target: receive a model from the host, run inference on request.
 
-The server binds 127.0.0.1 unless told otherwise with ``--host``, because it
-runs whatever model it is sent. Example::
+The server binds 127.0.0.1 unless told otherwise with ``--host`` (another address needs
+``--secret-file``), because it runs whatever model it is sent; every host must prove it
+holds the run's secret first (``docs/protocol.md``, "Handshake"). Example::
 
     python -m kenning.scenarios.inference_server \\
         kenning.runtimeprotocols.network.NetworkProtocol \\
@@ -20,6 +21,7 @@ from collections.abc import Sequence
 
 from kenning.runtimeprotocols.server import InferenceServer
 from kenning.scenarios.common import ClassSlot, build_parser, run
+from kenning.utils.argtypes import positive_float, positive_int
 
 log = logging.getLogger("kenning.server")
 
@@ -32,22 +34,29 @@ SLOTS = (
 def _scenario_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--idle-timeout",
-        type=float,
+        type=positive_float,
         default=600.0,
         help="seconds a connected host may stay silent before it is dropped "
         "(default: %(default)s)",
     )
     parser.add_argument(
         "--max-clients",
-        type=int,
+        type=positive_int,
         default=None,
         help="exit after serving this many hosts (default: serve until interrupted)",
     )
     parser.add_argument(
         "--monitor-interval",
-        type=float,
+        type=positive_float,
         default=0.2,
         help="seconds between CPU/RAM samples reported to the host (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--handshake-timeout",
+        type=positive_float,
+        default=10.0,
+        help="seconds a host has from connecting to prove it holds the run's secret "
+        "(default: %(default)s)",
     )
 
 
@@ -62,7 +71,10 @@ def main(argv: Sequence[str]) -> int:
     )
     protocol = classes["protocolcls"].from_argparse(args)
     runtime = classes["runtimecls"].from_argparse(args)
-    server = InferenceServer(protocol, runtime, args.idle_timeout, args.monitor_interval)
+    server = InferenceServer(
+        protocol, runtime, args.idle_timeout, args.monitor_interval, args.handshake_timeout
+    )
+    runtime.check_ready()  # a missing delegate fails now, not when a model arrives
     protocol.initialize_server()
     print(f"listening on {protocol.describe()}", flush=True)
     log.info("serving with %s", type(runtime).__name__)

@@ -65,8 +65,8 @@ def tester_step(job: Job, name: str, compiled: Path, build: Path, out: Path,
                 endpoint: Endpoint, extra: Sequence[str] = ()) -> Step:  # fmt: skip
     """The ``inference_tester`` step that benchmarks ``compiled`` on a server.
 
-    The server's address is a parameter (``{host}``, ``{port}``): a re-run fills in the
-    address of the server it starts.
+    The server's address and the run's secret file are parameters (``{host}``, ``{port}``,
+    ``{secret_file}``): a re-run fills in those of the server it starts.
     """
     model = job.model_of(name)
     source = model.path(build)
@@ -74,12 +74,23 @@ def tester_step(job: Job, name: str, compiled: Path, build: Path, out: Path,
     template = [
         *python("kenning.scenarios.inference_tester", model.wrapper, "precompiled",
                 job.scenario.deployments[name].runtime.runtime, dataset, str(out)),
-        "--protocol-cls", "network", "--host", "{host}", "--port", "{port}",
+        *_protocol_template(endpoint),
         "--model-path", str(source), "--compiled-model-path", str(compiled),
         *flags(model.parameters), *dataset_flags, *extra,
     ]  # fmt: skip
-    return Step("benchmark", "", template, {"host": endpoint.host, "port": str(endpoint.port)},
+    parameters = endpoint.protocol_args()
+    if endpoint.secret_file is not None:
+        template += ["--secret-file", "{secret_file}"]
+        parameters["secret_file"] = str(endpoint.secret_file)
+    return Step("benchmark", "", template, parameters,
                 inputs=paths(source, compiled), outputs=paths(out))  # fmt: skip
+
+
+def _protocol_template(endpoint: Endpoint) -> list[str]:
+    """The tester's protocol flags with the endpoint's values as placeholders."""
+    if endpoint.serial is not None:
+        return ["--protocol-cls", "{protocol}", "--port", "{port}", "--baudrate", "{baud}"]
+    return ["--protocol-cls", "{protocol}", "--host", "{host}", "--port", "{port}"]
 
 
 def results_path(build: Path, board: Board, name: str) -> Path:

@@ -82,6 +82,7 @@ def resolve_boards(
     if list(names) == ["local"] * len(names) and importlib.util.find_spec("yaml") is None:
         return [LocalBoard() for _ in names]
     require("yaml", "ssh")
+    from kenning.boards.inventory import SerialProtocolConfig
     from kenning.boards.inventoryfile import load_inventory
 
     inventory = load_inventory()
@@ -99,7 +100,8 @@ def resolve_boards(
     for name in chosen:
         entry = inventory.board(name)
         if entry.deploy == "local":
-            board = LocalBoard(name, entry.runtime_args)
+            serial = entry.protocol if isinstance(entry.protocol, SerialProtocolConfig) else None
+            board = LocalBoard(name, entry.runtime_args, serial)
             board.runtimes = list(entry.runtimes)
             boards.append(board)
         else:

@@ -29,7 +29,7 @@ from typing import Any
 from kenning.boards.base import Board
 from kenning.core.results import Results, load_results
 from kenning.executors.base import ExecutionRecord, Executor
-from kenning.executors.errors import ExecutionError, ImageNotFoundError
+from kenning.executors.errors import ImageNotFoundError
 from kenning.toolchain.steps import Step
 from kenning.toolchain.verdict import LATENCY_BAND, Check, Verdict, compare
 from kenning.utils.errors import ConfigurationError, KenningError, ResultsError
@@ -187,8 +187,9 @@ def reproduce(
     latency_band : float
         Relative band latency p50 must stay within.
     board_for : callable, optional
-        Returns the board to serve on from the recorded ``server`` entry
-        (default: the local board for local servers).
+        Returns the board to serve on from the recorded ``server`` entry (default: this
+        machine for local results, the inventory's board of the recorded name for SSH
+        boards).
     client : docker.DockerClient, optional
         A connected client for image checks.
 
@@ -243,6 +244,24 @@ def reproduce(
     return verdict
 
 
+def _inventory_board(server: dict[str, Any]) -> Board:
+    """The board a result was measured on: this machine, or the inventory's entry by name.
+
+    Raises
+    ------
+    ConfigurationError
+        If the inventory no longer has a board of that name.
+    """
+    name = str(server.get("name", "local"))
+    if server.get("kind", "local") == "local":
+        from kenning.boards.local import LocalBoard
+
+        return LocalBoard(name)
+    from kenning.toolchain.benchtask import resolve_boards
+
+    return resolve_boards([name])[0]
+
+
 def _run_step(
     step: Step,
     record: ExecutionRecord,
@@ -253,23 +272,18 @@ def _run_step(
 ) -> None:
     image = published or record.environment or record.image
     server = original.provenance.get("server")
-    if not (server and {"host", "port"} <= set(step.parameters)):
+    if not (server and "port" in step.parameters):
         with _executor_for(record) as executor:
             executor.run(step.argv(), image=image, workdir=workspace)
         return
-    if board_for is None:
-        from kenning.boards.local import LocalBoard
-
-        if server.get("kind") != "local":
-            raise ExecutionError(step.argv(), -1, [],
-                                 f"(board '{server.get('name')}' needs a board)")  # fmt: skip
-        board: Board = LocalBoard(str(server.get("name", "local")))
-    else:
-        board = board_for(server)
+    board = (board_for or _inventory_board)(server)
     folder = workspace / "boards" / board.name / step.name
     suffix = str(server.get("model_suffix", "bin"))
     extra = [str(word) for word in server.get("runtime_args", [])]
     with board.serve(str(server["runtime"]), suffix, folder, extra) as endpoint:
-        argv = step.argv({"host": endpoint.host, "port": str(endpoint.port)})
+        values = endpoint.protocol_args()
+        if endpoint.secret_file is not None:
+            values["secret_file"] = str(endpoint.secret_file)
+        argv = step.argv(values)
         with _executor_for(record) as executor:
             executor.run(argv, image=image, workdir=workspace)

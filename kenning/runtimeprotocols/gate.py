@@ -1,0 +1,122 @@
+"""The target's side of the handshake: who may talk to this server (see ``handshake``).
+
+:class:`Gate` keeps one connection's state: the nonces exchanged and whether the host
+proved it holds the secret. The server lets nothing but ``HELLO`` and ``AUTH`` through
+until it has, and only for ``--handshake-timeout`` seconds.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from kenning.runtimeprotocols.errors import AuthenticationError
+from kenning.runtimeprotocols.handshake import (
+    NONCE_SIZE,
+    PROOF_SIZE,
+    host_proof,
+    nonce,
+    same,
+    target_proof,
+)
+from kenning.runtimeprotocols.wire import FrameHeader, MessageType
+
+#: the largest message each type may be, whatever --max-payload-size says
+LIMITS = {
+    int(MessageType.HELLO): NONCE_SIZE,
+    int(MessageType.AUTH): PROOF_SIZE,
+    int(MessageType.PROCESS): 0,
+    int(MessageType.OUTPUT): 0,
+    int(MessageType.STATS): 0,
+    int(MessageType.IOSPEC): 1 << 20,
+    int(MessageType.OK): 1 << 16,
+    int(MessageType.ERROR): 1 << 16,
+}
+
+
+class Gate:
+    """One connection's handshake on the target.
+
+    Parameters
+    ----------
+    secret : bytes
+        The run's secret (empty: none was given, the exchange proves nothing).
+    """
+
+    def __init__(self, secret: bytes) -> None:
+        self.secret = secret
+        self.open = False
+        self._client = self._server = b""
+
+    def reset(self) -> None:
+        """A new host: it has proved nothing yet."""
+        self.open = False
+        self._client = self._server = b""
+
+    def hello(self, payload: bytes | bytearray) -> bytes:
+        """Answer a host's HELLO: the server's fresh nonce.
+
+        Raises
+        ------
+        AuthenticationError
+            If the HELLO does not carry a nonce.
+        """
+        self.reset()
+        if len(payload) != NONCE_SIZE:
+            raise AuthenticationError(
+                f"HELLO carries {len(payload)} bytes, not a {NONCE_SIZE}-byte nonce"
+            )
+        self._client, self._server = bytes(payload), nonce()
+        return self._server
+
+    def auth(self, payload: bytes | bytearray) -> bytes:
+        """Check a host's AUTH; the server's own proof for the OK.
+
+        Raises
+        ------
+        AuthenticationError
+            If no HELLO came first, or the proof is not made with this server's secret.
+        """
+        if not self._server:
+            raise AuthenticationError("AUTH before HELLO: send HELLO first (docs/protocol.md)")
+        if not same(payload, host_proof(self.secret, self._server, self._client)):
+            self.reset()
+            raise AuthenticationError(
+                "authentication failed: the host does not hold this run's secret "
+                "(a host of another run, or a missing or wrong --secret-file)"
+            )
+        self.open = True
+        return target_proof(self.secret, self._client, self._server)
+
+    @staticmethod
+    def start(protocol: Any, seconds: float) -> None:
+        """Give the host ``seconds`` from now to finish the handshake on ``protocol``."""
+        reader = protocol.reader
+        reader.deadline = time.monotonic() + seconds
+        reader.deadline_what = f"the handshake (HELLO, AUTH) within {seconds:g} s"
+
+    def answer(self, protocol: Any, header: FrameHeader, seconds: float) -> None:
+        """Read the HELLO or AUTH that ``header`` starts and answer it on ``protocol``.
+
+        Raises
+        ------
+        AuthenticationError
+            As :meth:`hello` and :meth:`auth`.
+        """
+        message = protocol.reader.read_body(header, protocol.timeout)
+        if message.type == MessageType.HELLO:
+            if not protocol.has_connections:  # a new host on a serial line starts here
+                self.start(protocol, seconds)
+            protocol.send_message(MessageType.HELLO, self.hello(message.payload))
+            return
+        proof = self.auth(message.payload)
+        protocol.reader.deadline = None
+        protocol.send_message(MessageType.OK, proof)
+
+    @staticmethod
+    def refuse(type_name: str) -> AuthenticationError:
+        """The error for a request that came before the handshake."""
+        return AuthenticationError(
+            f"{type_name} before the handshake: a host must send HELLO and AUTH first, "
+            "proving it holds this run's secret (docs/protocol.md)"
+        )
