@@ -40,6 +40,7 @@ from kenning.boards.base import Endpoint
 from kenning.boards.deploy import server_zip
 from kenning.boards.inventoryfile import load_inventory
 from kenning.boards.remote import RemoteBoard
+from kenning.utils.errors import KenningError
 
 pytestmark = [pytest.mark.ssh, pytest.mark.docker]
 
@@ -63,6 +64,17 @@ def run_folder(board: TestBoard) -> str:
     """The run's folder on the board (where the running server saves its model)."""
     [server] = [line for line in servers(board) if line.split(" ", 1)[1].startswith("python3 ")]
     return server.split("--save-model-path ")[1].split()[0].rsplit("/", 1)[0]
+
+
+def handshake(endpoint: Endpoint, secret_file: Path) -> None:
+    """Prove the secret in ``secret_file`` to the server at ``endpoint`` (the protocol's way)."""
+    from kenning.runtimeprotocols.client import ProtocolClient
+    from kenning.runtimeprotocols.network import NetworkProtocol
+
+    protocol = NetworkProtocol(endpoint.host, endpoint.port, timeout=20,
+                               secret_file=str(secret_file))  # fmt: skip
+    with ProtocolClient(protocol):
+        pass
 
 
 def connects(host: str, port: int) -> bool:
@@ -144,6 +156,12 @@ def test_script_board_serves_on_loopback_from_the_verified_zip_only(
         assert not connects(board.container_ip, PROTOCOL_PORT)  # the board's loopback only
         secret = endpoint.secret_file
         assert secret is not None and stat.S_IMODE(secret.stat().st_mode) == 0o600
+        handshake(endpoint, secret)  # the server got the same secret, on its stdin
+        wrong = tmp_path / "wrong"
+        wrong.write_text(os.urandom(32).hex() + "\n")
+        wrong.chmod(0o600)
+        with pytest.raises(KenningError, match="secret"):
+            handshake(endpoint, wrong)
         [server] = [ln for ln in servers(board) if ln.split(" ", 1)[1].startswith("python3 ")]
         assert "--host 127.0.0.1" in server and "--secret-file -" in server
         assert secret.read_text().strip() not in on_board(board, "ps -eo args")[1]
@@ -173,7 +191,8 @@ def test_an_exposed_board_is_reached_on_its_network(
     remote = RemoteBoard(entry_of(inventory, board.name), cache=tmp_path / "deploy")
     with serving(remote, tmp_path / "local") as (endpoint, _):
         assert (endpoint.host, endpoint.port) == (board.container_ip, PROTOCOL_PORT)
-        assert connects(board.container_ip, PROTOCOL_PORT)
+        assert endpoint.secret_file is not None
+        handshake(endpoint, endpoint.secret_file)
         assert "--host 0.0.0.0" in " ".join(servers(board))
         run = run_folder(board)
     assert on_board(board, f"test -f {run}/server.log")[0] == 0  # kept
@@ -218,7 +237,8 @@ def test_image_board_runs_an_unprivileged_server_that_dies_with_the_connection(
             f"{port}/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(port)}]
         }
         assert endpoint.host == "127.0.0.1" and endpoint.port != port  # through the tunnel
-        assert connects(endpoint.host, endpoint.port)
+        assert endpoint.secret_file is not None
+        handshake(endpoint, endpoint.secret_file)
         drop(made[0])
         took = wait_until(lambda: not containers(), 10)
     print(f"the container was gone {took:.1f} s after its SSH connection died")

@@ -1,5 +1,5 @@
-"""A run's files: its private folder on the board, pushed files checked by SHA-256 there, and
-the run's secret in a 0600 file here (a real sshd on 127.0.0.1, real files)."""
+"""A run's files: its private folder on the board, pushed files checked by SHA-256 there
+(a real sshd on 127.0.0.1, real files)."""
 
 # ruff: noqa: F811 - pytest fixtures imported from conftest_sshd are redefined as arguments
 from __future__ import annotations
@@ -19,7 +19,6 @@ from kenning.boards.runfolder import (
     sha256_of,
     verify_sha256,
 )
-from kenning.boards.secret import run_secret
 from kenning.executors.boarderrors import BoardError
 from kenning.executors.ssh import SSHExecutor
 
@@ -81,15 +80,3 @@ def test_a_pushed_file_is_checked_by_sha256_on_the_board(
     assert caught.value.step == f"checking {local.name}"
     assert not Path(remote).exists()
 
-
-def test_the_secret_file_is_new_private_and_removed(tmp_path: Path) -> None:
-    victim = tmp_path / "victim"
-    victim.write_text("untouched\n")
-    (tmp_path / "secret").symlink_to(victim)  # planted where the secret goes: not followed
-    with run_secret("board", tmp_path) as (secret, path):
-        assert path == tmp_path / "secret" and not path.is_symlink()
-        assert stat.S_IMODE(path.stat().st_mode) == 0o600
-        assert path.read_text() == secret + "\n" and len(secret) == 64
-    assert not path.exists() and victim.read_text() == "untouched\n"
-    with run_secret("board", tmp_path) as (again, _):
-        assert again != secret  # fresh for every run

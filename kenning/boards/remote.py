@@ -4,7 +4,8 @@
 the board (:mod:`kenning.boards.runfolder`), deploys kenning's server side the board's way
 (``script``: the zip, checked by SHA-256 on the board; ``image``: the target image, run as
 an unprivileged user; see :mod:`kenning.boards.deploy`), makes a fresh secret (in a 0600
-file here, on the server's stdin there: :mod:`kenning.boards.secret`), starts
+file here, on the server's stdin there:
+:func:`kenning.runtimeprotocols.handshake.run_secret`), starts
 ``inference_server`` in the background under a watchdog that stops it if the SSH connection
 dies (:mod:`kenning.executors.sshwatch`), waits until it listens, and yields where this host
 reaches it. The server listens on the board's loopback and is reached through an SSH
@@ -32,9 +33,9 @@ from kenning.boards.base import Endpoint
 from kenning.boards.deploy import push_image, server_zip
 from kenning.boards.inventory import BoardEntry, NetworkProtocolConfig
 from kenning.boards.runfolder import make_run_folder, push_verified, remove_run_folder
-from kenning.boards.secret import run_secret
 from kenning.executors.boarderrors import BoardError
 from kenning.executors.labels import image_tag
+from kenning.runtimeprotocols.handshake import run_secret
 from kenning.utils.errors import ConfigurationError, KenningError
 
 log = logging.getLogger("kenning.boards")
@@ -165,7 +166,7 @@ class RemoteBoard:
                 log.info("board %s: this run's files are kept in %s", self.name, remote)
             else:
                 stack.callback(remove_run_folder, board, remote)
-            secret, secret_file = stack.enter_context(run_secret(self.name, folder))
+            secret, secret_file = stack.enter_context(run_secret(folder))
             log_name = posixpath.join(remote, "server.log")
             process = self._start(board, runtime, suffix, remote, log_name, args, secret)
             stack.callback(self._fetch_log, board, log_name, folder / "server.log")
