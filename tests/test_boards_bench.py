@@ -276,3 +276,17 @@ def test_ctrl_c_stops_the_server_on_the_board_and_keeps_samples(
     assert partial.status == "partial" and 0 < len(partial.samples) < 450
     assert (ROOT / build / "boards" / amd64_board.name / "tensorflow-tflite-null"
             / "server.log").is_file()  # fmt: skip
+
+
+def test_a_killed_host_leaves_no_server_on_the_board(
+    build: Path, amd64_board: TestBoard, tmp_path: Path
+) -> None:
+    inventory, args, results = _slow_run(build, amd64_board, tmp_path)
+    proc = _start_and_wait_for_samples(args, inventory, results)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    proc.kill()  # no cleanup here: the SSH connection just ends
+    proc.communicate(timeout=60)
+    start = time.monotonic()
+    while amd64_board.container.exec_run(["pgrep", "-f", "inference_server"]).exit_code == 0:
+        assert time.monotonic() - start < 10, "the board's server outlived its SSH session"
+        time.sleep(0.2)
