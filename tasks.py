@@ -149,6 +149,7 @@ def demo(
         "min_duration": "... and for at least this many seconds (default 0)",
         "sample_seed": "seed of the sample order (default 0)",
         "percentiles": "percentiles to report, comma-separated (default 50,90,99)",
+        "workers": "boards benched at once (default 0: all of them; 1: one after another)",
     },
     iterable=["board", "deployment"],
 )
@@ -167,6 +168,7 @@ def bench(
     min_duration: float = -1.0,
     sample_seed: int = -1,
     percentiles: str = "",
+    workers: int = 0,
 ) -> None:
     """Compile for the boards, benchmark there through the protocol, and render one report."""
     from kenning.executors import select_executor
@@ -181,13 +183,16 @@ def bench(
         job = _job(scenario, **{k: v for k, v in given.items() if v is not None})
     except ValueError as exc:
         raise Exit(f"error: --percentiles: {exc}", code=2) from exc
+    if workers < 0:
+        raise Exit(f"error: --workers {workers}: give 0 (every board at once) or more", code=2)
     try:
         boards = resolve_boards(list(board or []) or job.scenario.boards,
                                 trust_host_key=trust_host_key,
                                 keep_files=keep_board_files or None)  # fmt: skip
         with select_executor(executor) as runner:
             report, results = run_bench(runner, job, _build(build, job), boards,
-                                        list(deployment or []), resume=resume)  # fmt: skip
+                                        list(deployment or []), resume=resume,
+                                        workers=workers)  # fmt: skip
     except KenningError as exc:
         raise Exit(f"bench failed: {exc}", code=1) from exc
     for path in results:

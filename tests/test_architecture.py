@@ -29,7 +29,17 @@ def _lint(root: Path) -> subprocess.CompletedProcess[str]:
 def test_the_contracts_hold() -> None:
     done = _lint(ROOT)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
-    assert "Contracts: 3 kept, 0 broken." in done.stdout
+    assert "Contracts: 4 kept, 0 broken." in done.stdout
+
+
+def _copy_adding(tmp_path: Path, module: str, text: str) -> Path:
+    """A copy of kenning and its contracts with ``text`` appended to ``module``."""
+    shutil.copytree(ROOT / "kenning", tmp_path / "kenning",
+                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    target = tmp_path / module
+    target.write_text(target.read_text() + text)
+    return tmp_path
 
 
 @pytest.mark.parametrize(
@@ -43,15 +53,31 @@ def test_the_contracts_hold() -> None:
 def test_an_upward_import_breaks_them(
     tmp_path: Path, module: str, upward: str, contract: str
 ) -> None:
-    shutil.copytree(ROOT / "kenning", tmp_path / "kenning",
-                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
-    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
-    target = tmp_path / module
-    target.write_text(target.read_text() + f"\nimport {upward}  # noqa: E402, F401\n")
-    done = _lint(tmp_path)
+    done = _lint(_copy_adding(tmp_path, module, f"\nimport {upward}  # noqa: E402, F401\n"))
     assert done.returncode != 0
     assert f"{contract}" in done.stdout and "BROKEN" in done.stdout, done.stdout[-2000:]
     assert upward in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "added", "package", "edge"),
+    [
+        # the two circles there were: SSH helpers importing the executor, probing and tables
+        ("kenning/executors/sshfiles.py", "import kenning.executors.ssh",
+         "kenning.executors", ".sshfiles -> .ssh"),
+        ("kenning/boards/status.py",
+         "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import kenning.boards.check",
+         "kenning.boards", ".status -> .check"),
+    ],
+)  # fmt: skip
+def test_a_circle_breaks_them(
+    tmp_path: Path, module: str, added: str, package: str, edge: str
+) -> None:
+    done = _lint(_copy_adding(tmp_path, module, f"\n{added}  # noqa: E402, F401\n"))
+    assert done.returncode != 0
+    assert "no circles among sibling modules BROKEN" in done.stdout, done.stdout[-2000:]
+    assert f"No cycles are allowed in {package}." in done.stdout
+    assert edge in done.stdout
 
 
 def test_no_package_cycle_and_no_file_circle() -> None:

@@ -19,6 +19,7 @@ from typing import Any
 import kenning
 from kenning.executors.boarderrors import BoardError
 from kenning.executors.ssh import SSHExecutor
+from kenning.executors.sshchannel import run_command, transfer_deadline
 from kenning.utils.progress import progress
 
 _SKIP_DIRS = {"__pycache__"}
@@ -106,20 +107,26 @@ def push_image(board: SSHExecutor, reference: str, client: Any = None) -> str:
     return str(image.id)
 
 
-def _stream_load(board: SSHExecutor, chunks: Any, size: int, step: str) -> None:
-    with board.ssh_errors(step):
-        channel = board.transport(step).open_session(timeout=30)
-        try:
-            channel.exec_command("docker load")
-            with progress(step, size or None) as advance:
-                for chunk in chunks:
-                    channel.sendall(chunk)
-                    advance(len(chunk))
-            channel.shutdown_write()
-            err = channel.makefile_stderr("rb").read().decode(errors="replace")
-            code = channel.recv_exit_status()
-        finally:
-            channel.close()
-    if code != 0:
-        raise BoardError(board.board, step, f"`docker load` exited with status {code}",
-                         err.splitlines())  # fmt: skip
+def _stream_load(
+    board: SSHExecutor, chunks: Any, size: int, step: str, timeout: float | None = None
+) -> None:
+    """Stream ``chunks`` (a ``docker save``) into the board's ``docker load``.
+
+    ``timeout`` is seconds for all of it: sending, loading, the exit status (default:
+    :func:`~kenning.executors.sshchannel.transfer_deadline` of ``size``).
+
+    Raises
+    ------
+    BoardTimeoutError
+        If ``docker load`` does not take it all and exit within ``timeout``.
+    BoardError
+        If ``docker load`` fails, or the board cannot be used.
+    """
+    deadline_s = transfer_deadline(size) if timeout is None else timeout
+    with board.ssh_errors(step), progress(step, size or None) as advance:
+        channel = board.transport(step).open_session(timeout=board.target.connect_timeout)
+        done = run_command(channel, "docker load", board=board.board, step=step,
+                           deadline_s=deadline_s, stdin=chunks, sent=advance)  # fmt: skip
+    if done.exit_code != 0:
+        raise BoardError(board.board, step, f"`docker load` exited with status {done.exit_code}",
+                         done.stderr.decode(errors="replace").splitlines())  # fmt: skip

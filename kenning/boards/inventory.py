@@ -117,9 +117,10 @@ class SerialProtocolConfig(BaseModel):
         description="the host's end of the line: a device such as /dev/ttyUSB0, or a "
         "serial port served over TCP (ser2net) as socket://HOST:PORT or rfc2217://HOST:PORT"
     )
-    board_device: str = Field(
-        description="the board's end of the line, where its inference_server listens "
-        "(e.g. /dev/ttyS1, or a pseudo-terminal for a local board)"
+    board_device: str | None = Field(
+        None,
+        description="the board's end of the line, where kenning starts its inference_server "
+        "(e.g. /dev/ttyS1, or a pseudo-terminal for a local board); needed by `invoke bench`",
     )
     baud: int = Field(115200, gt=0)
 

@@ -78,6 +78,13 @@ def local_server(
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with run_secret(log_path.parent) as (secret, secret_file):
         if serial is not None:
+            if serial.board_device is None:
+                raise BoardError(
+                    "local",
+                    "starting the server",
+                    "a serial board needs "
+                    "`protocol.board_device` (its end of the line) in the inventory",
+                )
             where = ["serial", runtime, "--port", serial.board_device,
                      "--baudrate", str(serial.baud)]  # fmt: skip
         else:

@@ -29,6 +29,8 @@ from kenning.utils.errors import ConfigurationError, ModelError
 from kenning.utils.imports import require
 
 TARGETS = ("default", "int8", "float16", "edgetpu")
+#: seconds ``edgetpu_compiler`` gets for one model
+EDGETPU_TIMEOUT_S = 600.0
 IO_TYPES = ("float32", "int8", "uint8")
 
 
@@ -172,12 +174,17 @@ class TFLiteCompiler(ModelCompiler):
 
     def _edgetpu(self, path: Path) -> None:
         folder = path.parent
-        proc = subprocess.run(
-            ["edgetpu_compiler", "-s", "-o", str(folder), str(path)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        try:
+            proc = subprocess.run(
+                ["edgetpu_compiler", "-s", "-o", str(folder), str(path)],
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=EDGETPU_TIMEOUT_S,
+            )
+        except subprocess.TimeoutExpired as exc:
+            detail = f"edgetpu_compiler gave no exit status within {EDGETPU_TIMEOUT_S:g} s"
+            raise ModelError(f"{detail} on {path}; it was stopped", path) from exc
         produced = folder / f"{path.stem}_edgetpu.tflite"
         if proc.returncode != 0 or not produced.is_file():
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]

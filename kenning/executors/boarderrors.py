@@ -36,6 +36,29 @@ class BoardUnreachableError(BoardError):
     """The board does not answer: name not resolved, connection refused or timed out, lost."""
 
 
+class BoardTimeoutError(BoardError):
+    """What was awaited from a board did not come by its deadline; the wait was given up.
+
+    Parameters
+    ----------
+    board, step
+        As for :class:`BoardError`.
+    awaited : str
+        What did not come, as a sentence's start: ``"`docker load` gave no exit status"``.
+    timeout_s : float
+        The deadline, in seconds from the start of the wait.
+    log_tail : sequence of str
+        What the command wrote to stderr meanwhile, if anything.
+    """
+
+    def __init__(
+        self, board: str, step: str, awaited: str, timeout_s: float, log_tail: Sequence[str] = ()
+    ) -> None:
+        self.awaited = awaited
+        self.timeout_s = timeout_s
+        super().__init__(board, step, f"{awaited} within {timeout_s:g} s", log_tail)
+
+
 class AuthenticationRefusedError(BoardError):
     """The board's sshd refused our keys (kenning never sends passwords).
 

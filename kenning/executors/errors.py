@@ -15,6 +15,7 @@
         │   └── RemoteCommandError    ... on a board over SSH (also carries board, step)
         └── BoardError                a step on a board failed (carries board, step, log tail)
             ├── BoardUnreachableError      not resolved, refused, timed out, connection lost
+            ├── BoardTimeoutError          what was awaited (exit status, SFTP) did not come
             ├── AuthenticationRefusedError the board's sshd refused our keys
             ├── HostKeyError               host key unknown (not trusted yet) or CHANGED
             └── RemoteSpaceError           no space left while pushing a file
@@ -127,22 +128,28 @@ class ExecutionError(ExecutorError):
         The last lines it wrote to stderr.
     where : str
         Where it ran, e.g. ``"locally"`` or ``"in image kenning/compile-tvm:latest"``.
+    outcome : str, optional
+        How it ended, for the message (default: ``"exited with status N"``).
     """
 
     #: the step's record (what ran, where, in which image), when the executor made one
     record: Any = None
 
     def __init__(
-        self, command: Sequence[str], exit_code: int, stderr_tail: Sequence[str], where: str
+        self,
+        command: Sequence[str],
+        exit_code: int,
+        stderr_tail: Sequence[str],
+        where: str,
+        outcome: str = "",
     ) -> None:
         self.command = list(command)
         self.exit_code = exit_code
+        self.where = where
         self.stderr_tail = list(stderr_tail)[-STDERR_TAIL_LINES:]
         tail = "".join(f"\n    {line}" for line in self.stderr_tail) or " (no stderr output)"
-        super().__init__(
-            f"`{' '.join(self.command)}` {where} exited with status {exit_code}; "
-            f"last stderr lines:{tail}"
-        )
+        outcome = outcome or f"exited with status {exit_code}"
+        super().__init__(f"`{' '.join(self.command)}` {where} {outcome}; last stderr lines:{tail}")
 
     def with_record(self, record: Any) -> Self:
         """Attach the step's :class:`~kenning.executors.base.ExecutionRecord`; return self."""
@@ -188,10 +195,18 @@ class ExecutionTimeoutError(ExecutionError):
         What it wrote to stderr before being stopped.
     where : str
         Where it ran.
+    note : str, optional
+        Said after the outcome (``"; its log: PATH"``).
     """
 
     def __init__(
-        self, command: Sequence[str], timeout_s: float, stderr_tail: Sequence[str], where: str
+        self,
+        command: Sequence[str],
+        timeout_s: float,
+        stderr_tail: Sequence[str],
+        where: str,
+        note: str = "",
     ) -> None:
         self.timeout_s = timeout_s
-        super().__init__(command, -9, stderr_tail, f"{where} (stopped after {timeout_s:g} s)")
+        outcome = f"gave no exit status within {timeout_s:g} s and was stopped{note}"
+        super().__init__(command, -9, stderr_tail, where, outcome)

@@ -2,8 +2,9 @@
 
 The connection (host keys checked against known_hosts, keys only, never a password) is made
 by :mod:`kenning.executors.sshconnect`, where paramiko and socket exceptions become kenning
-errors (:func:`~kenning.executors.sshconnect.ssh_errors`); processes are handled by
-:mod:`kenning.executors.sshprocess`, files by :mod:`kenning.executors.sshfiles`, ports
+errors (:func:`~kenning.executors.sshconnect.ssh_errors`); every command is run and waited
+for under a deadline by :func:`kenning.executors.sshchannel.run_command`; processes are handled
+by :mod:`kenning.executors.sshprocess`, files by :mod:`kenning.executors.sshfiles`, ports
 and tunnels by :mod:`kenning.executors.sshtunnel`.
 Everything started on the board is stopped by :meth:`SSHExecutor.close`, which the
 executor's context manager calls on success, on error and on Ctrl-C.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import getpass
 import logging
+import shlex
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -24,17 +26,20 @@ from typing import Any, ClassVar, TextIO
 import kenning
 from kenning.executors import sshtunnel
 from kenning.executors.base import ExecutionRecord, Executor, OutputSink, docker_arch
-from kenning.executors.boarderrors import BoardUnreachableError, RemoteCommandError
+from kenning.executors.boarderrors import (
+    BoardTimeoutError,
+    BoardUnreachableError,
+    RemoteCommandError,
+)
 from kenning.executors.errors import ExecutionTimeoutError
 from kenning.executors.sshboard import BoardSession
-from kenning.executors.sshconnect import connect, paramiko, ssh_errors
+from kenning.executors.sshchannel import COMMAND_DEADLINE_S, run_command
+from kenning.executors.sshconnect import connect, ssh_errors
 from kenning.executors.sshprocess import (
     STOP_GRACE_S,
     MarkedOutput,
     RemoteProcess,
     command_script,
-    join,
-    pump,
     stop_script,
 )
 from kenning.executors.sshtarget import TRUST_FLAG, SSHTarget
@@ -44,9 +49,6 @@ from kenning.utils.provenance import git_commit
 __all__ = ["TRUST_FLAG", "RemoteProcess", "SSHExecutor"]
 
 log = logging.getLogger("kenning.executors.ssh")
-
-#: what the pumping threads may meet when a channel is closed under them
-_CLOSED = (OSError, EOFError, paramiko.SSHException)
 
 
 class SSHExecutor(BoardSession, Executor):
@@ -138,32 +140,50 @@ class SSHExecutor(BoardSession, Executor):
             raise BoardUnreachableError(self.board, step, "the SSH connection is closed")
         return transport
 
+    def sftp(self, step: str) -> Any:
+        """The connection's SFTP client; a new one if the last was closed after a timeout.
+
+        Raises
+        ------
+        BoardError
+            If the board refuses SFTP.
+        """
+        if self._sftp is not None and self._sftp.get_channel().closed:
+            self._sftp = None
+        return super().sftp(step)
+
     def _argv(self, command: Sequence[str]) -> list[str]:
         return [self.python if i == 0 and a == "python" else a for i, a in enumerate(command)]
 
-    def output(self, script: str, step: str) -> str:
+    def output(self, script: str, step: str, timeout: float = COMMAND_DEADLINE_S) -> str:
         """Run a short shell script on the board and return its stdout.
+
+        Parameters
+        ----------
+        script : str
+            The shell command line (its stdin is closed).
+        step : str
+            What it is for, in messages.
+        timeout : float
+            Seconds it gets, from start to exit status and the end of its output.
 
         Raises
         ------
         RemoteCommandError
             If it exits non-zero.
+        BoardTimeoutError
+            If it does not finish within ``timeout`` (the channel is closed).
         BoardError
             If the board cannot be used.
         """
         with self.ssh_errors(step):
             channel = self.transport(step).open_session(timeout=self.target.connect_timeout)
-            try:
-                channel.exec_command(script)
-                out = channel.makefile("rb").read()
-                err = channel.makefile_stderr("rb").read()
-                code = channel.recv_exit_status()
-            finally:
-                channel.close()
-        if code != 0:
-            stderr_tail = err.decode(errors="replace").splitlines()
-            raise RemoteCommandError(self.board, ["sh", "-c", script], code, stderr_tail, step)
-        return str(out.decode(errors="replace"))
+            done = run_command(channel, script, board=self.board, step=step, deadline_s=timeout)
+        if done.exit_code != 0:
+            stderr_tail = done.stderr.decode(errors="replace").splitlines()
+            argv = ["sh", "-c", script]
+            raise RemoteCommandError(self.board, argv, done.exit_code, stderr_tail, step)
+        return done.stdout.decode(errors="replace")
 
     def run(
         self,
@@ -196,30 +216,23 @@ class SSHExecutor(BoardSession, Executor):
         platform = self._platform()
         started_at = datetime.now(UTC)
         start = time.monotonic()
-        with self.ssh_errors(step):
-            channel = self.transport(step).open_session(timeout=self.target.connect_timeout)
-            channel.exec_command(script)
-        readers = [
-            pump(channel.recv, out.write, _CLOSED),
-            pump(channel.recv_stderr, err.write, _CLOSED),
-        ]
         try:
-            finished = channel.status_event.wait(timeout)
-            if not finished:
-                self._kill(out)
+            with self.ssh_errors(step):
+                channel = self.transport(step).open_session(timeout=self.target.connect_timeout)
+                code = run_command(channel, script, board=self.board, step=step,
+                                   deadline_s=timeout, stdout=out.write, stderr=err.write,
+                                   name=shlex.join(argv)).exit_code  # fmt: skip
+        except BoardTimeoutError as exc:
+            self._kill(out)
+            where = f"on board '{self.board}'"
+            raise ExecutionTimeoutError(argv, timeout or 0.0, err.lines(), where) from exc
+        except KenningError:
+            raise  # the board is gone or refused: nothing left to stop there
         except BaseException:  # Ctrl-C or an error here: never leave the command running
             self._kill(out)
-            channel.close()
             raise
-        join(readers)
-        out.flush()
-        code = channel.recv_exit_status() if finished else -9
-        channel.close()
-        where = f"on board '{self.board}'"
-        if not finished:
-            raise ExecutionTimeoutError(argv, timeout or 0.0, err.lines(), where)
-        if code == -1 and not self._client.get_transport().is_active():
-            raise BoardUnreachableError(self.board, step, "the SSH connection was lost")
+        finally:
+            out.flush()
         record = ExecutionRecord(
             executor=self.name,
             environment=image,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import shlex
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from kenning.executors.base import OutputSink
@@ -153,28 +153,3 @@ class MarkedOutput:
         if self._head:
             self.sink.write(self._head)
             self._head = b""
-
-
-def pump(
-    recv: Callable[[int], bytes],
-    write: Callable[[bytes], None],
-    errors: tuple[type[BaseException], ...],
-) -> threading.Thread:
-    """Copy ``recv`` to ``write`` in a thread until EOF, or until one of ``errors`` is raised."""
-
-    def copy() -> None:
-        try:
-            while data := recv(65536):
-                write(data)
-        except errors:
-            return  # the channel was closed under us: the caller reports why
-
-    thread = threading.Thread(target=copy, daemon=True)
-    thread.start()
-    return thread
-
-
-def join(threads: Sequence[threading.Thread], timeout: float = STOP_GRACE_S) -> None:
-    """Wait for pumping threads (a stopped command's children may hold its output open)."""
-    for thread in threads:
-        thread.join(timeout=timeout)

@@ -31,6 +31,8 @@ from kenning.utils.errors import ConfigurationError
 ENV_VARIABLE = "KENNING_MXNET_VENV"
 REQUIREMENTS = Path(__file__).with_name("requirements-mxnet.txt")
 WORKER = Path(__file__).with_name("mxnet_worker.py")
+#: seconds each step of making the venv (``venv``, ``pip install``) gets
+CREATE_TIMEOUT_S = 1800.0
 
 
 def default_venv() -> Path:
@@ -117,14 +119,21 @@ def create(venv: Path, python: str = sys.executable) -> dict[str, Any]:
     Raises
     ------
     ConfigurationError
-        If creating the venv or installing the packages fails.
+        If creating the venv or installing the packages fails, or one outlasts
+        :data:`CREATE_TIMEOUT_S`.
     """
     steps = [
         [python, "-m", "venv", "--clear", str(venv)],
         [str(venv_python(venv)), "-m", "pip", "install", "--quiet", "-r", str(REQUIREMENTS)],
     ]
     for argv in steps:
-        done = subprocess.run(argv, capture_output=True, text=True)
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=CREATE_TIMEOUT_S)
+        except subprocess.TimeoutExpired as exc:
+            raise ConfigurationError(
+                f"'{' '.join(argv)}' gave no exit status within {CREATE_TIMEOUT_S:g} s "
+                "and was stopped"
+            ) from exc
         if done.returncode != 0:
             tail = "\n".join(done.stderr.strip().splitlines()[-5:])
             raise ConfigurationError(f"'{' '.join(argv)}' failed ({done.returncode}): {tail}")

@@ -13,15 +13,19 @@ qemu-user-static (binfmt_misc must have ``qemu-aarch64`` registered).
 from __future__ import annotations
 
 import collections
+import contextlib
 import hashlib
 import io
 import json
+import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -51,6 +55,8 @@ _DPKG_OPTIONS = (
     "path-exclude=/usr/share/locale/*",
 )
 _APT_OPTIONS = ('APT::Install-Recommends "false"', 'APT::Install-Suggests "false"')
+#: seconds mmdebstrap gets to make a root file system (about 35 s on a good mirror)
+MMDEBSTRAP_TIMEOUT_S = 1800.0
 _ENV = ("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8")
 
 
@@ -196,20 +202,42 @@ def _mmdebstrap_command(arch: str, rootfs: Path, sources: list[str]) -> list[str
     ]
 
 
-def _run_mmdebstrap(tag: str, command: list[str], verbose: bool) -> None:
+def _run_mmdebstrap(
+    tag: str, command: list[str], verbose: bool, timeout: float = MMDEBSTRAP_TIMEOUT_S
+) -> None:
     tail: collections.deque[str] = collections.deque(maxlen=30)
     with progress(f"debootstrapping {tag}", None):
-        proc = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-        )
+        # its own session and process group: the deadline stops apt and dpkg under it too
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                text=True, start_new_session=True)  # fmt: skip
+        expired = threading.Event()
+        timer = threading.Timer(timeout, _stop_group, (proc, expired))
+        timer.start()
         assert proc.stderr is not None
-        for line in proc.stderr:
-            tail.append(line.rstrip())
-            if verbose:
-                sys.stderr.write(line)
-        code = proc.wait()
+        try:
+            with proc.stderr:
+                for line in proc.stderr:  # ends when the deadline stops them all
+                    tail.append(line.rstrip())
+                    if verbose:
+                        sys.stderr.write(line)
+            code = proc.wait()
+        except BaseException:
+            _stop_group(proc, threading.Event())  # Ctrl-C: never leave it building
+            raise
+        finally:
+            timer.cancel()
+    if expired.is_set():
+        detail = f"mmdebstrap gave no exit status within {timeout:g} s and was stopped"
+        raise ImageBuildError(tag, detail, list(tail))
     if code != 0:
         raise ImageBuildError(tag, f"mmdebstrap exited with status {code}", list(tail))
+
+
+def _stop_group(proc: subprocess.Popen[str], expired: threading.Event) -> None:
+    if proc.poll() is None:
+        expired.set()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def _write_image_archive(

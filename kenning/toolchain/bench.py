@@ -22,8 +22,9 @@ from kenning.core.recorder import outputs_path
 from kenning.core.results import load_results, write_atomically
 from kenning.executors.base import ExecutionRecord, Executor
 from kenning.executors.boarderrors import BoardError
-from kenning.executors.errors import ExecutionError
+from kenning.executors.errors import ExecutionError, ExecutionTimeoutError
 from kenning.executors.local import LocalExecutor
+from kenning.toolchain.artifacts import Artifacts
 from kenning.toolchain.chains import SourceModel, artifact_suffix, dataset_argv, flags
 from kenning.toolchain.compile import Plan, plan, run_plan
 from kenning.toolchain.console import step_log
@@ -32,6 +33,12 @@ from kenning.toolchain.steps import Step, paths, python
 from kenning.utils.errors import KenningError
 
 log = logging.getLogger("kenning.bench")
+
+#: seconds the benchmark step gets to start, load its data and write its results; a tester
+#: that outlasts its deadline is stopped (its samples so far stay in the results file)
+BENCHMARK_BASE_S = 1800.0
+#: seconds allowed for each inference asked for (warm-up and samples), at the slowest
+BENCHMARK_SAMPLE_S = 10.0
 
 
 @dataclass
@@ -108,6 +115,7 @@ def bench_deployment(
     *,
     resume: bool = False,
     reference: Path | None = None,
+    artifacts: Artifacts | None = None,
 ) -> Path:
     """Compile deployment ``name`` for ``board``, benchmark it there through the protocol.
 
@@ -129,6 +137,8 @@ def bench_deployment(
         Continue a partial results file instead of starting again.
     reference : Path, optional
         The model's reference run: the outputs' agreement with it is stored in the results.
+    artifacts : Artifacts, optional
+        The run's artifacts: a deployment is compiled once per architecture.
 
     Returns
     -------
@@ -143,17 +153,21 @@ def bench_deployment(
     out = results_path(build, board, name)
     out.parent.mkdir(parents=True, exist_ok=True)
     planned = plan(job.scenario, job.models, name, build, board.arch)
-    compiled, records = run_plan(executor, planned, job.model_of(name), build)
+    compiled, records = (artifacts or Artifacts()).get(
+        (board.arch, name), lambda: run_plan(executor, planned, job.model_of(name), build)
+    )
     runtime = job.scenario.deployments[name].runtime
     folder = build / "boards" / board.name / name
     extra = ["--resume"] if resume and out.is_file() else []
     extra += job.measure.to_argv()
     failure: ExecutionError | None = None
     suffix = artifact_suffix(planned.format).lstrip(".")
+    deadline = benchmark_deadline(job.measure)
+    tester_log = step_log(build, f"{name}-{board.name}-benchmark")
     with board.serve(runtime.runtime, suffix, folder, flags(runtime.parameters)) as endpoint:
         try:
             record = tester_step(job, name, compiled, build, out, endpoint, extra).run(
-                LocalExecutor(), log=step_log(build, f"{name}-{board.name}-benchmark")
+                LocalExecutor(), log=tester_log, timeout=deadline
             )
         except ExecutionError as exc:  # raised once the board is stopped and its log fetched
             failure = exc
@@ -162,6 +176,8 @@ def bench_deployment(
         server_log = folder / "server.log"
         tail = server_log.read_text(errors="replace").splitlines() if server_log.is_file() else []
         why = failure.stderr_tail[-1] if failure.stderr_tail else f"exit {failure.exit_code}"
+        if isinstance(failure, ExecutionTimeoutError):
+            why = f"no exit status within {failure.timeout_s:g} s, stopped; see {tester_log}"
         raise BoardError(
             board.name, f"benchmarking {name}",
             f"inference_tester failed ({why}); {kept} completed samples kept in {out}; "
@@ -179,6 +195,13 @@ def bench_deployment(
     attach(out, {**(before or {}), **records, "benchmark": record},
            _extra(board, job, planned), agreement)  # fmt: skip
     return out
+
+
+def benchmark_deadline(measure: MeasureSettings) -> float:
+    """Seconds the benchmark step may run: its run length, its inferences, a fixed part."""
+    inferences = measure.warmup + measure.min_samples
+    return (BENCHMARK_BASE_S + measure.warmup_s + measure.min_duration_s
+            + inferences * BENCHMARK_SAMPLE_S)  # fmt: skip
 
 
 def outputs_agreement(results: Path, reference: Path, tolerance: float) -> Agreement | None:

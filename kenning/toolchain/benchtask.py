@@ -19,13 +19,14 @@ from kenning.boards.local import LocalBoard
 from kenning.core.measure import MeasureSettings
 from kenning.executors.base import ExecutionRecord, Executor
 from kenning.executors.local import LocalExecutor
-from kenning.toolchain.bench import Job, bench_deployment
+from kenning.toolchain.bench import Job
 from kenning.toolchain.chains import check_scenario
 from kenning.toolchain.compile import stage_model
 from kenning.toolchain.notes import slower_notes
 from kenning.toolchain.scenarioload import ScenarioError, load_scenario
-from kenning.toolchain.steps import python
+from kenning.toolchain.steps import STEP_DEADLINE_S, python
 from kenning.toolchain.training import current_reference, run_reference
+from kenning.toolchain.workers import bench_boards
 from kenning.utils.errors import ConfigurationError, GroupError, KenningError, ModelError
 from kenning.utils.imports import require
 from kenning.utils.progress import progress
@@ -149,9 +150,12 @@ def check_models(job: Job, build: Path, names: Sequence[str]) -> None:
 def run_bench(
     executor: Executor, job: Job, build: Path, boards: Sequence[Board],
     names: Sequence[str] = (), *, resume: bool = False,
-    before: Mapping[str, Mapping[str, ExecutionRecord]] | None = None,
+    before: Mapping[str, Mapping[str, ExecutionRecord]] | None = None, workers: int = 0,
 ) -> tuple[Path, list[Path]]:  # fmt: skip
     """Reference runs, then every chosen deployment on every board, then one report.
+
+    Boards are benched in parallel, ``workers`` at a time (0: all at once; 1: one after
+    another), each board's deployments one after another (:mod:`kenning.toolchain.workers`).
 
     Returns
     -------
@@ -193,25 +197,13 @@ def run_bench(
                 if getattr(exc, "exit_code", None) == 2:  # the model or data was refused
                     refused[name] = exc
             advance(1)
-        for board in boards:
-            for name in plan[board.name]:
-                key = f"{name} on {board.name}" if len(boards) > 1 else name
-                source = str(job.scenario.deployments[name].model)
-                if source in refused:  # the same input would be refused again: say so once
-                    failures[key] = ConfigurationError(
-                        f"not run: the reference run of model {source} refused its input"
-                    )
-                    advance(1)
-                    continue
-                try:
-                    done[key] = bench_deployment(
-                        executor, board, build, job, name, before.get(source),
-                        resume=resume, reference=references.get(source),
-                    )  # fmt: skip
-                except KenningError as exc:
-                    log.error("%s on %s failed: %s", name, board.name, exc)
-                    failures[key] = exc
-                advance(1)
+        runs = bench_boards(
+            executor, job, build, {board: plan[board.name] for board in boards},
+            before=before, references=references, refused=refused, advance=advance,
+            resume=resume, workers=workers,
+        )  # fmt: skip
+    done.update(runs.done)
+    failures.update(runs.failures)
     for note in slower_notes(done.values()):
         log.warning("%s", note)
     what = f"runs of scenario {job.scenario.name}"
@@ -239,5 +231,6 @@ def render(results: list[Path], report: Path, title: str) -> Path:
     LocalExecutor().run(
         python("kenning.scenarios.render_report", *map(str, results), title, str(report),
                "--report-types", "performance", "classification", "--format", "html"),
+        timeout=STEP_DEADLINE_S,
     )  # fmt: skip
     return report

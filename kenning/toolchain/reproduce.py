@@ -30,7 +30,7 @@ from kenning.boards.base import Board
 from kenning.core.results import Results, load_results
 from kenning.executors.base import ExecutionRecord, Executor
 from kenning.executors.errors import ImageNotFoundError
-from kenning.toolchain.steps import Step
+from kenning.toolchain.steps import STEP_DEADLINE_S, Step
 from kenning.toolchain.verdict import LATENCY_BAND, Check, Verdict, compare
 from kenning.utils.errors import ConfigurationError, KenningError, ResultsError
 from kenning.utils.provenance import git_commit
@@ -274,7 +274,7 @@ def _run_step(
     server = original.provenance.get("server")
     if not (server and "port" in step.parameters):
         with _executor_for(record) as executor:
-            executor.run(step.argv(), image=image, workdir=workspace)
+            executor.run(step.argv(), image=image, workdir=workspace, timeout=STEP_DEADLINE_S)
         return
     board = (board_for or _inventory_board)(server)
     folder = workspace / "boards" / board.name / step.name
@@ -286,4 +286,4 @@ def _run_step(
             values["secret_file"] = str(endpoint.secret_file)
         argv = step.argv(values)
         with _executor_for(record) as executor:
-            executor.run(argv, image=image, workdir=workspace)
+            executor.run(argv, image=image, workdir=workspace, timeout=STEP_DEADLINE_S)

@@ -15,7 +15,33 @@ from pathlib import Path
 from typing import TextIO
 
 from kenning.executors.base import ExecutionRecord, Executor
+from kenning.executors.errors import ExecutionTimeoutError
 from kenning.toolchain.console import QuietConsole, screen, verbose
+
+#: seconds a step may run when its caller sets no deadline: a day-long training still fits,
+#: and a step that hangs ends the run instead of holding it for ever
+STEP_DEADLINE_S = 24 * 3600.0
+
+
+class StepTimeoutError(ExecutionTimeoutError):
+    """A step that gave no exit status by its deadline; it was stopped.
+
+    Parameters
+    ----------
+    step : str
+        The step's name.
+    log : Path, optional
+        Its log file (None: its output went to the screen).
+    cause : ExecutionTimeoutError
+        The executor's error (command, deadline, stderr tail, where it ran).
+    """
+
+    def __init__(self, step: str, log: Path | None, cause: ExecutionTimeoutError) -> None:
+        self.step = step
+        self.log = log
+        see = f"; its log: {log}" if log is not None else ""
+        super().__init__(cause.command, cause.timeout_s, cause.stderr_tail, cause.where, see)
+        self.args = (f"step '{step}': {self.args[0]}",)
 
 
 @dataclass(frozen=True)
@@ -50,26 +76,38 @@ class Step:
                 for word in self.template]  # fmt: skip
 
     def run(
-        self, executor: Executor, *, workdir: Path | None = None, log: Path | None = None
+        self,
+        executor: Executor,
+        *,
+        workdir: Path | None = None,
+        log: Path | None = None,
+        timeout: float = STEP_DEADLINE_S,
     ) -> ExecutionRecord:
         """Run the step; return its record with the step's data in it.
 
         With ``log``, the step's whole output goes to that file and only kenning's own lines
         to the screen (:mod:`kenning.toolchain.console`; ``--verbosity DEBUG`` shows all).
+        ``timeout`` is the seconds it may run before it is stopped.
 
         Raises
         ------
+        StepTimeoutError
+            If it gives no exit status within ``timeout`` (naming the step and its log).
         ExecutionError
             If the command fails (its ``record`` has the step's data too).
         """
         with ExitStack() as stack:
             streams: dict[str, TextIO] = {}
-            if log is not None and not verbose():
+            if log is not None and verbose():
+                log = None  # everything goes to the screen
+            if log is not None:
                 file = stack.enter_context(log.open("w", encoding="utf-8"))
                 streams = {k: QuietConsole(file, screen(k)) for k in ("stdout", "stderr")}  # type: ignore[misc]
             try:
                 record = executor.run(self.argv(), image=self.image or None, workdir=workdir,
-                                      **streams)  # type: ignore[arg-type]  # fmt: skip
+                                      timeout=timeout, **streams)  # type: ignore[arg-type]  # fmt: skip
+            except ExecutionTimeoutError as exc:
+                raise StepTimeoutError(self.name, log, exc) from exc
             except Exception as exc:
                 if getattr(exc, "record", None) is not None:
                     exc.record = self.describe(exc.record)  # type: ignore[attr-defined]
