@@ -134,7 +134,8 @@ def demo(
 
 
 def _farm_boards(coordinator: str, filters: list[str], places: int, priority: float,
-                 wait: float, lease_timeout: float, trust_host_key: bool) -> Any:  # fmt: skip
+                 wait: float, lease_timeout: float, trust_host_key: bool,
+                 keep_files: bool | None) -> Any:  # fmt: skip
     """Boards held from the farm for the run (``invoke bench --farm``)."""
     from kenning.farm import parse_filters
     from kenning.toolchain.benchtask import resolve_boards
@@ -147,7 +148,7 @@ def _farm_boards(coordinator: str, filters: list[str], places: int, priority: fl
     settings = FarmSettings(coordinator, parse_filters(filters), places, priority, wait,
                             lease_timeout)  # fmt: skip
     return farm_boards(settings, lambda name: resolve_boards(
-        [name], trust_host_key=trust_host_key)[0])  # fmt: skip
+        [name], trust_host_key=trust_host_key, keep_files=keep_files)[0])  # fmt: skip
 
 
 @task(
@@ -159,6 +160,8 @@ def _farm_boards(coordinator: str, filters: list[str], places: int, priority: fl
         "build": "folder holding models/ from `invoke train` (default: build/<scenario name>)",
         "resume": "continue partial results instead of starting again",
         "trust_host_key": "accept (and record in known_hosts) a board's unknown SSH host key",
+        "keep_board_files": "keep each run's folder on SSH boards (its path is logged); "
+        "also KENNING_KEEP_BOARD_FILES=1",
         "warmup": "inferences run and discarded before measuring (default: the scenario's, 10)",
         "min_samples": "measure at least this many samples, looping over the data (default "
         "the scenario's, 1000; p99 needs 662)",
@@ -185,6 +188,7 @@ def bench(
     build: str = "",
     resume: bool = False,
     trust_host_key: bool = False,
+    keep_board_files: bool = False,
     warmup: int = -1,
     min_samples: int = 0,
     min_duration: float = -1.0,
@@ -217,10 +221,11 @@ def bench(
             if farm:
                 boards = stack.enter_context(_farm_boards(
                     farm, list(board or []), places, priority, queue_wait, lease_timeout,
-                    trust_host_key))  # fmt: skip
+                    trust_host_key, keep_board_files or None))  # fmt: skip
             else:
                 boards = resolve_boards(list(board or []) or job.scenario.boards,
-                                        trust_host_key=trust_host_key)  # fmt: skip
+                                        trust_host_key=trust_host_key,
+                                        keep_files=keep_board_files or None)  # fmt: skip
             with select_executor(executor) as runner:
                 report, results = run_bench(runner, job, _build(build, job), boards,
                                             list(deployment or []), resume=resume,
@@ -266,7 +271,7 @@ def boards(
     except KenningError as exc:
         raise Exit(str(exc), code=1) from exc
     if not check:
-        print(format_boards(inventory), end="")
+        print(format_boards(inventory, color=sys.stdout.isatty()), end="")
         return
     try:
         statuses = check_boards(inventory, list(board or []) or None,

@@ -76,7 +76,7 @@ def test_bench_tvm_aarch64_and_tflite_int8_on_the_emulated_arm64_board(
 def test_a_board_added_by_hand_is_benchmarked(
     build: Path, amd64_board: TestBoard, tmp_path: Path
 ) -> None:
-    # only YAML: the board on Docker's bridge, the protocol port reached directly
+    # only YAML: the board on Docker's bridge, its server exposed there and reached directly
     inventory = tmp_path / "inventory.yaml"
     inventory.write_text(f"""
 boards:
@@ -91,7 +91,7 @@ boards:
     arch: x86_64
     workdir: /home/kenning/by-hand
     runtimes: [tflite]
-    protocol: {{port: 23456}}
+    protocol: {{port: 23456, expose: true}}
 """)
     listing = invoke("boards", inventory=inventory)
     _ok(listing)
@@ -224,7 +224,8 @@ def test_server_dying_mid_run_keeps_samples_and_resume_finishes(
 def test_image_deploy_runs_the_target_image_on_a_docker_board(
     build: Path, sshd: Sshd, tmp_path: Path, require_image: Any
 ) -> None:
-    # this machine over SSH is a board with Docker: the server runs in kenning/target-amd64
+    # this machine over SSH is a board with Docker: the server runs in kenning/target-amd64,
+    # published on loopback and reached through the tunnel
     require_image("target-amd64")
     inventory = tmp_path / "inventory.yaml"
     inventory.write_text(yaml.safe_dump({"boards": {
@@ -233,7 +234,7 @@ def test_image_deploy_runs_the_target_image_on_a_docker_board(
                          "key": str(sshd.key), "known_hosts": str(sshd.known_hosts),
                          "arch": "amd64", "deploy": "image", "workdir": str(tmp_path / "wd"),
                          "runtimes": ["tflite"],
-                         "protocol": {"port": free_port(), "tunnel": "never"}}}}))  # fmt: skip
+                         "protocol": {"port": free_port()}}}}))  # fmt: skip
     done = invoke("bench", "--board", "docker-board", "--deployment", "tf-tflite",
                   "--executor", "local", "--build", str(build), inventory=inventory)  # fmt: skip
     _ok(done)
@@ -275,3 +276,17 @@ def test_ctrl_c_stops_the_server_on_the_board_and_keeps_samples(
     assert partial.status == "partial" and 0 < len(partial.samples) < 450
     assert (ROOT / build / "boards" / amd64_board.name / "tensorflow-tflite-null"
             / "server.log").is_file()  # fmt: skip
+
+
+def test_a_killed_host_leaves_no_server_on_the_board(
+    build: Path, amd64_board: TestBoard, tmp_path: Path
+) -> None:
+    inventory, args, results = _slow_run(build, amd64_board, tmp_path)
+    proc = _start_and_wait_for_samples(args, inventory, results)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    proc.kill()  # no cleanup here: the SSH connection just ends
+    proc.communicate(timeout=60)
+    start = time.monotonic()
+    while amd64_board.container.exec_run(["pgrep", "-f", "inference_server"]).exit_code == 0:
+        assert time.monotonic() - start < 10, "the board's server outlived its SSH session"
+        time.sleep(0.2)

@@ -205,8 +205,21 @@ def test_unknown_board_fails_before_probing(closed_port: int) -> None:
 
 def test_shipped_inventory_lists() -> None:
     table = format_boards(load_inventory(ROOT / "inventory.yaml"), width=200)
-    for text in ("local (default)", "pi@rpi4-1.lan:22", "libedgetpu.so.1", "tunnel always"):
+    for text in ("local (default)", "pi@rpi4-1.lan:22", "libedgetpu.so.1"):
         assert text in table
+    rows = {line.split()[0]: line for line in table.splitlines() if line.strip()}
+    assert "tcp 12345, loopback" in rows["rpi4-1"]
+    assert "tcp 12345, exposed, tunnel auto" in rows["coral-1"]
+    assert "\x1b[" not in table  # no colour unless asked
+
+
+def test_an_exposed_board_is_listed_in_red() -> None:
+    table = format_boards(load_inventory(ROOT / "inventory.yaml"), width=200, color=True)
+    red = "\x1b[1;31m"
+    rows = {line.split()[0]: line for line in table.splitlines() if line.strip()}
+    coral = next(line for name, line in rows.items() if "coral-1" in name)
+    assert f"{red}coral-1" in coral and f"{red}tcp 12345, exposed" in coral
+    assert red not in "".join(line for name, line in rows.items() if "coral-1" not in name)
 
 
 def sshd_inventory(server: Sshd, folder: Path, **fields: object) -> Inventory:
@@ -264,6 +277,21 @@ def test_sshd_board_with_wrong_arch_and_no_python(sshd: Sshd, tmp_path: Path) ->
         f"architecture is {platform.machine()}, the inventory says {other}",
         "the board's python was not found (set `python:` in the inventory)",
     ]
+
+
+@pytest.mark.ssh
+def test_each_board_is_checked_against_its_own_known_hosts(
+    sshd: Sshd, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # ~/.ssh/known_hosts knows nobody
+    (tmp_path / "own").mkdir()
+    [trusted] = check_boards(
+        sshd_inventory(sshd, tmp_path / "own", known_hosts=str(sshd.known_hosts)), timeout=20
+    )[1:]
+    assert trusted.reachable and trusted.ok, trusted.error or trusted.problems
+    (tmp_path / "none").mkdir()
+    [unknown] = check_boards(sshd_inventory(sshd, tmp_path / "none"), timeout=20)[1:]
+    assert not unknown.reachable and unknown.error and "--trust-host-key" in unknown.error
 
 
 @pytest.mark.ssh

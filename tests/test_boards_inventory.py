@@ -50,7 +50,8 @@ def test_shipped_inventory_validates() -> None:
     jetson = inventory.board("jetson-1")
     assert jetson.deploy == "image" and jetson.agent
     assert isinstance(jetson.protocol, NetworkProtocolConfig)
-    assert jetson.protocol.tunnel == "always"
+    assert not jetson.protocol.expose  # loopback, through SSH
+    assert isinstance(coral.protocol, NetworkProtocolConfig) and coral.protocol.expose
     for board in inventory.boards.values():
         if not board.is_local:
             assert board.host and board.user and (board.key or board.agent)
@@ -223,6 +224,23 @@ INVALID = [
         "kind 'usb' is not one of network, serial",
     ),
     (
+        "tunnel never on loopback",
+        """\
+        rpi4-1:
+          host: rpi4-1.lan
+          user: pi
+          arch: arm64
+          runtimes: [tvm]
+          protocol:
+            port: 12345
+            tunnel: never
+        """,
+        12,
+        "rpi4-1",
+        "protocol.tunnel",
+        "`tunnel: never` needs `expose: true`",
+    ),
+    (
         "bad board name",
         """\
         RPi 4:
@@ -323,7 +341,7 @@ def test_aliases_defaults_and_key_expansion(tmp_path: Path) -> None:
     assert (a.arch, b.arch) == ("arm64", "amd64")
     assert a.key == Path.home() / ".ssh" / "board"
     assert (a.deploy, a.port, a.python, a.workdir) == ("script", 22, "python3", "/tmp/kenning")
-    assert a.protocol == NetworkProtocolConfig(port=12345, tunnel="auto")
+    assert a.protocol == NetworkProtocolConfig(port=12345, expose=False, tunnel="auto")
     assert b.protocol == SerialProtocolConfig(device="/dev/ttyUSB0", baud=115200)
     assert c.protocol == NetworkProtocolConfig(port=2000)
     assert inventory.source == path

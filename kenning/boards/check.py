@@ -80,7 +80,8 @@ def check_boards(
     trust_unknown_host : bool
         Accept and record the host key of a board not yet in known_hosts.
     known_hosts : Path, optional
-        The known_hosts file (default: ``~/.ssh/known_hosts``).
+        The known_hosts file (default: each board's ``known_hosts:``, else
+        ``~/.ssh/known_hosts``).
     timeout : float
         Seconds allowed to connect, and again to run the probe command.
 

@@ -1,7 +1,8 @@
 """Put kenning's server side on a board: as a zip for its own Python, or as the target image.
 
 ``script`` boards get ``kenning-server-<hash>.zip`` (kenning's pure-Python package; the board
-brings its Python, numpy and runtimes) pushed once and run with ``PYTHONPATH`` set to it.
+brings its Python, numpy and runtimes) pushed into each run's private folder, checked by
+SHA-256 there (:mod:`kenning.boards.runfolder`), and run with ``PYTHONPATH`` set to it.
 ``image`` boards get the target image streamed ``docker save`` -> SSH -> ``docker load``,
 skipped when the board already has that image ID, and run with ``docker run``.
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import posixpath
 import shlex
 import zipfile
 from pathlib import Path
@@ -68,18 +68,6 @@ def server_zip(cache: Path) -> Path:
                 archive.writestr(info, path.read_bytes())
         tmp.replace(out)
     return out
-
-
-def push_once(board: SSHExecutor, local: Path, remote: str) -> None:
-    """Upload ``local`` to ``remote`` unless a file of the same size is there already.
-
-    The name carries the content hash, so a same-size file there is the same file.
-    """
-    size = local.stat().st_size
-    script = f"stat -c %s {shlex.quote(remote)} 2>/dev/null || echo missing"
-    there = board.output(script, f"looking for {posixpath.basename(remote)}").strip()
-    if there != str(size):
-        board.upload(local, remote)
 
 
 def _board_image_id(board: SSHExecutor, reference: str, step: str) -> str:

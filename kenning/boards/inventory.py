@@ -76,15 +76,35 @@ def _known_runtime(name: str) -> str:
 
 
 class NetworkProtocolConfig(BaseModel):
-    """TCP between host and board; ``tunnel`` says whether to relay it over SSH."""
+    """TCP between host and board.
+
+    The server listens on the board's loopback and is reached through an SSH tunnel, unless
+    ``expose`` is true: then it listens on every interface of the board (anyone on its network
+    may connect; the run's secret still guards it), and ``tunnel`` says whether to relay it
+    over SSH all the same.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: Literal["network"] = "network"
     port: int = Field(12345, ge=1, le=65535, description="port the server listens on")
-    tunnel: Literal["auto", "always", "never"] = Field(
-        "auto", description="auto: through SSH only when the port cannot be reached directly"
+    expose: bool = Field(
+        False, description="listen on every interface of the board, not only its loopback"
     )
+    tunnel: Literal["auto", "always", "never"] = Field(
+        "auto", description="with expose: auto goes through SSH only when the port cannot be "
+        "reached directly; always: through SSH; never: direct only"
+    )  # fmt: skip
+
+    @field_validator("tunnel")
+    @classmethod
+    def _never_needs_expose(cls, value: str, info: ValidationInfo) -> str:
+        if value == "never" and not info.data.get("expose"):
+            raise ValueError(
+                "`tunnel: never` needs `expose: true`: without it the server listens on the "
+                "board's loopback only and is reached through SSH"
+            )
+        return value
 
 
 class SerialProtocolConfig(BaseModel):
@@ -138,7 +158,10 @@ class BoardEntry(BaseModel):
         None, description="known_hosts file with the board's key (default ~/.ssh/known_hosts)"
     )
     python: str = Field("python3", description="the board's python (script deploy)")
-    workdir: str = Field("/tmp/kenning", description="folder for pushed files")
+    workdir: str = Field(
+        "/tmp/kenning", description="each run gets a private folder (mktemp -d) in it; it must "
+        "belong to the SSH user (or root) and be writable by nobody else"
+    )  # fmt: skip
     runtimes: list[
         Annotated[str, BeforeValidator(_null_runtime), AfterValidator(_known_runtime)]
     ] = Field(min_length=1)

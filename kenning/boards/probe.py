@@ -10,6 +10,7 @@ from importlib.util import find_spec
 from pathlib import Path, PurePosixPath
 
 from kenning.boards.inventory import BoardEntry, normalize_arch
+from kenning.boards.runfolder import remote_path
 from kenning.boards.status import PYTHON_PROBE, BoardStatus, runtime_modules
 from kenning.utils.errors import ConfigurationError
 
@@ -43,12 +44,6 @@ def probe_local(board: BoardEntry) -> BoardStatus:
     return status
 
 
-def _remote_path(path: str) -> str:
-    if path == "~" or path.startswith("~/"):
-        return '"$HOME"' + (shlex.quote(path[1:]) if path != "~" else "")
-    return shlex.quote(path)
-
-
 def probe_script(board: BoardEntry) -> str:
     """The one shell command that probes an SSH board (POSIX sh; prints ``key value`` lines)."""
     lines = ['echo "machine $(uname -m)"']
@@ -71,7 +66,7 @@ def probe_script(board: BoardEntry) -> str:
             'else echo "python -"; fi'
         )
     lines.append(
-        f'd={_remote_path(str(PurePosixPath(board.workdir)))}; '
+        f'd={remote_path(str(PurePosixPath(board.workdir)))}; '
         'while [ ! -e "$d" ] && [ "$d" != / ]; do d=$(dirname "$d"); done; '
         'df -Pk "$d" | tail -n 1 | sed "s/^/df /"'
     )  # fmt: skip
@@ -116,6 +111,9 @@ def probe_ssh(
 ) -> BoardStatus:
     """Probe an SSH board with one remote command.
 
+    Host keys are checked against ``known_hosts``, else the board's own ``known_hosts:``,
+    else ``~/.ssh/known_hosts``.
+
     Raises
     ------
     ConfigurationError
@@ -134,7 +132,7 @@ def probe_ssh(
         port=board.port,
         user=board.user,
         key_filename=board.key,
-        known_hosts=known_hosts,
+        known_hosts=known_hosts or board.known_hosts,
         trust_unknown_host=trust_unknown_host,
         board=board.name,
         connect_timeout=timeout,

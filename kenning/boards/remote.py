@@ -1,12 +1,18 @@
 """A board from the inventory reached over SSH: deploy the server, start it, reach it.
 
-:meth:`RemoteBoard.serve` connects (host key checked), deploys kenning's server side the
-board's way (``script`` or ``image``, see :mod:`kenning.boards.deploy`), starts
-``inference_server`` in the background with its log on the board, waits for its port,
-and yields where this host reaches it: the board's address, or a local port tunnelled
-through SSH when the port cannot be reached directly (``tunnel: auto``) or never should
-be (``tunnel: always``). Whatever happens, the server is stopped, the tunnel closed and
-the server's log fetched into the local folder.
+:meth:`RemoteBoard.serve` connects (host key checked), makes the run's private folder on
+the board (:mod:`kenning.boards.runfolder`), deploys kenning's server side the board's way
+(``script``: the zip, checked by SHA-256 on the board; ``image``: the target image, run as
+an unprivileged user; see :mod:`kenning.boards.deploy`), makes a fresh secret (in a 0600
+file here, on the server's stdin there:
+:func:`kenning.runtimeprotocols.handshake.run_secret`), starts
+``inference_server`` in the background under a watchdog that stops it if the SSH connection
+dies (:mod:`kenning.executors.sshwatch`), waits until it listens, and yields where this host
+reaches it. The server listens on the board's loopback and is reached through an SSH
+tunnel; with ``expose: true`` it listens on every interface, and is reached directly when
+the port answers (``tunnel: auto``) or must be (``tunnel: never``). Whatever happens, the
+server is stopped, the tunnel closed, the server's log fetched into the local folder and the
+run's folder on the board removed (kept with ``keep_files`` or ``KENNING_KEEP_BOARD_FILES=1``).
 """
 
 from __future__ import annotations
@@ -14,24 +20,36 @@ from __future__ import annotations
 import logging
 import os
 import posixpath
+import secrets
 import shlex
 import socket
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 from kenning.boards.base import Endpoint
-from kenning.boards.deploy import push_image, push_once, server_zip
+from kenning.boards.deploy import push_image, server_zip
 from kenning.boards.inventory import BoardEntry, NetworkProtocolConfig
+from kenning.boards.runfolder import make_run_folder, push_verified, remove_run_folder
 from kenning.executors.boarderrors import BoardError
 from kenning.executors.labels import image_tag
+from kenning.runtimeprotocols.handshake import run_secret
 from kenning.utils.errors import ConfigurationError, KenningError
 
 log = logging.getLogger("kenning.boards")
 
 #: seconds the server gets to listen (runtimes import slowly on small or emulated boards)
 STARTUP_TIMEOUT_S = 300.0
+#: what the server prints once it listens
+LISTENING = "listening on"
+#: environment variable that keeps each run's folder on the board (for debugging)
+KEEP_ENV = "KENNING_KEEP_BOARD_FILES"
+#: the user and group the server runs as in an image board's container (nobody:nogroup)
+CONTAINER_USER = "65534:65534"
+#: where the server saves the model in an image board's container
+CONTAINER_FOLDER = "/tmp"
 
 
 class RemoteBoard:
@@ -47,6 +65,8 @@ class RemoteBoard:
         The known_hosts file (default: the entry's, else ``~/.ssh/known_hosts``).
     cache : Path
         Local folder for what is pushed (the server zip).
+    keep_files : bool, optional
+        Keep each run's folder on the board (default: ``KENNING_KEEP_BOARD_FILES=1``).
     """
 
     def __init__(
@@ -56,6 +76,7 @@ class RemoteBoard:
         trust_host_key: bool = False,
         known_hosts: Path | None = None,
         cache: Path = Path("build") / "deploy",
+        keep_files: bool | None = None,
     ) -> None:
         if not isinstance(entry.protocol, NetworkProtocolConfig):
             raise ConfigurationError(
@@ -70,6 +91,7 @@ class RemoteBoard:
         self.trust_host_key = trust_host_key
         self.known_hosts = known_hosts or entry.known_hosts
         self.cache = cache
+        self.keep_files = os.environ.get(KEEP_ENV) == "1" if keep_files is None else keep_files
 
     def preflight(self) -> None:
         """Check the board answers over SSH, before anything is compiled for it.
@@ -111,7 +133,8 @@ class RemoteBoard:
         assert isinstance(self.entry.protocol, NetworkProtocolConfig)
         args = ["-m", "kenning.scenarios.inference_server", "network", runtime,
                 "--host", bind, "--port", str(self.entry.protocol.port),
-                "--save-model-path", posixpath.join(folder, f"model.{suffix}")]  # fmt: skip
+                "--save-model-path", posixpath.join(folder, f"model.{suffix}"),
+                "--secret-file", "-"]  # fmt: skip
         if self.entry.delegates and runtime == "tflite":
             args += ["--delegates-list", *self.entry.delegates]
         return [*args, *self.entry.runtime_args.get(runtime, []), *extra]
@@ -121,6 +144,8 @@ class RemoteBoard:
         self, runtime: str, suffix: str, folder: Path, args: Sequence[str] = ()
     ) -> Iterator[Endpoint]:
         """Deploy, start ``inference_server`` with ``runtime``, yield where to reach it.
+
+        The endpoint carries the run's secret file (here, mode 0600; removed at the end).
 
         Raises
         ------
@@ -133,44 +158,66 @@ class RemoteBoard:
                              "edit its `runtimes:` in inventory.yaml if it has it")  # fmt: skip
         protocol = self.entry.protocol
         assert isinstance(protocol, NetworkProtocolConfig)
-        remote = posixpath.join(self.entry.workdir, folder.name)
-        log_name = posixpath.join(remote, "server.log")
         folder.mkdir(parents=True, exist_ok=True)
-        bind = "127.0.0.1" if protocol.tunnel == "always" else "0.0.0.0"
         with ExitStack() as stack:
             board = stack.enter_context(self.connect())
-            board.output(f"mkdir -p {shlex.quote(remote)}", "preparing the work folder")
-            process = self._start(board, runtime, suffix, remote, log_name, bind, args)
+            remote = make_run_folder(board, self.entry.workdir)
+            if self.keep_files:
+                log.info("board %s: this run's files are kept in %s", self.name, remote)
+            else:
+                stack.callback(remove_run_folder, board, remote)
+            secret, secret_file = stack.enter_context(run_secret(folder))
+            log_name = posixpath.join(remote, "server.log")
+            process = self._start(board, runtime, suffix, remote, log_name, args, secret)
             stack.callback(self._fetch_log, board, log_name, folder / "server.log")
             stack.callback(_stop, self.name, process)
-            board.wait_for_port(protocol.port, process=process, timeout=STARTUP_TIMEOUT_S)
-            yield self._endpoint(board, stack, protocol)
+            deadline = time.monotonic() + STARTUP_TIMEOUT_S
+            _wait_listening(board, process, deadline)
+            board.wait_for_port(protocol.port, process=process,
+                                timeout=max(1.0, deadline - time.monotonic()))  # fmt: skip
+            host, port = self._endpoint(board, stack, protocol)
+            yield Endpoint(host, port, secret_file)
 
     def _start(self, board: Any, runtime: str, suffix: str, remote: str, log_name: str,
-               bind: str, extra: Sequence[str] = ()) -> Any:  # fmt: skip
-        args = self._server_args(runtime, suffix, remote, bind, extra)
+               extra: Sequence[str], secret: str) -> Any:  # fmt: skip
+        protocol = self.entry.protocol
+        assert isinstance(protocol, NetworkProtocolConfig)
+        line = (secret + "\n").encode()
         if self.entry.deploy == "image":
             tag = image_tag(f"target-{self.arch}")
             push_image(board, tag)
-            name = f"kenning-server-{os.getpid()}"
-            command = ["docker", "run", "--rm", "--init", "--name", name, "--network", "host",
-                       "-v", f"{remote}:{remote}", tag, "python", *args]  # fmt: skip
-            return board.start_background(command, log_name)
+            name = f"kenning-server-{os.getpid()}-{secrets.token_hex(4)}"
+            port = str(protocol.port)
+            # published on the board's loopback unless exposed; in the container, any address
+            publish = f"{port}:{port}" if protocol.expose else f"127.0.0.1:{port}:{port}"
+            args = self._server_args(runtime, suffix, CONTAINER_FOLDER, "0.0.0.0", extra)
+            command = ["docker", "run", "--rm", "-i", "--init", "--name", name,
+                       "--user", CONTAINER_USER, "--cap-drop", "ALL",
+                       "--security-opt", "no-new-privileges", "-p", publish,
+                       tag, "python", *args]  # fmt: skip
+            return board.start_background(command, log_name, stdin=line,
+                                          on_hangup=["docker", "rm", "-f", name])  # fmt: skip
         package = server_zip(self.cache)
-        target = posixpath.join(self.entry.workdir, package.name)
-        push_once(board, package, target)
-        return board.start_background(["python", *args], log_name, env={"PYTHONPATH": target})
+        target = posixpath.join(remote, package.name)
+        push_verified(board, package, target)
+        bind = "0.0.0.0" if protocol.expose else "127.0.0.1"
+        args = self._server_args(runtime, suffix, remote, bind, extra)
+        return board.start_background(["python", *args], log_name, env={"PYTHONPATH": target},
+                                      stdin=line)  # fmt: skip
 
-    def _endpoint(self, board: Any, stack: ExitStack, protocol: NetworkProtocolConfig) -> Endpoint:
+    def _endpoint(
+        self, board: Any, stack: ExitStack, protocol: NetworkProtocolConfig
+    ) -> tuple[str, int]:
         host = str(self.entry.host)
-        if protocol.tunnel == "never" or (
-            protocol.tunnel == "auto" and _reachable(host, protocol.port)
+        if protocol.expose and (
+            protocol.tunnel == "never"
+            or (protocol.tunnel == "auto" and _reachable(host, protocol.port))
         ):
-            return Endpoint(host, protocol.port)
+            return host, protocol.port
         local = stack.enter_context(board.forward(protocol.port))
         log.info("board %s: port %d tunnelled through SSH to 127.0.0.1:%d",
                  self.name, protocol.port, local)  # fmt: skip
-        return Endpoint("127.0.0.1", local)
+        return "127.0.0.1", local
 
     def _fetch_log(self, board: Any, remote: str, local: Path) -> None:
         try:
@@ -184,6 +231,20 @@ def _stop(board: str, process: Any) -> None:
         process.stop()
     except KenningError as exc:  # the board may be gone: the error that matters is raised
         log.warning("board %s: could not stop the server: %s", board, exc)
+
+
+def _wait_listening(board: Any, process: Any, deadline: float) -> None:
+    """Wait for the server's "listening on" line (a published port answers before it does)."""
+    step = "starting the server"
+    found = f"grep -qs {shlex.quote(LISTENING)} {shlex.quote(process.log_path)}"
+    while board.output(f"{found} && echo yes || true", step).strip() != "yes":
+        if not process.alive():
+            detail = f"`{shlex.join(process.command)}` (pid {process.pid}) exited before listening"
+            raise BoardError(board.board, step, detail, process.log_tail())
+        if time.monotonic() > deadline:
+            detail = f"it did not say '{LISTENING}' within {STARTUP_TIMEOUT_S:g} s"
+            raise BoardError(board.board, step, detail, process.log_tail())
+        time.sleep(0.2)
 
 
 def _reachable(host: str, port: int, timeout: float = 2.0) -> bool:

@@ -1,6 +1,7 @@
 """Tables of boards for the terminal: the inventory, and what probing found.
 
-Rendered with rich into a string (no colour), so callers print them or put them in logs.
+Rendered with rich into a string, so callers print them or put them in logs; without colour
+unless asked (a state that needs attention is also said in words).
 """
 
 from __future__ import annotations
@@ -27,19 +28,30 @@ def format_bytes(size: int | None) -> str:
     return f"{value:.1f} TiB"
 
 
-def _render(headers: Sequence[str], rows: Iterable[Sequence[str]], width: int | None) -> str:
+#: cells in these states are drawn in red when colour is on (the word says it without colour)
+ALARM = "bold red"
+
+
+def _render(
+    headers: Sequence[str],
+    rows: Iterable[Sequence[str | tuple[str, str]]],
+    width: int | None,
+    color: bool = False,
+) -> str:
     from rich import box
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     for header in headers:
         table.add_column(header, overflow="fold")
-    for row in rows:
-        table.add_row(*row)
+    for row in rows:  # a (text, style) cell is styled; text is never read as markup
+        table.add_row(*(Text(*cell) if isinstance(cell, tuple) else Text(cell) for cell in row))
     buffer = io.StringIO()
     width = width or max(100, shutil.get_terminal_size((120, 24)).columns)
-    Console(file=buffer, width=width, color_system=None, force_terminal=False).print(table)
+    Console(file=buffer, width=width, color_system="standard" if color else None,
+            force_terminal=color).print(table)  # fmt: skip
     return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n"
 
 
@@ -85,31 +97,39 @@ def format_table(statuses: Sequence[BoardStatus], width: int | None = None) -> s
     return _render(headers, rows, width)
 
 
-def format_boards(inventory: Inventory, width: int | None = None) -> str:
-    """The inventory as a table (``invoke boards`` without ``--check``); width as above."""
-    rows = []
+def format_boards(inventory: Inventory, width: int | None = None, color: bool = False) -> str:
+    """The inventory as a table (``invoke boards`` without ``--check``); width as above.
+
+    A board whose server is exposed on its network says ``exposed`` (in red with ``color``).
+    """
+    rows: list[list[str | tuple[str, str]]] = []
     for board in inventory.boards.values():
         if board.is_local:
             where = "this machine"
         else:
             where = f"{board.user}@{board.host}:{board.port}"
         protocol = board.protocol
-        if protocol.kind == "network":
-            link = f"tcp {protocol.port}, tunnel {protocol.tunnel}"
-        else:
+        style = ""
+        if board.is_local:
+            link = "loopback"
+        elif protocol.kind == "serial":
             link = f"serial {protocol.device} {protocol.baud}"
+        elif protocol.expose:  # anyone on the board's network may connect
+            link, style = f"tcp {protocol.port}, exposed, tunnel {protocol.tunnel}", ALARM
+        else:
+            link = f"tcp {protocol.port}, loopback"
         default = " (default)" if board.name == inventory.default else ""
         rows.append(
             [
-                board.name + default,
+                (board.name + default, style),
                 board.arch,
                 board.deploy,
                 where,
                 " ".join(board.runtimes),
-                link,
+                (link, style),
                 " ".join(board.delegates) or "-",
                 " ".join(board.tags) or "-",
             ]
         )
     headers = ["board", "arch", "deploy", "ssh", "runtimes", "protocol", "delegates", "tags"]
-    return _render(headers, rows, width)
+    return _render(headers, rows, width, color)

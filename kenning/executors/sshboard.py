@@ -15,9 +15,8 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
-from kenning.executors import sshfiles, sshtunnel
-from kenning.executors.boarderrors import BoardError
-from kenning.executors.sshprocess import RemoteProcess, background_script
+from kenning.executors import sshfiles, sshtunnel, sshwatch
+from kenning.executors.sshprocess import RemoteProcess
 from kenning.executors.sshtarget import SSHTarget
 
 
@@ -98,24 +97,29 @@ class BoardSession:
         *,
         workdir: str | None = None,
         env: Mapping[str, str] | None = None,
+        stdin: bytes | None = None,
+        on_hangup: Sequence[str] = (),
     ) -> RemoteProcess:
         """Start ``command`` on the board in its own session, output to ``log_path``.
 
-        ``log_path`` is relative to ``workdir`` (else the login folder). :meth:`close` stops it.
+        ``log_path`` is relative to ``workdir`` (else the login folder). ``stdin`` is one
+        line the command reads on its standard input (a secret: it is on no command line).
+        A watchdog on the board holds a channel of this connection: when the process is
+        stopped, or the connection dies, it stops the process and runs ``on_hangup`` (e.g.
+        ``docker rm -f NAME``); see :mod:`kenning.executors.sshwatch`. :meth:`close` stops it.
 
         Raises
         ------
+        ValueError
+            If ``stdin`` is not one line ending in a newline.
         BoardError
             If it cannot be started.
         """
         argv = self._argv(command)
-        step = f"starting `{argv[0]}`"
         if workdir:  # so that log_tail, run from the login folder, finds it too
             log_path = posixpath.join(workdir, log_path)
-        pid = self.output(background_script(argv, log_path, workdir, env), step).strip()
-        if not pid.isdigit():
-            raise BoardError(self.board, step, f"no process id came back (got {pid!r})")
-        process = RemoteProcess(self, int(pid), argv, log_path)
+        process = sshwatch.start_watched(self, argv, log_path, workdir=workdir, env=env,
+                                         stdin=stdin, on_hangup=self._argv(on_hangup))  # fmt: skip
         self._processes.append(process)
         return process
 

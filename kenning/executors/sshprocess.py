@@ -3,7 +3,8 @@
 A command run over SSH is started by a POSIX shell that prints a marker line with its own PID
 and folder, then ``exec``s the command: the PID is the command's, and (sshd starts each
 session with ``setsid``) also its process group, so stopping it stops its children too.
-Background processes are started with ``setsid`` for the same reason.
+Background processes are started with ``setsid`` for the same reason, under a watchdog that
+ends them with their SSH session (:mod:`kenning.executors.sshwatch`).
 """
 
 from __future__ import annotations
@@ -33,27 +34,19 @@ def command_script(argv: Sequence[str], workdir: str | None, env: Mapping[str, s
     return f'{cd}echo "{MARK}$$ $PWD" && exec {env_prefix(env)} {shlex.join(argv)}'
 
 
-def background_script(
-    argv: Sequence[str], log_path: str, workdir: str | None, env: Mapping[str, str] | None
-) -> str:
-    """Shell: start the command in its own session, output to ``log_path``; print its PID."""
-    log = shlex.quote(log_path)
-    cd = f"cd {shlex.quote(workdir)} || exit 1; " if workdir else ""
-    # No `&&` before the background job: the subshell would keep the channel (and our read) open.
-    return (
-        f'{cd}mkdir -p "$(dirname {log})" || exit 1; S=; '
-        "command -v setsid >/dev/null 2>&1 && S=setsid; "
-        f"$S nohup {env_prefix(env)} {shlex.join(argv)} > {log} 2>&1 < /dev/null & echo $!"
-    )
+def alive_test(pid: int | str) -> str:
+    """Shell test: the process exists and is not a zombie (without /proc: it exists).
 
-
-def alive_test(pid: int) -> str:
-    """Shell test: the process exists and is not a zombie (without /proc: it exists)."""
+    ``pid`` is a number or a shell variable holding one (``"$p"``).
+    """
     return f"{{ kill -0 {pid} 2>/dev/null && ! grep -qs '^State:.*Z' /proc/{pid}/status; }}"
 
 
-def stop_script(pid: int, grace: float = STOP_GRACE_S) -> str:
-    """Shell: TERM the process group (else the process), KILL it after ``grace`` seconds."""
+def stop_script(pid: int | str, grace: float = STOP_GRACE_S) -> str:
+    """Shell: TERM the process group (else the process), KILL it after ``grace`` seconds.
+
+    ``pid`` is a number or a shell variable holding one (``"$p"``).
+    """
     ticks = max(1, int(grace * 10))
     alive = alive_test(pid)
     return (

@@ -64,11 +64,14 @@ def load_job(path: Path | str, measure: Mapping[str, Any] | None = None) -> Job:
     return Job(scenario, models, settings)
 
 
-def resolve_boards(names: Sequence[str], *, trust_host_key: bool = False) -> list[Board]:
+def resolve_boards(
+    names: Sequence[str], *, trust_host_key: bool = False, keep_files: bool | None = None
+) -> list[Board]:
     """Boards by name, or every board with a tag, from one reading of the inventory.
 
     ``local`` is this machine (without the ssh extra there is no inventory, and it is the
-    only board).
+    only board). ``keep_files`` keeps each run's folder on SSH boards (None: as
+    ``KENNING_KEEP_BOARD_FILES`` says).
 
     Raises
     ------
@@ -105,7 +108,8 @@ def resolve_boards(names: Sequence[str], *, trust_host_key: bool = False) -> lis
         else:
             from kenning.boards.remote import RemoteBoard
 
-            boards.append(RemoteBoard(entry, trust_host_key=trust_host_key))
+            boards.append(RemoteBoard(entry, trust_host_key=trust_host_key,
+                                      keep_files=keep_files))  # fmt: skip
     return boards
 
 
