@@ -31,7 +31,7 @@ from typing import Any
 
 from kenning.boards.base import Endpoint
 from kenning.boards.deploy import push_image, server_zip
-from kenning.boards.inventory import BoardEntry, NetworkProtocolConfig
+from kenning.boards.inventory import BoardEntry, NetworkProtocolConfig, SerialProtocolConfig
 from kenning.boards.runfolder import make_run_folder, push_verified, remove_run_folder
 from kenning.executors.boarderrors import BoardError
 from kenning.executors.labels import image_tag
@@ -78,11 +78,10 @@ class RemoteBoard:
         cache: Path = Path("build") / "deploy",
         keep_files: bool | None = None,
     ) -> None:
-        if not isinstance(entry.protocol, NetworkProtocolConfig):
+        if isinstance(entry.protocol, SerialProtocolConfig) and not entry.protocol.board_device:
             raise ConfigurationError(
-                f"board '{entry.name}': benchmarking over a serial link is run by hand with "
-                "inference_server/inference_tester (see README); `invoke bench` needs "
-                "protocol kind network"
+                f"board '{entry.name}': a serial board needs `protocol.board_device`, the "
+                "board's end of the line where kenning starts its server (e.g. /dev/ttyS1)"
             )
         self.entry = entry
         self.name = entry.name
@@ -124,15 +123,23 @@ class RemoteBoard:
     def describe(self) -> dict[str, Any]:
         """The board as results record it (no secrets: the key's path only)."""
         e = self.entry
-        return {"name": e.name, "kind": "ssh", "host": e.host, "port": e.port, "user": e.user,
-                "arch": e.arch, "deploy": e.deploy, "tags": list(e.tags)}  # fmt: skip
+        described = {"name": e.name, "kind": "ssh", "host": e.host, "port": e.port,
+                     "user": e.user, "arch": e.arch, "deploy": e.deploy,
+                     "tags": list(e.tags)}  # fmt: skip
+        if isinstance(e.protocol, SerialProtocolConfig):
+            described["protocol"] = f"serial {e.protocol.device} at {e.protocol.baud} baud"
+        return described
 
     def _server_args(
         self, runtime: str, suffix: str, folder: str, bind: str, extra: Sequence[str] = ()
     ) -> list[str]:
-        assert isinstance(self.entry.protocol, NetworkProtocolConfig)
-        args = ["-m", "kenning.scenarios.inference_server", "network", runtime,
-                "--host", bind, "--port", str(self.entry.protocol.port),
+        protocol = self.entry.protocol
+        if isinstance(protocol, SerialProtocolConfig):
+            where = ["serial", runtime, "--port", str(protocol.board_device),
+                     "--baudrate", str(protocol.baud)]  # fmt: skip
+        else:
+            where = ["network", runtime, "--host", bind, "--port", str(protocol.port)]
+        args = ["-m", "kenning.scenarios.inference_server", *where,
                 "--save-model-path", posixpath.join(folder, f"model.{suffix}"),
                 "--secret-file", "-"]  # fmt: skip
         if self.entry.delegates and runtime == "tflite":
@@ -157,7 +164,6 @@ class RemoteBoard:
                              f"the board offers {', '.join(self.runtimes)}, not {runtime}; "
                              "edit its `runtimes:` in inventory.yaml if it has it")  # fmt: skip
         protocol = self.entry.protocol
-        assert isinstance(protocol, NetworkProtocolConfig)
         folder.mkdir(parents=True, exist_ok=True)
         with ExitStack() as stack:
             board = stack.enter_context(self.connect())
@@ -173,6 +179,9 @@ class RemoteBoard:
             stack.callback(_stop, self.name, process)
             deadline = time.monotonic() + STARTUP_TIMEOUT_S
             _wait_listening(board, process, deadline)
+            if isinstance(protocol, SerialProtocolConfig):  # the host talks on its end
+                yield Endpoint("", 0, secret_file, protocol.device, protocol.baud)
+                return
             board.wait_for_port(protocol.port, process=process,
                                 timeout=max(1.0, deadline - time.monotonic()))  # fmt: skip
             host, port = self._endpoint(board, stack, protocol)
@@ -181,26 +190,27 @@ class RemoteBoard:
     def _start(self, board: Any, runtime: str, suffix: str, remote: str, log_name: str,
                extra: Sequence[str], secret: str) -> Any:  # fmt: skip
         protocol = self.entry.protocol
-        assert isinstance(protocol, NetworkProtocolConfig)
         line = (secret + "\n").encode()
         if self.entry.deploy == "image":
             tag = image_tag(f"target-{self.arch}")
             push_image(board, tag)
             name = f"kenning-server-{os.getpid()}-{secrets.token_hex(4)}"
-            port = str(protocol.port)
-            # published on the board's loopback unless exposed; in the container, any address
-            publish = f"{port}:{port}" if protocol.expose else f"127.0.0.1:{port}:{port}"
+            if isinstance(protocol, SerialProtocolConfig):  # the line, passed in as it is
+                reach = ["--device", str(protocol.board_device)]
+            else:  # published on the board's loopback unless exposed
+                port = str(protocol.port)
+                reach = ["-p", f"{port}:{port}" if protocol.expose else f"127.0.0.1:{port}:{port}"]
             args = self._server_args(runtime, suffix, CONTAINER_FOLDER, "0.0.0.0", extra)
             command = ["docker", "run", "--rm", "-i", "--init", "--name", name,
                        "--user", CONTAINER_USER, "--cap-drop", "ALL",
-                       "--security-opt", "no-new-privileges", "-p", publish,
+                       "--security-opt", "no-new-privileges", *reach,
                        tag, "python", *args]  # fmt: skip
             return board.start_background(command, log_name, stdin=line,
                                           on_hangup=["docker", "rm", "-f", name])  # fmt: skip
         package = server_zip(self.cache)
         target = posixpath.join(remote, package.name)
         push_verified(board, package, target)
-        bind = "0.0.0.0" if protocol.expose else "127.0.0.1"
+        bind = "0.0.0.0" if getattr(protocol, "expose", False) else "127.0.0.1"
         args = self._server_args(runtime, suffix, remote, bind, extra)
         return board.start_background(["python", *args], log_name, env={"PYTHONPATH": target},
                                       stdin=line)  # fmt: skip
