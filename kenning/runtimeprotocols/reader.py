@@ -35,6 +35,8 @@ from kenning.runtimeprotocols.wire import (
 
 #: largest piece of a payload read (and held) at once before more bytes have arrived
 PIECE = 1 << 20
+#: a message up to this size is read straight into one buffer allocated from its header
+PREALLOCATE = 4 << 20
 
 
 class FrameReader(ByteStream):
@@ -150,13 +152,21 @@ class FrameReader(ByteStream):
         finally:
             self._message_deadline = None
 
-    def _pieces(self, first: FrameHeader, timeout: float | None) -> Iterator[memoryview]:
+    def _pieces(
+        self, first: FrameHeader, timeout: float | None, into: memoryview | None = None
+    ) -> Iterator[memoryview]:
         header, offset, bad = first, 0, ""
-        scratch = memoryview(bytearray(min(first.message_length, PIECE)))
+        scratch = (
+            into if into is not None else memoryview(bytearray(min(first.message_length, PIECE)))
+        )
         while True:
             crc, left = 0, header.payload_length
             while left:
-                piece = scratch[: min(left, PIECE)]
+                if into is not None:  # the whole frame, in place
+                    start = offset + header.payload_length - left
+                    piece = into[start : start + left]
+                else:
+                    piece = scratch[: min(left, PIECE)]
                 self.read_exact(piece, timeout)
                 crc = zlib.crc32(piece, crc)
                 left -= len(piece)
@@ -190,12 +200,22 @@ class FrameReader(ByteStream):
     def read_payload(self, first: FrameHeader, timeout: float | None) -> bytes | bytearray:
         """The whole payload of the message that ``first`` starts (see :meth:`iter_payload`).
 
-        The buffer grows as the bytes arrive, never ahead of them.
+        A message up to :data:`PREALLOCATE` bytes is read straight into one buffer; a
+        longer one into a buffer that grows as its bytes arrive, never ahead of them.
         """
-        payload = bytearray()
+        if first.message_length <= PREALLOCATE:
+            payload = bytearray(first.message_length)
+            self._begin_body(first, timeout)
+            try:
+                for _ in self._pieces(first, timeout, memoryview(payload)):
+                    pass
+            finally:
+                self._message_deadline = None
+            return payload
+        grown = bytearray()
         for piece in self.iter_payload(first, timeout):
-            payload += piece
-        return payload
+            grown += piece
+        return grown
 
     def read_body(self, header: FrameHeader, timeout: float | None) -> Message:
         """The rest of the message that ``header`` starts, checked, as a whole.
