@@ -149,4 +149,5 @@ def test_a_killed_run_loses_its_places_within_its_lease(lab: Path, coordinator: 
     got = {place for place, *_ in spans}
     assert got & held, (got, held)
     waited = min(start for *_, start, _ in spans).timestamp() - killed
+    print(f"places held by the killed run were benched again {waited:.1f} s after the kill")
     assert waited < lease + 30, waited  # freed by the lease, not by a person
