@@ -147,8 +147,11 @@ class Tunnel:
         except Exception as exc:  # noqa: BLE001 - paramiko errors end this connection only
             log.debug("board %s: tunnel connection ended: %s", self.board, exc)
         finally:
-            channel.close()
-            conn.close()
+            conn.close()  # first: closing the channel fails when the connection is gone
+            try:
+                channel.close()
+            except Exception as exc:  # noqa: BLE001 - the transport died under the channel
+                log.debug("board %s: closing a tunnel channel: %s", self.board, exc)
             with self._lock:
                 self._relays.discard(threading.current_thread())
 

@@ -113,7 +113,10 @@ class WatchedProcess(RemoteProcess):
             if not finished:
                 super().stop(grace)
         finally:
-            self.channel.close()
+            try:
+                self.channel.close()
+            except Exception:  # noqa: BLE001 - the transport died under the channel
+                pass
             self.watcher.forget(self)
 
 
