@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -220,6 +221,17 @@ class ServerProcess:
         assert found, f"server never logged {text!r}: {''.join(self.log)[-2000:]}"
 
 
+def stop_process(proc: subprocess.Popen[Any]) -> None:
+    """Terminate ``proc``; kill it if it is still there 10 s later."""
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 @contextmanager
 def server_process(args: Sequence[str | Path], timeout: float = 60) -> Iterator[ServerProcess]:
     """``python -m kenning.scenarios.inference_server ARGS``, listening."""
@@ -240,13 +252,7 @@ def server_process(args: Sequence[str | Path], timeout: float = 60) -> Iterator[
         server = ServerProcess(proc, line.removeprefix("listening on "))
         yield server
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         if server is not None:
             server._reader.join(10)
         for stream in (proc.stdout, proc.stderr):

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from conftest_protocol import stop_process
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -43,9 +45,4 @@ def ser2net(device: str, folder: Path, baud: int = 115200) -> Iterator[str]:
                 time.sleep(0.05)
         yield f"socket://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)

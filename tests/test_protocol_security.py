@@ -34,6 +34,7 @@ from conftest_protocol import (
     ready_client,
     recv_frame,
     recv_frames,
+    stop_process,
     thread_server,
 )
 
@@ -237,12 +238,7 @@ def _server(
     try:
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()
