@@ -164,8 +164,11 @@ def _farm_boards(coordinator: str, filters: list[str], places: int, priority: fl
         "also KENNING_KEEP_BOARD_FILES=1",
         "warmup": "inferences run and discarded before measuring (default: the scenario's, 10)",
         "min_samples": "measure at least this many samples, looping over the data (default "
-        "the scenario's, 1000; p99 needs 662)",
-        "min_duration": "... and for at least this many seconds (default 0)",
+        "the scenario's, 1000; and the calls p99 needs: 662)",
+        "min_duration": "... and for at least this many seconds (default 1: the load check "
+        "needs a second)",
+        "repeats": "runs of each deployment, each in its own process (default the scenario's, "
+        "3: comparisons and reproduce judge run-to-run noise from 3 per side)",
         "sample_seed": "seed of the sample order (default 0)",
         "percentiles": "percentiles to report, comma-separated (default 50,90,99)",
         "workers": "boards benched at once (default 0: all of them; 1: one after another)",
@@ -194,6 +197,7 @@ def bench(
     min_duration: float = -1.0,
     sample_seed: int = -1,
     percentiles: str = "",
+    repeats: int = 0,
     workers: int = 0,
     farm: str = "",
     places: int = 0,
@@ -209,7 +213,8 @@ def bench(
     given = {"warmup": warmup if warmup >= 0 else None, "min_samples": min_samples or None,
              "min_duration_s": min_duration if min_duration >= 0 else None,
              "seed": sample_seed if sample_seed >= 0 else None,
-             "percentiles": [float(q) for q in percentiles.split(",") if q] or None}  # fmt: skip
+             "percentiles": [float(q) for q in percentiles.split(",") if q] or None,
+             "repeats": repeats or None}  # fmt: skip
     try:
         job = _job(scenario, **{k: v for k, v in given.items() if v is not None})
     except ValueError as exc:
@@ -291,7 +296,11 @@ def boards(
     }
 )
 def reproduce(c: Context, results: str, band: float = 0.5, workspace: str = "") -> None:
-    """Re-run the steps recorded in RESULTS (same images) and compare with it."""
+    """Re-run the steps recorded in RESULTS (same images) and compare with it.
+
+    Exits 0 when REPRODUCED, 1 when NOT REPRODUCED (a check failed), 3 when UNVERIFIED (none
+    failed, but one could not be made: too few runs, or a run that is not VALID).
+    """
     from kenning.toolchain.reproduce import reproduce as run_again
     from kenning.toolchain.verdict import format_verdict
     from kenning.utils.errors import KenningError
@@ -303,6 +312,8 @@ def reproduce(c: Context, results: str, band: float = 0.5, workspace: str = "") 
     except KenningError as exc:
         raise Exit(f"reproduce failed: {exc}", code=1) from exc
     print(format_verdict(verdict), end="")
+    if verdict.state == "UNVERIFIED":
+        raise Exit(code=3)  # nothing failed, but not everything could be checked
     if not verdict.ok:
         raise Exit(code=1)
 

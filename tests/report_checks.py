@@ -269,7 +269,13 @@ def check_comparison(doc: Rendered, raws: dict[str, dict[str, Any]]) -> dict[str
         latency = compared_latency_ms(raw)
         close(row[11], float(np.percentile(latency, 50)))
         close(row[12], float(np.percentile(latency, 99)))
-        assert row[13] == "fastest" or row[13].startswith(("within noise", "slower by"))
+        assert (
+            row[13] == "fastest"
+            or row[13].startswith(("within noise", "slower by"))
+            or (
+                ", not judged: " in row[13]  # too few runs, or a run that is not VALID
+            )
+        )
         agreement = raw.get("agreement")
         if agreement is None:
             reference = raw["provenance"].get("deployment") == "reference"
@@ -277,7 +283,8 @@ def check_comparison(doc: Rendered, raws: dict[str, dict[str, Any]]) -> dict[str
         else:
             shown = f"{agreement['top1']:.4f} (max abs {agreement['max_abs_error']:.3g}"
             assert row[14].startswith(shown if agreement["agrees"] else "DISAGREES: " + shown)
-        assert row[15] == ("VALID" if raw["verdict"]["valid"] else "INVALID")
+        state = raw["verdict"].get("state") or ("VALID" if raw["verdict"]["valid"] else "INVALID")
+        assert row[15].split(" ")[0] == state, (row[15], state)
         points[name] = (float(np.percentile(latency, 50)), quality(raw)["accuracy"])
         models[name] = str(raw["provenance"].get("model") or row[2])
     front = []

@@ -1,14 +1,16 @@
 """The README's main job end to end: scenarios/digits.yaml trained, compiled every way, benched."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from conftest import ROOT
+from loadtools import cpu_hogs, wait_quiet
 
-from kenning.boards.local import BoardError, local_server
+from kenning.boards.local import BoardError, LocalBoard, local_server
 from kenning.core.results import load_results
 from kenning.executors.local import LocalExecutor
-from kenning.toolchain.benchtask import load_job
+from kenning.toolchain.benchtask import load_job, run_bench
 from kenning.toolchain.runner import run_scenario
 from kenning.toolchain.training import with_epochs
 
@@ -16,12 +18,15 @@ from kenning.toolchain.training import with_epochs
 @pytest.mark.slow
 def test_demo_benchmarks_every_deployment_through_the_protocol(tmp_path: Path) -> None:
     job = with_epochs(load_job(ROOT / "scenarios" / "digits.yaml"), 4)
+    wait_quiet()  # VALID is what a quiet machine makes true
     report = run_scenario(LocalExecutor(), job, tmp_path)
     assert report.is_file()
     html = report.read_text()
-    results = sorted((tmp_path / "results").rglob("*.json"))
+    results = sorted((tmp_path / "results").glob("*/*.json"))
     assert len(results) == len(job.scenario.deployments) + len(job.models) == 8
-    for path in results:
+    repeats = sorted((tmp_path / "results").glob("*/*.runs/*.json"))
+    assert len(repeats) == 2 * len(results)  # three runs of each, each in its own process
+    for path in [*results, *repeats]:
         res = load_results(path)
         assert res.status == "complete", path
         assert res.metrics is not None and res.metrics.accuracy > 0.85, path
@@ -34,15 +39,35 @@ def test_demo_benchmarks_every_deployment_through_the_protocol(tmp_path: Path) -
             assert res.provenance["board"] == "local"
             assert res.provenance["scenario"] == "digits"
             assert all(s.ok_interval_s is not None for s in res.samples)
-            # the default run is long enough, warmed up and undisturbed
-            assert res.verdict.valid, (path, res.verdict)
+        # the default run is long enough, warmed up and undisturbed, and says what it checked
+        assert res.verdict.state == "VALID", (path, res.verdict.line())
+        if res.scenario == "inference_tester":
             assert {f.role for f in res.frameworks} >= {"compiler", "runtime", "protocol"}
             # the outputs follow the model's own on every sample both measured
             assert res.agreement is not None and res.agreement.samples == 450, path
             assert res.agreement.agrees and res.agreement.top1 > 0.97, (path, res.agreement)
     assert html.count("<img") >= len(results)
     assert "Pareto" in html and "Agreement" in html
+    assert "3+3 runs)" in html  # against the fastest: judged between sets of runs
     assert (tmp_path / "summary.json").is_file()
+
+    # the same runtimes beside two CPU-burning processes: every run INVALID, the hogs named
+    busy_job = replace(job, measure=job.measure.model_copy(update={"repeats": 1}))
+    with cpu_hogs(2, tmp_path) as hogs:
+        _, busy = run_bench(
+            LocalExecutor(),
+            busy_job,
+            tmp_path,
+            [LocalBoard()],
+            ["torch-tvm", "tf-tflite", "torch-onnx-ort"],
+        )
+    assert len(busy) == 5  # two references (PyTorch, TensorFlow) and three deployments
+    for path in busy:
+        res = load_results(path)
+        assert res.verdict is not None and res.verdict.state == "INVALID", path
+        named = "; ".join(res.verdict.reasons)
+        assert "other load: other processes used" in named, (path, named)
+        assert any(f"cpu-hog (pid {pid})" in named for pid in hogs), (path, named)
 
 
 def test_local_board_that_cannot_start_names_board_and_step(tmp_path: Path) -> None:

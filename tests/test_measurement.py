@@ -118,20 +118,39 @@ def test_percentile_intervals_cover_the_true_value() -> None:
     assert misses <= 9  # 1 % expected (3 of 300); 9 is far in the tail
 
 
-def test_a_short_run_is_invalid_and_says_how_many_samples_it_needs() -> None:
+def test_a_short_run_is_invalid_and_says_how_many_calls_it_needs() -> None:
     results = make_results(DigitsDataset(None))
     results.measure = MeasureSettings(percentiles=[50, 99], min_samples=30)
     results.warmup = WarmupRecord(count=10, seconds=0.01)
-    results.samples = [SampleResult(index=i, seq=i, ground_truth=0, predictions=[0],
-                                    inference_s=1e-3 + i * 1e-6) for i in range(30)]  # fmt: skip
+    results.status = "complete"
+    results.samples = [
+        SampleResult(
+            index=i, seq=i, ground_truth=0, predictions=[0], inference_s=1e-3 + i * 1e-6, batch=i
+        )
+        for i in range(30)
+    ]
     results.compute_metrics()
-    assert results.verdict is not None and not results.verdict.valid
-    assert any("p99 needs 662 samples at 99% confidence, 30 measured" in r
-               for r in results.verdict.reasons), results.verdict.reasons  # fmt: skip
-    assert any("no load samples" in r for r in results.verdict.reasons)
+    assert results.verdict is not None and results.verdict.state == "INVALID"
+    reasons = results.verdict.reasons
+    assert "p99 needs 662 calls at 99% confidence, 30 measured (raise --min-samples)" in reasons
+    assert "incomplete: stopped at 30 of 662 samples (30 of 662 calls)" in reasons
+    # no load series: that check could not run, and says so (no guess either way)
+    assert "load: no samples were recorded where the model ran" in results.verdict.unverified
+    assert results.verdict.line().startswith("INVALID (incomplete: ")
+    assert "; not checked: run length: " in results.verdict.line()
+    assert "load: no samples were recorded" in results.verdict.line()
 
 
-def test_ab_tells_noise_from_a_difference() -> None:
+def test_a_verdict_of_an_older_file_reads_with_its_state() -> None:
+    from kenning.core.validity import RunVerdict
+
+    old = RunVerdict.model_validate({"valid": True, "reasons": [], "notes": []})
+    assert old.state == "VALID" and old.valid
+    assert RunVerdict.model_validate({"valid": False, "reasons": ["x"]}).state == "INVALID"
+    assert '"valid":false' in RunVerdict(state="UNVERIFIED").model_dump_json()
+
+
+def test_within_run_bootstrap_tells_noise_from_a_difference_within_a_run() -> None:
     rng = np.random.default_rng(2)
     base = rng.lognormal(0.0, 0.2, 800)
     same = compare_medians(base, rng.lognormal(0.0, 0.2, 800))
@@ -190,16 +209,46 @@ def test_resume_refuses_the_results_of_another_artifact(tmp_path: Path) -> None:
         resumed_samples(_previous(tmp_path, [0, 1]), fresh, 1)
 
 
-def test_other_load_is_interval_weighted_and_needs_a_second_of_samples() -> None:
-    from kenning.core.monitor import other_load_cores
+def _series(stamps: list[float], busy: list[float], own: list[float], window: tuple[float, float]):
     from kenning.core.resultparts import TimeSeries
 
-    def series(stamps: list[float], busy: list[float], own: list[float]) -> TimeSeries:
-        cores = [[b / 2, b / 2] for b in busy]
-        return TimeSeries(interval_s=0.2, timestamps=stamps, cpu_percent=cores,
-                          ram_used_bytes=[1] * len(stamps), ram_percent=[1.0] * len(stamps),
-                          gpu_available=False, process_cpu_percent=own)  # fmt: skip
+    cores = [[b / 2, b / 2] for b in busy]
+    return TimeSeries(
+        interval_s=0.5,
+        timestamps=stamps,
+        cpu_percent=cores,
+        ram_used_bytes=[1] * len(stamps),
+        ram_percent=[1.0] * len(stamps),
+        gpu_available=False,
+        process_cpu_percent=own,
+        other_processes=[
+            [["hog", 7, b - o]] if b > o else [] for b, o in zip(busy, own, strict=True)
+        ],
+        window_start_s=window[0],
+        window_end_s=window[1],
+    )
 
-    # 0.5 s at 1 other core, then 1.5 s at none: 0.25 cores on average
-    assert other_load_cores(series([0.5, 2.0], [200.0, 100.0], [100.0, 100.0])) == 0.25
-    assert other_load_cores(series([0.02], [200.0], [100.0])) is None  # 20 ms tells nothing
+
+def test_other_load_is_weighted_by_the_share_of_the_window_each_sample_covers() -> None:
+    from kenning.core.loadcheck import other_load
+
+    series = _series([0.5, 1.0, 1.5, 2.0], [200.0, 200.0, 100.0, 100.0], [100.0] * 4, (0.5, 2.0))
+    # the first sample lies before the window; then 0.5 s at 1 other core and 1 s at none
+    cores, named = other_load(series, 0.5, 2.0)
+    assert cores == pytest.approx(1 / 3)
+    assert named == ["hog (pid 7) 0.33"]
+
+
+def test_load_is_judged_only_inside_the_window_and_needs_a_second() -> None:
+    from kenning.core.loadcheck import check_window
+
+    # start-up (a framework import) used other cores before the window: not held against it
+    busy = [200.0, 200.0, 100.0, 100.0, 100.0]
+    found = check_window(_series([0.5, 1.0, 1.5, 2.0, 2.5], busy, [100.0] * 5, (1.0, 2.5)), 0.5)
+    assert not found.failed and found.other_cores == 0.0
+    short = check_window(_series([0.5, 1.0], [100.0, 100.0], [100.0] * 2, (0.6, 1.0)), 0.5)
+    assert any("the measured phase lasted 0.40 s, too short" in u for u in short.unverified)
+    unmarked = _series([0.5, 1.0], [100.0] * 2, [100.0] * 2, (0.0, 1.0))
+    unmarked.window_start_s = None  # a file from before the window was marked
+    [why] = check_window(unmarked, 0.5).unverified
+    assert why.startswith("load: the measured phase is not marked on the load series")

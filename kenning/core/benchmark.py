@@ -14,6 +14,7 @@ import itertools
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -86,18 +87,46 @@ def warm_up(dataset: Dataset, infer: InferFn, settings: MeasureSettings) -> Warm
     return WarmupRecord(count=count, seconds=round(time.perf_counter() - start, 6))
 
 
+class Phases(Protocol):
+    """What a session does when the measured phase begins and ends (a target marks it too)."""
+
+    def begin_measuring(self) -> None: ...
+
+    def end_measuring(self) -> None: ...
+
+
+def _earlier_seconds(results: Results) -> float:
+    """Seconds measured by the earlier parts of a resumed run."""
+    total = 0.0
+    for part in results.parts:
+        s = part.system
+        if s is not None and s.window_start_s is not None and s.window_end_s is not None:
+            total += s.window_end_s - s.window_start_s
+    return total
+
+
 def run_benchmark(
     dataset: Dataset,
     infer: InferFn,
     recorder: ResultsRecorder,
     settings: MeasureSettings | None = None,
     subset: Subset | None = None,
-    monitor_interval: float = 0.1,
+    monitor_interval: float = 0.2,
+    *,
+    phases: Phases | None = None,
+    monitor: SystemMonitor | None = None,
 ) -> Results:
-    """Warm up, then run ``infer`` until the run is long enough, recording every sample.
+    """Warm up, then run ``infer`` until the run is complete, recording every sample.
 
     Samples already in the recorder (a run being resumed) are kept; measuring continues at
-    the first sequence position they lack.
+    the first sequence position they lack. The load monitor's window (what the verdict
+    judges) is the measured phase alone: it begins after warm-up and ends with the last
+    call; ``phases`` marks the same on a target.
+
+    Parameters
+    ----------
+    monitor : SystemMonitor, optional
+        The load monitor (default: one sampling every ``monitor_interval`` seconds).
 
     Raises
     ------
@@ -106,20 +135,25 @@ def run_benchmark(
         and is marked ``partial`` (or ``failed`` when none completed).
     """
     settings = settings or MeasureSettings()
-    recorder.results.measure = settings
+    results = recorder.results
+    results.measure = settings
     subset = subset or settings.subset
     indices = dataset.subset_indices(subset)
-    recorder.results.dataset.subset, recorder.results.dataset.num_samples = subset, len(indices)
-    target = max(settings.min_samples, len(indices))
-    done = len(recorder.results.samples)
-    monitor = SystemMonitor(monitor_interval).start()
+    results.dataset.subset, results.dataset.num_samples = subset, len(indices)
+    need_samples, need_calls = settings.required(len(indices), dataset.batch_size)
+    done = len(results.samples)
+    earlier_s = _earlier_seconds(results)
+    monitor = (monitor or SystemMonitor(monitor_interval)).start()
     recorder.monitor = monitor
     index = -1
     try:
         with progress("warm-up", None):
-            recorder.results.warmup = warm_up(dataset, infer, settings)
+            results.warmup = warm_up(dataset, infer, settings)
+        monitor.begin_window()
+        if phases is not None:
+            phases.begin_measuring()
         begun = time.perf_counter()
-        with progress("inference", target) as advance:
+        with progress("inference", need_samples) as advance:
             advance(done)
             for seq, chunk, inputs, labels in _batches(dataset, indices, settings.seed, done):
                 index = chunk[0][1]
@@ -131,27 +165,41 @@ def run_benchmark(
                 regression = dataset.task == "regression"
                 for i, (_, sample) in enumerate(chunk):
                     recorder.capture(sample, outcome.outputs[i])
-                    recorder.add(SampleResult(
-                        index=sample, seq=seq + i,
-                        ground_truth=-1 if regression else int(labels[i]),
-                        predictions=[int(c) for c in top[i]],
-                        target=float(labels[i]) if regression else None,
-                        value=float(np.ravel(outcome.outputs[i])[0]) if regression else None,
-                        inference_s=outcome.inference_s, end_to_end_s=end_to_end,
-                        preprocess_s=outcome.preprocess_s, postprocess_s=outcome.postprocess_s,
-                        ok_interval_s=outcome.ok_interval_s,
-                        batch=seq // dataset.batch_size, timestamp_s=finished,
-                    ))  # fmt: skip
+                    recorder.add(
+                        SampleResult(
+                            index=sample,
+                            seq=seq + i,
+                            ground_truth=-1 if regression else int(labels[i]),
+                            predictions=[int(c) for c in top[i]],
+                            target=float(labels[i]) if regression else None,
+                            value=float(np.ravel(outcome.outputs[i])[0]) if regression else None,
+                            inference_s=outcome.inference_s,
+                            end_to_end_s=end_to_end,
+                            preprocess_s=outcome.preprocess_s,
+                            postprocess_s=outcome.postprocess_s,
+                            ok_interval_s=outcome.ok_interval_s,
+                            batch=seq // dataset.batch_size,
+                            timestamp_s=finished,
+                        )
+                    )
                 advance(len(chunk))
                 measured = seq + len(chunk)
-                if measured >= target and time.perf_counter() - begun >= settings.min_duration_s:
+                elapsed = earlier_s + time.perf_counter() - begun
+                if (
+                    measured >= need_samples
+                    and measured // dataset.batch_size >= need_calls
+                    and elapsed >= settings.min_duration_s
+                ):
                     break
+        _end(monitor, phases)
     except (Exception, KeyboardInterrupt) as exc:
-        monitor.stop()
-        kept = len(recorder.results.samples)
+        if monitor.series["window_start_s"] is not None:
+            monitor.end_window()  # the target's end is its last STATS: the link may be gone
+        kept = len(results.samples)
         where = f"on sample {index}" if index >= 0 else "during warm-up"
         reason = f"inference failed {where}: {exc}"
         recorder.finish("partial" if kept else "failed", reason)
+        monitor.stop()
         if isinstance(exc, KeyboardInterrupt):
             raise
         kept_text = (
@@ -160,5 +208,13 @@ def run_benchmark(
             else f"nothing measured; {recorder.path} left as it was"
         )
         raise BenchmarkError(f"{reason}; {kept_text}", index, kept) from exc
+    final = recorder.finish("complete")
     monitor.stop()
-    return recorder.finish("complete")
+    return final
+
+
+def _end(monitor: SystemMonitor, phases: Phases | None) -> None:
+    """Close the measured window here and on the target."""
+    monitor.end_window()
+    if phases is not None:
+        phases.end_measuring()

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 FIGURES: dict[str, str] = {
     "inference": "the runtime call alone, timed by the clock of the machine that runs it",
@@ -68,6 +68,7 @@ class FigureSummary(BaseModel):
     max: float
     confidence: float
     percentiles: list[Percentile]
+    batch_size: int = Field(1, description="samples per call: values are per runtime call")
 
     def percentile(self, q: float) -> Percentile | None:
         """The entry for percentile ``q`` (e.g. 50), if it was computed."""
@@ -132,8 +133,11 @@ def summarise(
     values: Sequence[float],
     percentiles: Sequence[float] = DEFAULT_PERCENTILES,
     confidence: float = DEFAULT_CONFIDENCE,
+    batch_size: int = 1,
 ) -> FigureSummary:
     """Summarise one figure: moments, extremes, and each percentile with its interval.
+
+    ``values`` holds one value per runtime call (of ``batch_size`` samples each).
 
     Raises
     ------
@@ -168,6 +172,7 @@ def summarise(
         max=float(arr[-1]),
         confidence=confidence,
         percentiles=entries,
+        batch_size=batch_size,
     )
 
 

@@ -1,22 +1,26 @@
-"""How a latency run is measured: warm-up, run length, sample order, percentiles.
+"""How a latency run is measured: warm-up, run length, sample order, percentiles, repeats.
 
-Every measuring scenario takes the same flags (:data:`MEASURE_ARGUMENTS`, also ``invoke
+Every measuring scenario takes the same flags (:func:`add_measure_arguments`, also ``invoke
 bench`` options and a scenario file's ``measure`` section). A run first warms up (inferences
 whose results are discarded, counted in the results), then loops over the data in a seeded
-order, as MLPerf LoadGen does, until it has at least ``min_samples`` samples, ran at least
-``min_duration_s`` seconds and went through every sample once.
+order, as MLPerf LoadGen does, until it is complete (:meth:`MeasureSettings.required`): at
+least ``min_samples`` samples, every sample once, enough runtime calls for each percentile's
+confidence interval (one call is one timing, whatever the batch size), and at least
+``min_duration_s`` seconds. ``repeats`` is how many such runs a benchmark makes of each
+deployment, each in a process of its own, so that comparisons can see run-to-run variation.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Iterator
 from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from kenning.core.figures import DEFAULT_CONFIDENCE, DEFAULT_PERCENTILES
+from kenning.core.figures import DEFAULT_CONFIDENCE, DEFAULT_PERCENTILES, samples_needed
 from kenning.utils.argtypes import checked, non_negative_float, non_negative_int, positive_int
 from kenning.utils.errors import ConfigurationError
 
@@ -27,7 +31,9 @@ class MeasureSettings(BaseModel):
     warmup: int = Field(10, ge=0, description="inferences run and discarded before measuring")
     warmup_s: float = Field(0.0, ge=0.0, description="... or at least this many seconds")
     min_samples: int = Field(1000, ge=1, description="measure at least this many samples")
-    min_duration_s: float = Field(0.0, ge=0.0, description="... for at least this long")
+    min_duration_s: float = Field(
+        1.0, ge=0.0, description="... for at least this long (the load check needs 1 s)"
+    )
     seed: int = Field(0, ge=0, description="seed of the sample order (each pass reshuffled)")
     percentiles: list[float] = Field(default_factory=lambda: list(DEFAULT_PERCENTILES))
     confidence: float = Field(DEFAULT_CONFIDENCE, gt=0.5, lt=1.0)
@@ -37,6 +43,9 @@ class MeasureSettings(BaseModel):
     subset: Literal["validation", "all"] = Field(
         "validation", description="the samples measured: the validation split, or every one"
     )
+    repeats: int = Field(
+        3, ge=1, le=100, description="runs of each deployment a benchmark makes (own processes)"
+    )
 
     @field_validator("percentiles")
     @classmethod
@@ -44,6 +53,17 @@ class MeasureSettings(BaseModel):
         if not value or any(not 0.0 < q < 100.0 for q in value):
             raise ValueError("percentiles must be between 0 and 100")
         return value
+
+    def required(self, distinct: int, batch_size: int) -> tuple[int, int]:
+        """The samples and runtime calls a complete run measures at least.
+
+        ``distinct`` is the number of samples in the measured subset: each is measured once
+        at least. The calls are enough for every percentile's interval at the confidence.
+        """
+        batch = max(1, batch_size)
+        floor = max(samples_needed(q, self.confidence) for q in self.percentiles)
+        calls = max(math.ceil(max(self.min_samples, distinct) / batch), floor)
+        return calls * batch, calls
 
     @classmethod
     def checked(cls, **values: object) -> MeasureSettings:
@@ -75,18 +95,31 @@ class MeasureSettings(BaseModel):
             confidence=args.confidence,
             max_other_load=args.max_other_load,
             subset=getattr(args, "subset", "validation"),
+            repeats=getattr(args, "repeats", 1),
         )
 
     def to_argv(self) -> list[str]:
-        """The flags that give these settings (for a step run in another process)."""
+        """The flags that give these settings to one run (``repeats`` is the caller's)."""
         return [
-            "--warmup", str(self.warmup), "--warmup-s", str(self.warmup_s),
-            "--min-samples", str(self.min_samples), "--min-duration", str(self.min_duration_s),
-            "--sample-seed", str(self.seed),
-            "--percentiles", *(f"{q:g}" for q in self.percentiles),
-            "--confidence", str(self.confidence), "--max-other-load", str(self.max_other_load),
-            "--subset", self.subset,
-        ]  # fmt: skip
+            "--warmup",
+            str(self.warmup),
+            "--warmup-s",
+            str(self.warmup_s),
+            "--min-samples",
+            str(self.min_samples),
+            "--min-duration",
+            str(self.min_duration_s),
+            "--sample-seed",
+            str(self.seed),
+            "--percentiles",
+            *(f"{q:g}" for q in self.percentiles),
+            "--confidence",
+            str(self.confidence),
+            "--max-other-load",
+            str(self.max_other_load),
+            "--subset",
+            self.subset,
+        ]
 
 
 #: the flag of each setting, for messages
@@ -131,14 +164,16 @@ def add_measure_arguments(parser: argparse.ArgumentParser) -> None:
         "--min-samples",
         type=positive_int,
         default=d.min_samples,
-        help=f"measure at least this many samples, looping over the data "
-        f"(default {d.min_samples}; p99 needs 662)",
+        help=f"measure at least this many samples, looping over the data (default "
+        f"{d.min_samples}); the run also makes the runtime calls its percentiles need "
+        "(p99: 662 at 99%% confidence)",
     )
     group.add_argument(
         "--min-duration",
         type=non_negative_float,
         default=d.min_duration_s,
-        help="... and for at least this many seconds",
+        help=f"... and for at least this many seconds (default {d.min_duration_s:g}; a "
+        "shorter run is too short to measure the load beside it: UNVERIFIED)",
     )
     group.add_argument(
         "--sample-seed", type=non_negative_int, default=d.seed, help="seed of the sample order"
@@ -157,9 +192,13 @@ def add_measure_arguments(parser: argparse.ArgumentParser) -> None:
         default=d.confidence,
         help="confidence of the percentile intervals (default 0.99)",
     )
-    group.add_argument("--max-other-load", type=non_negative_float, default=d.max_other_load,
-                       help="CPU load from other processes on the target, in cores, above "
-                       "which the run is INVALID (default 0.5)")  # fmt: skip
+    group.add_argument(
+        "--max-other-load",
+        type=non_negative_float,
+        default=d.max_other_load,
+        help="CPU load from other processes on the target, in cores, above "
+        "which the run is INVALID (default 0.5)",
+    )
 
 
 def sample_order(indices: np.ndarray, seed: int) -> Iterator[tuple[int, int]]:

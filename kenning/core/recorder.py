@@ -65,6 +65,8 @@ class ResultsRecorder:
     def refresh(self) -> None:
         """Bring what the run measures besides samples (load series) into the results."""
         if self.monitor is not None:
+            if self.results.status == "running":
+                self.monitor.extend_window()  # a run cut short keeps what it measured so far
             self.results.system = TimeSeries(**self.monitor.snapshot())
 
     def flush(self) -> None:

@@ -16,6 +16,8 @@ from typing import Any, Literal
 import psutil
 from pydantic import BaseModel, ConfigDict, Field
 
+from kenning.core.measure import WarmupRecord
+
 
 class FrameworkInfo(BaseModel):
     """A framework that took part, and in which role."""
@@ -98,6 +100,33 @@ class TimeSeries(BaseModel):
     throttle_count: int | None = Field(
         None, description="thermal throttling events during the run; None where unavailable"
     )
+    throttle_counts: list[int | None] | None = Field(
+        None, description="per sample, the kernel's throttling count so far (None: not counted)"
+    )
+    cpu_freq_source: str | None = Field(
+        None, description="where the clock was read: cpufreq (/sys) or cpuinfo (/proc)"
+    )
+    other_processes: list[list[list[Any]]] | None = Field(
+        None, description="per sample, the busiest other processes: [name, pid, CPU percent]"
+    )
+    sampler: str = Field("thread", description="process: sampled by a process of its own")
+    window_start_s: float | None = Field(
+        None, description="the measured phase (after warm-up) on this series' clock: start"
+    )
+    window_end_s: float | None = Field(None, description="... and end (so far, while running)")
+    monitor_error: str | None = Field(None, description="why the sampler stopped early")
+
+
+class RunPart(BaseModel):
+    """An earlier part of a resumed run: its samples, warm-up and the load beside it."""
+
+    samples: int = Field(description="samples this part measured (kept on resume)")
+    created: str
+    status: str
+    error: str | None = None
+    warmup: WarmupRecord | None = None
+    system: TimeSeries | None = None
+    target_system: TimeSeries | None = None
 
 
 class ModelInfo(BaseModel):

@@ -32,6 +32,7 @@ from kenning.core.resultparts import (
     FrameworkInfo,
     HostInfo,
     ModelInfo,
+    RunPart,
     SampleResult,
     TimeSeries,
     upgrade_sample,
@@ -45,6 +46,7 @@ __all__ = [
     "HostInfo",
     "ModelInfo",
     "Results",
+    "RunPart",
     "SampleResult",
     "TimeSeries",
     "load_results",
@@ -88,6 +90,9 @@ class Results(BaseModel):
     regression: RegressionMetrics | None = None
     figures: dict[str, FigureSummary] = {}
     verdict: RunVerdict | None = None
+    parts: list[RunPart] = Field(
+        [], description="a resumed run: the earlier parts' warm-up and load (judged each)"
+    )
     outputs_file: str | None = Field(
         None, description="beside this file: each distinct sample's outputs (.npz)"
     )
@@ -102,9 +107,17 @@ class Results(BaseModel):
         return list(first.values())
 
     def figure_values(self, name: str = PRIMARY) -> list[float]:
-        """Every measured value of figure ``name``, in run order."""
-        values = (s.figure(name) for s in self.samples)
-        return [v for v in values if v is not None]
+        """The value of figure ``name`` for each runtime call, in run order.
+
+        One call is one timing: the samples of a batch share their call's durations, so they
+        count once (per-sample durations are derived, divided by the batch size).
+        """
+        calls: dict[int, float] = {}
+        for sample in sorted(self.samples, key=lambda s: s.seq):
+            value = sample.figure(name)
+            if value is not None:
+                calls.setdefault(sample.batch, value)
+        return list(calls.values())
 
     @property
     def primary(self) -> FigureSummary | None:
@@ -139,7 +152,11 @@ class Results(BaseModel):
             values = self.figure_values(name)
             if values:
                 self.figures[name] = summarise(
-                    name, values, settings.percentiles, settings.confidence
+                    name,
+                    values,
+                    settings.percentiles,
+                    settings.confidence,
+                    batch_size=self.dataset.batch_size,
                 )
         self.verdict = judge(self)
 

@@ -9,7 +9,11 @@ from kenning.core.results import Results
 
 
 def summary_line(results: Results, path: Path) -> str:
-    """One line for the terminal: the verdict first, then quality and the inference figure."""
+    """One line for the terminal: the verdict first, then quality and the inference figure.
+
+    Percentiles are per runtime call; with a batch of N the per-sample median is derived
+    (divided by N) and labelled so.
+    """
     figure = results.primary
     verdict = results.verdict.line() if results.verdict is not None else "no verdict"
     if figure is None:
@@ -24,7 +28,12 @@ def summary_line(results: Results, path: Path) -> str:
         quality = f"MAE {results.regression.mae:.4g}, RMSE {results.regression.rmse:.4g}"
     else:
         quality = "no labels"
+    batch = figure.batch_size
+    calls = f"{figure.count} calls" if batch == 1 else f"{figure.count} calls of {batch}"
+    derived = (
+        f" (per sample, derived: p50 {figure.median / batch * 1e3:.3f} ms)" if batch > 1 else ""
+    )
     return (
-        f"{verdict}: {figure.count} samples ({distinct} distinct{warm}), {quality}, "
-        f"{PRIMARY} {' '.join(parts)} -> {path}"
+        f"{verdict}: {len(results.samples)} samples in {calls} ({distinct} distinct{warm}), "
+        f"{quality}, {PRIMARY} {' '.join(parts)}{derived} -> {path}"
     )

@@ -1,53 +1,129 @@
-"""Whether a run's figures can be trusted: VALID or INVALID, with every reason.
+"""Whether a run's figures can be trusted: VALID, INVALID or UNVERIFIED, saying why.
 
-A run is INVALID when any of these holds (each becomes one reason):
+A verdict may say only what was checked. It is
 
-* a reported percentile has fewer samples than it needs at the chosen confidence
-  (:func:`kenning.core.figures.samples_needed`);
-* it did no warm-up, so the cold first inferences count;
-* the load monitor on the machine that ran the model has gaps (no sample for more than three
-  intervals) or recorded nothing;
-* other processes there used more CPU during the run than ``--max-other-load`` cores (the
-  measuring processes, and on a local board the host's tester, do not count);
-* the CPU frequency of a core changed by more than 10 % during the run, or the kernel
-  counted thermal throttling events.
+* **VALID** when every check ran and passed;
+* **INVALID** when a check failed (every failed check is a reason);
+* **UNVERIFIED** when no check failed but one could not run (each named).
 
-Where a machine cannot tell (no frequency or throttling counters, as in most containers),
-the verdict notes it as unavailable instead of guessing.
+The checks, over the run's measured phase (after warm-up, with the model loaded):
+
+* the run is complete: it reached the samples, calls and seconds it asked for
+  (:meth:`kenning.core.measure.MeasureSettings.required`); a run that stopped early is INVALID;
+* every reported percentile has the calls it needs at the chosen confidence
+  (:func:`kenning.core.figures.samples_needed`; one runtime call is one timing, whatever the
+  batch size);
+* it warmed up, so the cold first inferences do not count;
+* on the machine that ran the model (the target's series for a protocol run): the load
+  monitor has no gap, other processes stayed under ``--max-other-load`` cores, no core's
+  clock changed by more than 10 % and the kernel counted no throttling
+  (:func:`kenning.core.loadcheck.check_window`).
+
+A resumed run is judged part by part: each part needs its own warm-up and clean machine.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, computed_field, model_validator
 
 from kenning.core.figures import PRIMARY
-from kenning.core.measure import MeasureSettings
-from kenning.core.monitor import MIN_LOAD_SPAN_S, other_load_cores
+from kenning.core.loadcheck import Findings, check_window
+from kenning.core.measure import MeasureSettings, WarmupRecord
 from kenning.core.resultparts import TimeSeries
 
-#: relative change of a core's frequency that makes a run INVALID
-FREQUENCY_TOLERANCE = 0.10
-#: a gap longer than this many monitor intervals is a gap
-GAP_INTERVALS = 3.0
+State = Literal["VALID", "INVALID", "UNVERIFIED"]
+STATES: tuple[State, ...] = ("VALID", "INVALID", "UNVERIFIED")
 
 
 class RunVerdict(BaseModel):
-    """VALID or INVALID, why, and what could not be checked."""
+    """The state, every failed check, every check that could not run, and what passed."""
 
-    valid: bool
+    state: State
     reasons: list[str] = []
+    unverified: list[str] = []
+    checks: list[str] = []
     notes: list[str] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy(cls, data: Any) -> Any:
+        """Files from before the third state hold only ``valid``."""
+        if isinstance(data, dict) and "state" not in data and "valid" in data:
+            data = dict(data, state="VALID" if data["valid"] else "INVALID")
+        return data
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def valid(self) -> bool:
+        """True only for VALID."""
+        return self.state == "VALID"
 
     @property
     def word(self) -> str:
-        """``VALID`` or ``INVALID``."""
-        return "VALID" if self.valid else "INVALID"
+        """``VALID``, ``INVALID`` or ``UNVERIFIED``."""
+        return self.state
 
     def line(self) -> str:
-        """``VALID`` or ``INVALID (reason; reason)``."""
-        return self.word if self.valid else f"INVALID ({'; '.join(self.reasons)})"
+        """``VALID``, ``INVALID (reason; reason)`` or ``UNVERIFIED (what could not run)``."""
+        if self.state == "VALID":
+            return "VALID"
+        parts = list(self.reasons)
+        if self.unverified:
+            unchecked = "; ".join(self.unverified)
+            parts.append(f"not checked: {unchecked}" if self.reasons else unchecked)
+        return f"{self.state} ({'; '.join(parts)})"
+
+    @classmethod
+    def of(cls, found: Findings) -> RunVerdict:
+        """The verdict that the findings make."""
+        state: State = "INVALID" if found.failed else "UNVERIFIED" if found.unverified else "VALID"
+        return cls(
+            state=state,
+            reasons=found.failed,
+            unverified=found.unverified,
+            checks=found.passed,
+            notes=found.notes,
+        )
+
+
+def _window_seconds(series: TimeSeries | None) -> float | None:
+    if series is None or series.window_start_s is None or series.window_end_s is None:
+        return None
+    return series.window_end_s - series.window_start_s
+
+
+def _completeness(results: Any, settings: MeasureSettings, calls: int, found: Findings) -> None:
+    need_samples, need_calls = settings.required(
+        results.dataset.num_samples, results.dataset.batch_size
+    )
+    samples = len(results.samples)
+    if results.status != "complete" or samples < need_samples or calls < need_calls:
+        why = f" ({results.status}: {results.error})" if results.error else ""
+        found.failed.append(
+            f"incomplete: stopped at {samples:,} of {need_samples:,} samples "
+            f"({calls:,} of {need_calls:,} calls){why}"
+        )
+    else:
+        found.passed.append(f"complete: {samples:,} samples in {calls:,} calls")
+    parts = [*results.parts, results]
+    seconds = [_window_seconds(p.system) for p in parts]
+    if any(s is None for s in seconds):
+        found.unverified.append("run length: the measured phase's duration was not recorded")
+        return
+    total = sum(s for s in seconds if s is not None)
+    if total + 1e-6 < settings.min_duration_s:
+        found.failed.append(
+            f"too short: measured {total:.2f} s of the {settings.min_duration_s:g}"
+            " s asked (--min-duration)"
+        )
+    else:
+        found.passed.append(f"measured for {total:.2f} s")
+
+
+def _warmed_up(warmup: WarmupRecord | None) -> bool:
+    return warmup is not None and warmup.count > 0  # at least one call run and discarded
 
 
 def judge(results: Any) -> RunVerdict:
@@ -57,66 +133,30 @@ def judge(results: Any) -> RunVerdict:
     so that this module does not import the one that imports it).
     """
     settings = results.measure or MeasureSettings()
-    reasons: list[str] = []
-    notes: list[str] = []
     figure = results.figures.get(PRIMARY)
+    found = Findings()
     if figure is None:
-        return RunVerdict(valid=False, reasons=["no sample was measured"])
+        return RunVerdict(state="INVALID", reasons=["no inference was measured"])
+    _completeness(results, settings, figure.count, found)
     for q in settings.percentiles:
         entry = figure.percentile(q)
-        if entry is not None and figure.count < entry.needed:
-            reasons.append(
-                f"p{q:g} needs {entry.needed} samples at {figure.confidence:.0%} confidence, "
+        if entry is None:
+            continue
+        if figure.count < entry.needed:
+            found.failed.append(
+                f"p{q:g} needs {entry.needed} calls at {figure.confidence:.0%} confidence, "
                 f"{figure.count} measured (raise --min-samples)"
             )
-    if results.warmup is None or (results.warmup.count == 0 and results.warmup.seconds == 0):
-        reasons.append("no warm-up: the cold first inferences count (--warmup)")
-    # the load where the model ran: the target's for a protocol run, else this host's
-    remote = any(s.ok_interval_s is not None for s in results.samples)
-    series = results.target_system if remote else results.system
-    reasons.extend(_monitor_reasons(series))
-    other = other_load_cores(series)
-    if other is None:
-        notes.append(f"other load: not measured (the load samples cover less than "
-                     f"{MIN_LOAD_SPAN_S:g} s)")  # fmt: skip
-    elif other > settings.max_other_load:
-        reasons.append(
-            f"other processes used {other:.2f} cores while the model ran "
-            f"(tolerated {settings.max_other_load:g}, --max-other-load)"
-        )
-    reasons_cpu, notes_cpu = _cpu_state(series)
-    return RunVerdict(
-        valid=not (reasons or reasons_cpu), reasons=reasons + reasons_cpu, notes=notes + notes_cpu
+    remote = any(f.role == "protocol" for f in results.frameworks) or any(
+        s.ok_interval_s is not None for s in results.samples[:1]
     )
-
-
-def _monitor_reasons(series: TimeSeries | None) -> list[str]:
-    if series is None or not series.timestamps:
-        return ["no load samples were recorded where the model ran"]
-    limit = GAP_INTERVALS * series.interval_s
-    for before, after in zip(series.timestamps, series.timestamps[1:], strict=False):
-        if after - before > limit:
-            return [f"load monitor gap of {after - before:.2f} s at {before:.1f} s "
-                    f"(interval {series.interval_s:g} s)"]  # fmt: skip
-    return []
-
-
-def _cpu_state(series: TimeSeries | None) -> tuple[list[str], list[str]]:
-    reasons: list[str] = []
-    notes: list[str] = []
-    if series is None or not series.cpu_freq_mhz:
-        notes.append("CPU frequency: unavailable on this machine")
-    else:
-        cores = len(series.cpu_freq_mhz[0])
-        for core in range(cores):
-            values = [row[core] for row in series.cpu_freq_mhz if len(row) > core]
-            low, high = min(values), max(values)
-            if high > 0 and (high - low) / high > FREQUENCY_TOLERANCE:
-                reasons.append(f"CPU frequency of core {core} changed: {high:.0f} -> "
-                               f"{low:.0f} MHz during the run")  # fmt: skip
-                break
-    if series is None or series.throttle_count is None:
-        notes.append("thermal throttling: unavailable on this machine")
-    elif series.throttle_count > 0:
-        reasons.append(f"thermal throttling: {series.throttle_count} events during the run")
-    return reasons, notes
+    parts = [*results.parts, results]
+    for number, part in enumerate(parts, 1):
+        prefix = f"part {number} of {len(parts)}: " if len(parts) > 1 else ""
+        if _warmed_up(part.warmup):
+            found.passed.append(f"{prefix}warmed up ({part.warmup.count} calls)")
+        else:
+            found.failed.append(f"{prefix}no warm-up: the cold first inferences count (--warmup)")
+        series = part.target_system if remote else part.system
+        found.extend(check_window(series, settings.max_other_load), prefix)
+    return RunVerdict.of(found)

@@ -1,11 +1,14 @@
 """Several runs side by side: a table, latency against accuracy with its Pareto front, bars.
 
 Runs are keyed ``R1``, ``R2``, ... in the order given and labelled from their
-own metadata (:func:`kenning.reports.metadata.labels`). The Pareto front is,
+own metadata (:func:`kenning.reports.metadata.labels`); a run's repeats (the files its
+``provenance["repeats"]`` names) come with it. The Pareto front is,
 per model (fronts never mix models), the set of runs that no other run of that model
 beats on both latency (p50, lower is better) and accuracy (higher is better). Each run's
 output agreement with its model's reference run is a column; one below its tolerance is
-flagged ``DISAGREES``.
+flagged ``DISAGREES``. "Against the fastest" compares the sets of repeated runs
+(:func:`kenning.core.runset.compare_sets`) and makes no claim unless every run on both
+sides is VALID and each side has enough runs.
 """
 
 from __future__ import annotations
@@ -16,12 +19,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from kenning.core.abtest import compare_medians
 from kenning.core.figures import FIGURES, PRIMARY
 from kenning.core.results import Results
+from kenning.core.runset import compare_sets, run_set
 from kenning.reports import metadata, plots
 from kenning.reports.document import Figure, Table, fixed
 from kenning.reports.stats import MS, evaluated
+from kenning.utils.errors import ResultsError
 
 KIB = 1024.0
 
@@ -44,6 +48,7 @@ class Entry:
     agreement: str = "-"
     model_key: str = ""
     mae: float | None = None
+    runs: tuple[Results, ...] = ()
 
 
 def entries(runs: Sequence[tuple[Path, Results]]) -> list[Entry]:
@@ -52,6 +57,7 @@ def entries(runs: Sequence[tuple[Path, Results]]) -> list[Entry]:
     out = []
     for i, ((source, results), label) in enumerate(zip(runs, names, strict=True)):
         done = evaluated(results)
+        repeats = _repeats(source, done)
         m, lat = done.metrics, done.primary  # every run compared by the same figure
         p99 = lat.percentile(99.0) if lat else None
         size = results.model.size_bytes
@@ -67,13 +73,33 @@ def entries(runs: Sequence[tuple[Path, Results]]) -> list[Entry]:
                 p50_ms=lat.median * MS if lat else None,
                 p99_ms=p99.value * MS if p99 else None,
                 size_kib=size / KIB if size is not None else None,
-                verdict=done.verdict.word if done.verdict else "-",
+                verdict=verdict_text(repeats),
                 agreement=_agreement(results),
                 mae=results.regression.mae if results.regression else None,
                 model_key=str(results.provenance.get("model") or metadata.model_name(results)),
+                runs=tuple(repeats),
             )
         )
     return out
+
+
+def _repeats(source: Path, first: Results) -> list[Results]:
+    """The run and its repeats, each evaluated (only the run, when a repeat cannot be read)."""
+    try:
+        return [first, *(evaluated(r) for _, r in run_set(source, first)[1:])]
+    except ResultsError:
+        return [first]
+
+
+def verdict_text(runs: Sequence[Results]) -> str:
+    """``VALID``, ``VALID (3 runs)``, or the first run that is not VALID with its reasons."""
+    for number, run in enumerate(runs, 1):
+        if run.verdict is None:
+            return "-"
+        if run.verdict.state != "VALID":
+            which = f" (run {number} of {len(runs)})" if len(runs) > 1 else ""
+            return f"{run.verdict.line()}{which}"
+    return "VALID" + (f" ({len(runs)} runs)" if len(runs) > 1 else "")
 
 
 def _agreement(results: Results) -> str:
@@ -90,23 +116,24 @@ def model_fronts(runs: Sequence[Entry]) -> list[int]:
     front: list[int] = []
     for model in dict.fromkeys(e.model_key for e in runs):
         members = [i for i, e in enumerate(runs) if e.model_key == model]
-        chosen = pareto_front([runs[i].p50_ms or 0.0 for i in members],
-                              [runs[i].accuracy or 0.0 for i in members])  # fmt: skip
+        chosen = pareto_front(
+            [runs[i].p50_ms or 0.0 for i in members], [runs[i].accuracy or 0.0 for i in members]
+        )
         front += [members[i] for i in chosen]
     return sorted(front)
 
 
 def against_fastest(runs: Sequence[Entry]) -> dict[str, str]:
-    """For each run, whether its latency differs from the fastest run's beyond noise."""
-    timed = [(e, e.results.figure_values(PRIMARY)) for e in runs if e.p50_ms is not None]
-    timed = [(e, v) for e, v in timed if v]
+    """For each entry, whether its latency differs from the fastest's beyond run-to-run noise."""
+    timed = [e for e in runs if e.p50_ms is not None and e.runs]
     if len(timed) < 2:
         return {}
-    fastest, base = min(timed, key=lambda item: float(sorted(item[1])[len(item[1]) // 2]))
+    fastest = min(timed, key=lambda e: e.p50_ms or 0.0)
     out = {fastest.key: "fastest"}
-    for entry, values in timed:
+    for entry in timed:
         if entry is not fastest:
-            out[entry.key] = compare_medians(base, values).describe()
+            ratio = compare_sets(fastest.runs, entry.runs, (fastest.key, entry.key))
+            out[entry.key] = ratio.describe()
     return out
 
 

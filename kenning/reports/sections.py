@@ -114,16 +114,25 @@ def _figures_table(results: Results, caption: str) -> Table | None:
     if not results.figures:
         return None
     confidence = next(iter(results.figures.values())).confidence
-    table = Table(f"{caption}Figures (ms; [{confidence:.0%} confidence interval])",
-                  ["Figure", "Samples", "p50", "p90", "p99", "Max", "What it times"],
-                  numbers_right=False)  # fmt: skip
+    batch = results.dataset.batch_size
+    per = "ms per call" if batch == 1 else f"ms per call of {batch} samples"
+    table = Table(
+        f"{caption}Figures ({per}; [{confidence:.0%} confidence interval])",
+        ["Figure", "Calls", "p50", "p90", "p99", "Max", "What it times"],
+        numbers_right=False,
+    )
     for name, summary in results.figures.items():
         cells = []
         for q in (50.0, 90.0, 99.0):
             entry = summary.percentile(q)
             cells.append(_interval(entry) if entry is not None else "-")
-        table.add(FIGURE_TITLES[name], summary.count, *cells, fixed(summary.max * MS, 3),
-                  summary.definition)  # fmt: skip
+        table.add(
+            FIGURE_TITLES[name],
+            summary.count,
+            *cells,
+            fixed(summary.max * MS, 3),
+            summary.definition,
+        )
     return table
 
 
@@ -146,7 +155,7 @@ def performance_section(results: Results, caption: str = "", stem: str = "") -> 
         figures.append(
             Figure(
                 f"{stem}_inference_time",
-                "Inference time of each sample, in run order",
+                "Inference time of each runtime call, in run order",
                 lambda: plots.series_plot(timing, "Inference time"),
             )
         )
@@ -155,6 +164,8 @@ def performance_section(results: Results, caption: str = "", stem: str = "") -> 
     context: dict[str, Any] = {
         "verdict": verdict.word if verdict else None,
         "reasons": verdict.reasons if verdict else [],
+        "unverified": verdict.unverified if verdict else [],
+        "checks": verdict.checks if verdict else [],
         "notes": verdict.notes if verdict else [],
         "figures_table": _figures_table(results, caption),
         "stats": _stats_table(f"{caption}Performance statistics", rows) if rows else None,

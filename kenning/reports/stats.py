@@ -108,23 +108,25 @@ def quality(results: Results) -> ClassificationMetrics | None:
 
 
 def figure_series(results: Results, name: str = PRIMARY) -> Series | None:
-    """Figure ``name`` of each sample, in run order, in milliseconds (None if not measured)."""
-    points = [(i + 1, s.figure(name)) for i, s in enumerate(results.samples)]
-    kept = [(x, v) for x, v in points if v is not None]
-    if not kept:
+    """Figure ``name`` of each runtime call, in run order, in milliseconds (None if not measured).
+
+    The samples of a batch share their call's durations: each call is one point.
+    """
+    values = results.figure_values(name)
+    if not values:
         return None
     return Series(
         name,
         FIGURE_TITLES[name],
         "ms",
-        np.array([x for x, _ in kept]),
-        "sample (run order)",
-        np.array([v for _, v in kept], dtype=np.float64) * MS,
+        np.arange(1, len(values) + 1),
+        "runtime call (run order)",
+        np.asarray(values, dtype=np.float64) * MS,
     )
 
 
 def inference_time(results: Results) -> Series | None:
-    """The ``inference`` figure of each sample (the runtime call alone), in run order."""
+    """The ``inference`` figure of each call (the runtime call alone), in run order."""
     return figure_series(results, PRIMARY)
 
 
@@ -133,8 +135,13 @@ def on_target(results: Results) -> OnTarget | None:
     timed = [s for s in results.samples if s.ok_interval_s is not None and s.end_to_end_s]
     if not timed:
         return None
-    x = np.array([i + 1 for i, s in enumerate(results.samples)
-                  if s.ok_interval_s is not None and s.end_to_end_s])  # fmt: skip
+    x = np.array(
+        [
+            i + 1
+            for i, s in enumerate(results.samples)
+            if s.ok_interval_s is not None and s.end_to_end_s
+        ]
+    )
     host = np.array([s.end_to_end_s for s in timed], dtype=np.float64) * MS
     target = np.array([s.inference_s for s in timed], dtype=np.float64) * MS
     label = "sample (run order)"

@@ -120,7 +120,7 @@ class NetworkProtocol(FramedProtocol):
     def peer_process(self) -> int | None:
         if self.sock is None:
             return None
-        from kenning.core.monitor import peer_pid
+        from kenning.runtimeprotocols.peers import peer_pid
 
         try:
             local, peer = self.sock.getsockname(), self.sock.getpeername()

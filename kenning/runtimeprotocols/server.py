@@ -126,6 +126,9 @@ class InferenceServer:
         """
         if initialize:
             self.protocol.initialize_server()
+        # one sampler for the server's life, a new series per host: a host's connect does
+        # not wait for a process to start
+        monitor = self.monitor = SystemMonitor(self.monitor_interval).start()
         try:
             while not self.stop_event.is_set():
                 if max_clients is not None and self.clients_served >= max_clients:
@@ -136,6 +139,7 @@ class InferenceServer:
                     continue
                 self.serve_client(peer)
         finally:
+            monitor.stop()
             self.protocol.close()
 
     def serve_client(self, peer: str) -> None:
@@ -149,7 +153,8 @@ class InferenceServer:
             self.gate.start(protocol, self.handshake_timeout)
         self.inference_times, self._stats_sent = [], 0
         related = protocol.peer_process()
-        self.monitor = SystemMonitor(self.monitor_interval, [related] if related else []).start()
+        if self.monitor is not None:
+            self.monitor.restart([related] if related else [])
         since = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         reason = "host disconnected"
         try:
@@ -163,8 +168,6 @@ class InferenceServer:
         except ProtocolError as exc:  # a timeout, a broken transport
             reason = f"dropped: {exc}"
         finally:
-            self.monitor.stop()
-            self.monitor = None
             protocol.reader.deadline = None
             protocol.disconnect()
         log.info("%s: %s", peer, reason)
@@ -280,11 +283,9 @@ class InferenceServer:
         )
 
     def statistics(self) -> dict[str, Any]:
-        """What happened since the previous STATS: inference times and new system samples.
+        """Inference times and new load samples since the previous STATS (docs/protocol.md).
 
-        ``system`` (timestamps in seconds since the host connected, CPU percent per
-        core, RAM used in bytes and percent) is left out when the monitor took
-        no sample since the previous request.
+        ``clock_s`` (the load series' clock now) lets the host mark its measured phase.
         """
         times, self.inference_times = self.inference_times, []
         stats: dict[str, Any] = {
@@ -292,6 +293,7 @@ class InferenceServer:
             "peak_rss_bytes": peak_rss_bytes(),
         }
         if self.monitor is not None:
+            stats["clock_s"] = self.monitor.now()
             system, self._stats_sent = self.monitor.samples_since(self._stats_sent)
             if system is not None:
                 stats["system"] = system

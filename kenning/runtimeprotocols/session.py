@@ -37,12 +37,18 @@ def file_sha256(path: Path) -> str:
 
 
 class TargetStatistics:
-    """What the target reported through STATS, accumulated over the session."""
+    """What the target reported through STATS, accumulated over the session.
+
+    The measured window on the target's clock is marked here, by the host: it begins at the
+    ``clock_s`` of the STATS reply that :meth:`begin_window` is given and ends at that of
+    the latest reply since (a server too old to send ``clock_s`` leaves it unmarked).
+    """
 
     def __init__(self) -> None:
         self.inference_times: list[float] = []
         self.series: dict[str, Any] = {}
         self.peak_rss_bytes: int | None = None
+        self.window: list[float | None] = [None, None]
 
     def add(self, stats: dict[str, Any]) -> None:
         """Append one STATS reply (which holds what happened since the previous one)."""
@@ -53,13 +59,31 @@ class TargetStatistics:
                 self.series.setdefault(name, []).extend(value)
             else:
                 self.series[name] = value
+        clock = stats.get("clock_s")
+        if self.window[0] is not None and isinstance(clock, int | float):
+            self.window[1] = float(clock)
+
+    def begin_window(self, stats: dict[str, Any]) -> None:
+        """The measured phase begins at this reply's clock."""
+        clock = stats.get("clock_s")
+        self.window = (
+            [float(clock), float(clock)] if isinstance(clock, int | float) else [None] * 2
+        )
+
+    def covered(self) -> bool:
+        """Whether the target's samples reach the end of the window (or nothing is marked)."""
+        stamps = self.series.get("timestamps") or []
+        end = self.window[1]
+        return end is None or (bool(stamps) and stamps[-1] >= end)
 
     def time_series(self) -> TimeSeries | None:
         """The target's load series so far, or ``None`` before the first sample."""
         if not self.series.get("timestamps"):
             return None
         fields = set(TimeSeries.model_fields)
-        return TimeSeries(**{k: v for k, v in self.series.items() if k in fields})
+        values = {k: v for k, v in self.series.items() if k in fields}
+        values["window_start_s"], values["window_end_s"] = self.window
+        return TimeSeries(**values)
 
 
 class RemoteSession:
@@ -126,9 +150,38 @@ class RemoteSession:
         scores = self.model.postprocess_outputs(outputs[0])
         t3 = time.perf_counter()
         self.target.add(self.client.download_statistics())
-        return Outcome(scores, inference_s=on_target, preprocess_s=t1 - t0,
-                       postprocess_s=t3 - t2, end_to_end_s=t3 - t0,
-                       ok_interval_s=interval)  # fmt: skip
+        return Outcome(
+            scores,
+            inference_s=on_target,
+            preprocess_s=t1 - t0,
+            postprocess_s=t3 - t2,
+            end_to_end_s=t3 - t0,
+            ok_interval_s=interval,
+        )
+
+    def begin_measuring(self) -> None:
+        """Mark the start of the measured phase on the target's clock (a STATS exchange)."""
+        stats = self.client.download_statistics()
+        self.target.add(stats)
+        self.target.begin_window(stats)
+
+    def end_measuring(self) -> None:
+        """Mark its end, then wait until the target's load samples cover it.
+
+        Raises
+        ------
+        ProtocolError
+            If a STATS exchange fails.
+        """
+        self.target.add(self.client.download_statistics())
+        interval = float(self.target.series.get("interval_s") or 0.2)
+        deadline = time.monotonic() + 3 * interval + 2.0
+        while not self.target.covered() and time.monotonic() < deadline:
+            time.sleep(interval / 4)
+            stats = self.client.download_statistics()
+            end = self.target.window[1]
+            self.target.add(stats)
+            self.target.window[1] = end  # these replies only bring the samples that cover it
 
     def measurements(self) -> dict[str, Any]:
         """What the target reported, for the results file's ``measurements``."""

@@ -36,6 +36,7 @@ from kenning.core.recorder import ResultsRecorder
 from kenning.core.results import (
     FrameworkInfo,
     Results,
+    RunPart,
     SampleResult,
     load_results,
     new_results,
@@ -83,6 +84,27 @@ class _Recorder(ResultsRecorder):
         super().refresh()
 
 
+def resumed_parts(output: Path, fresh: Results, batch_size: int) -> list[RunPart]:
+    """The parts of a run being resumed: ``output``'s earlier parts and its own last one.
+
+    Each keeps its warm-up and load series, so the verdict judges every part. Call after
+    :func:`resumed_samples`, which checks that ``output`` belongs to this run.
+    """
+    previous = load_results(output)
+    kept = len(resumed_samples(output, fresh, batch_size))
+    before = sum(part.samples for part in previous.parts)
+    last = RunPart(
+        samples=max(0, kept - before),
+        created=previous.created,
+        status=previous.status,
+        error=previous.error,
+        warmup=previous.warmup,
+        system=previous.system,
+        target_system=previous.target_system,
+    )
+    return [*previous.parts, last]
+
+
 def resumed_samples(output: Path, fresh: Results, batch_size: int) -> list[SampleResult]:
     """The samples of ``output`` a resumed run keeps: the measured sequence's unbroken start.
 
@@ -98,8 +120,12 @@ def resumed_samples(output: Path, fresh: Results, batch_size: int) -> list[Sampl
     if previous.scenario != "inference_tester":
         raise ConfigurationError(f"{output} was written by {previous.scenario}; cannot resume it")
     mine = (fresh.model.sha256, fresh.model.runtime, fresh.model.wrapper, fresh.dataset.cls)
-    theirs = (previous.model.sha256, previous.model.runtime, previous.model.wrapper,
-              previous.dataset.cls)  # fmt: skip
+    theirs = (
+        previous.model.sha256,
+        previous.model.runtime,
+        previous.model.wrapper,
+        previous.dataset.cls,
+    )
     if mine != theirs:
         raise ConfigurationError(
             f"{output} holds results of another run (model {previous.model.path}, SHA-256 "
@@ -155,11 +181,18 @@ def main(argv: Sequence[str]) -> int:
         kept = resumed_samples(output, results, dataset.batch_size) if args.resume else []
         if kept:
             results.samples.extend(kept)
+            results.parts = resumed_parts(output, results, dataset.batch_size)
             results.provenance["resumed"] = {"kept_samples": len(kept)}
             log.info("resuming %s: %d samples kept", output, len(kept))
         recorder = _Recorder(output, results)
         recorder.session = session if protocol is not None else None
-        final = run_benchmark(dataset, session.infer, recorder, settings)
+        final = run_benchmark(
+            dataset,
+            session.infer,
+            recorder,
+            settings,
+            phases=session if protocol is not None else None,
+        )
         final.measurements = {**collector.to_dict(), **session.measurements()}
         recorder.finish("complete")
     print(summary_line(final, output))
@@ -167,8 +200,10 @@ def main(argv: Sequence[str]) -> int:
 
 
 def _new_results(model: Any, dataset: Any, compiler: Any, session: Any, protocol: Any) -> Results:
-    frameworks = [FrameworkInfo(role="model", name=n, version=v)
-                  for n, v in [model.get_framework_and_version()]]  # fmt: skip
+    frameworks = [
+        FrameworkInfo(role="model", name=n, version=v)
+        for n, v in [model.get_framework_and_version()]
+    ]
     name, version = compiler.get_framework_and_version()
     frameworks.append(FrameworkInfo(role="compiler", name=name, version=version))
     runtime_name, runtime_version = session.runtime
@@ -176,9 +211,15 @@ def _new_results(model: Any, dataset: Any, compiler: Any, session: Any, protocol
     if protocol is not None:
         name, version = protocol.get_framework_and_version()
         frameworks.append(FrameworkInfo(role="protocol", name=name, version=version))
-    results = new_results("inference_tester", model, dataset, frameworks,
-                          compiler.compiled_model_path, compiler=compiler,
-                          runtime=runtime_name)  # fmt: skip
+    results = new_results(
+        "inference_tester",
+        model,
+        dataset,
+        frameworks,
+        compiler.compiled_model_path,
+        compiler=compiler,
+        runtime=runtime_name,
+    )
     results.model.sha256 = file_sha256(compiler.compiled_model_path)
     return results
 

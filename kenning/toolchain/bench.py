@@ -28,6 +28,7 @@ from kenning.toolchain.artifacts import Artifacts
 from kenning.toolchain.chains import SourceModel, artifact_suffix, dataset_argv, flags
 from kenning.toolchain.compile import Plan, plan, run_plan
 from kenning.toolchain.console import step_log
+from kenning.toolchain.repeats import is_complete, run_files, run_links
 from kenning.toolchain.scenario import Scenario
 from kenning.toolchain.steps import Step, paths, python
 from kenning.utils.errors import KenningError
@@ -68,8 +69,15 @@ def attach(
     write_atomically(results_path, results.dump())
 
 
-def tester_step(job: Job, name: str, compiled: Path, build: Path, out: Path,
-                endpoint: Endpoint, extra: Sequence[str] = ()) -> Step:  # fmt: skip
+def tester_step(
+    job: Job,
+    name: str,
+    compiled: Path,
+    build: Path,
+    out: Path,
+    endpoint: Endpoint,
+    extra: Sequence[str] = (),
+) -> Step:
     """The ``inference_tester`` step that benchmarks ``compiled`` on a server.
 
     The server's address and the run's secret file are parameters (``{host}``, ``{port}``,
@@ -79,18 +87,30 @@ def tester_step(job: Job, name: str, compiled: Path, build: Path, out: Path,
     source = model.path(build)
     dataset, *dataset_flags = dataset_argv(job.scenario, source)
     template = [
-        *python("kenning.scenarios.inference_tester", model.wrapper, "precompiled",
-                job.scenario.deployments[name].runtime.runtime, dataset, str(out)),
+        *python(
+            "kenning.scenarios.inference_tester",
+            model.wrapper,
+            "precompiled",
+            job.scenario.deployments[name].runtime.runtime,
+            dataset,
+            str(out),
+        ),
         *_protocol_template(endpoint),
-        "--model-path", str(source), "--compiled-model-path", str(compiled),
-        *flags(model.parameters), *dataset_flags, *extra,
-    ]  # fmt: skip
+        "--model-path",
+        str(source),
+        "--compiled-model-path",
+        str(compiled),
+        *flags(model.parameters),
+        *dataset_flags,
+        *extra,
+    ]
     parameters = endpoint.protocol_args()
     if endpoint.secret_file is not None:
         template += ["--secret-file", "{secret_file}"]
         parameters["secret_file"] = str(endpoint.secret_file)
-    return Step("benchmark", "", template, parameters,
-                inputs=paths(source, compiled), outputs=paths(out))  # fmt: skip
+    return Step(
+        "benchmark", "", template, parameters, inputs=paths(source, compiled), outputs=paths(out)
+    )
 
 
 def _protocol_template(endpoint: Endpoint) -> list[str]:
@@ -158,50 +178,78 @@ def bench_deployment(
     )
     runtime = job.scenario.deployments[name].runtime
     folder = build / "boards" / board.name / name
-    extra = ["--resume"] if resume and out.is_file() else []
-    extra += job.measure.to_argv()
-    failure: ExecutionError | None = None
     suffix = artifact_suffix(planned.format).lstrip(".")
     deadline = benchmark_deadline(job.measure)
-    tester_log = step_log(build, f"{name}-{board.name}-benchmark")
+    runs = run_files(out, job.measure.repeats)
+    done: dict[Path, ExecutionRecord] = {}
+    failure: tuple[Path, Path, ExecutionError] | None = None
     with board.serve(runtime.runtime, suffix, folder, flags(runtime.parameters)) as endpoint:
-        try:
-            record = tester_step(job, name, compiled, build, out, endpoint, extra).run(
-                LocalExecutor(), log=tester_log, timeout=deadline
+        for number, target in enumerate(runs, 1):
+            if resume and is_complete(target):
+                continue  # a finished run of an earlier attempt stays as it is
+            extra = ["--resume"] if resume and target.is_file() else []
+            extra += job.measure.to_argv()
+            tester_log = step_log(
+                build, f"{name}-{board.name}-benchmark" + (f"-{number}" if number > 1 else "")
             )
-        except ExecutionError as exc:  # raised once the board is stopped and its log fetched
-            failure = exc
+            try:
+                done[target] = tester_step(
+                    job, name, compiled, build, target, endpoint, extra
+                ).run(LocalExecutor(), log=tester_log, timeout=deadline)
+            except ExecutionError as exc:  # raised once the board is stopped, its log fetched
+                failure = (target, tester_log, exc)
+                break
     if failure is not None:
-        kept = _attach_partial(out, before, records, board, job, planned)
+        target, tester_log, error = failure
+        kept = _attach_partial(target, before, records, board, job, planned)
         server_log = folder / "server.log"
         tail = server_log.read_text(errors="replace").splitlines() if server_log.is_file() else []
-        why = failure.stderr_tail[-1] if failure.stderr_tail else f"exit {failure.exit_code}"
-        if isinstance(failure, ExecutionTimeoutError):
-            why = f"no exit status within {failure.timeout_s:g} s, stopped; see {tester_log}"
+        why = error.stderr_tail[-1] if error.stderr_tail else f"exit {error.exit_code}"
+        if isinstance(error, ExecutionTimeoutError):
+            why = f"no exit status within {error.timeout_s:g} s, stopped; see {tester_log}"
         raise BoardError(
-            board.name, f"benchmarking {name}",
-            f"inference_tester failed ({why}); {kept} completed samples kept in {out}; "
+            board.name,
+            f"benchmarking {name}",
+            f"inference_tester failed ({why}); {kept} completed samples kept in {target}; "
             "continue with `invoke bench --resume`",
             tail[-5:],
-        ) from failure  # fmt: skip
-    agreement = outputs_agreement(out, reference, job.scenario.agreement) if reference else None
-    if agreement is not None and not agreement.agrees:
-        log.warning(
-            "%s on %s: outputs DISAGREE with model %s's reference run: top-1 agreement %.3f "
-            "< %.2f (max abs error %.3g, %d samples)", name, board.name,
-            job.model_of(name).name, agreement.top1, agreement.tolerance,
-            agreement.max_abs_error, agreement.samples,
-        )  # fmt: skip
-    attach(out, {**(before or {}), **records, "benchmark": record},
-           _extra(board, job, planned), agreement)  # fmt: skip
+        ) from error
+    for number, target in enumerate(runs, 1):
+        if target not in done:
+            continue
+        agreement = (
+            outputs_agreement(target, reference, job.scenario.agreement) if reference else None
+        )
+        if agreement is not None and not agreement.agrees and number == 1:
+            log.warning(
+                "%s on %s: outputs DISAGREE with model %s's reference run: top-1 agreement %.3f "
+                "< %.2f (max abs error %.3g, %d samples)",
+                name,
+                board.name,
+                job.model_of(name).name,
+                agreement.top1,
+                agreement.tolerance,
+                agreement.max_abs_error,
+                agreement.samples,
+            )
+        attach(
+            target,
+            {**(before or {}), **records, "benchmark": done[target]},
+            {**_extra(board, job, planned), **run_links(runs, number)},
+            agreement,
+        )
     return out
 
 
 def benchmark_deadline(measure: MeasureSettings) -> float:
-    """Seconds the benchmark step may run: its run length, its inferences, a fixed part."""
-    inferences = measure.warmup + measure.min_samples
-    return (BENCHMARK_BASE_S + measure.warmup_s + measure.min_duration_s
-            + inferences * BENCHMARK_SAMPLE_S)  # fmt: skip
+    """Seconds one run of the benchmark step may take: its length, its inferences, a fixed part."""
+    inferences = measure.warmup + measure.required(0, 1)[1]
+    return (
+        BENCHMARK_BASE_S
+        + measure.warmup_s
+        + measure.min_duration_s
+        + inferences * BENCHMARK_SAMPLE_S
+    )
 
 
 def outputs_agreement(results: Path, reference: Path, tolerance: float) -> Agreement | None:
@@ -218,20 +266,29 @@ def outputs_agreement(results: Path, reference: Path, tolerance: float) -> Agree
 def _extra(board: Board, job: Job, planned: Plan) -> dict[str, Any]:
     deployment = job.scenario.deployments[planned.deployment]
     return {
-        "board": board.name, "artifact": planned.deployment,
-        "deployment": planned.deployment, "model": deployment.model,
+        "board": board.name,
+        "artifact": planned.deployment,
+        "deployment": planned.deployment,
+        "model": deployment.model,
         "scenario": job.scenario.name,
         "chain": [step.compiler for step in deployment.chain],
-        "server": {**board.describe(), "runtime": deployment.runtime.runtime,
-                   "runtime_args": flags(deployment.runtime.parameters),
-                   "model_suffix": artifact_suffix(planned.format).lstrip(".")},
-    }  # fmt: skip
+        "server": {
+            **board.describe(),
+            "runtime": deployment.runtime.runtime,
+            "runtime_args": flags(deployment.runtime.parameters),
+            "model_suffix": artifact_suffix(planned.format).lstrip("."),
+        },
+    }
 
 
 def _attach_partial(
-    out: Path, before: Mapping[str, ExecutionRecord] | None,
-    records: Mapping[str, ExecutionRecord], board: Board, job: Job, planned: Plan,
-) -> int:  # fmt: skip
+    out: Path,
+    before: Mapping[str, ExecutionRecord] | None,
+    records: Mapping[str, ExecutionRecord],
+    board: Board,
+    job: Job,
+    planned: Plan,
+) -> int:
     """Add provenance to a partial results file; return how many samples it keeps."""
     if not out.is_file():
         return 0

@@ -37,7 +37,8 @@ log = logging.getLogger("kenning.bench")
 MEASURE_KEYS = {"warmup": "warmup", "warmup-s": "warmup_s", "min-samples": "min_samples",
                 "min-duration": "min_duration_s", "sample-seed": "seed", "seed": "seed",
                 "percentiles": "percentiles", "confidence": "confidence",
-                "max-other-load": "max_other_load", "subset": "subset"}  # fmt: skip
+                "max-other-load": "max_other_load", "subset": "subset",
+                "repeats": "repeats"}  # fmt: skip
 
 
 def load_job(path: Path | str, measure: Mapping[str, Any] | None = None) -> Job:

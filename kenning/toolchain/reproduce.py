@@ -15,8 +15,11 @@ compared with the old:
   lock file that changed) and the verdict warns that no other machine can reproduce it;
   local steps compare the kenning commit (a difference is a warning: the code is this one);
 * accuracy and every prediction: equal (the runtimes are deterministic);
-* the inference figure's median: a bootstrap interval of the ratio says "within noise" or
-  "slower by X %"; outside a stated band (default ±50 %) it fails.
+* every run's verdict: latency is compared only between VALID runs;
+* the inference figure: the original's repeated runs (``invoke bench --repeats``, 3 by
+  default) against as many re-runs, with an interval from the variation between runs
+  (:func:`kenning.core.abtest.compare_runs`): "within noise" or "slower by X %"; outside a
+  stated band (default ±50 %) it fails; with fewer than 3 runs a side it is not judged.
 """
 
 from __future__ import annotations
@@ -28,12 +31,12 @@ from typing import Any
 
 from kenning.boards.base import Board
 from kenning.core.results import Results, load_results
+from kenning.core.runset import run_set
 from kenning.executors.base import ExecutionRecord, Executor
-from kenning.executors.errors import ImageNotFoundError
+from kenning.toolchain.rerunimage import published_image
 from kenning.toolchain.steps import STEP_DEADLINE_S, Step
 from kenning.toolchain.verdict import LATENCY_BAND, Check, Verdict, compare
 from kenning.utils.errors import ConfigurationError, KenningError, ResultsError
-from kenning.utils.provenance import git_commit
 
 
 def _executor_for(record: ExecutionRecord) -> Executor:
@@ -44,76 +47,6 @@ def _executor_for(record: ExecutionRecord) -> Executor:
     from kenning.executors.local import LocalExecutor
 
     return LocalExecutor()
-
-
-def environment_checks(name: str, record: ExecutionRecord, client: Any = None) -> list[Check]:
-    """Check that step ``name`` would run in the environment it ran in."""
-    if record.executor == "docker" and record.image:
-        from kenning.toolchain.imageinfo import image_differences
-
-        try:
-            changes = image_differences(record, client)
-        except ImageNotFoundError as exc:
-            return [Check(f"{name}: image", record.image, "not built", str(exc), ok=False)]
-        if changes:
-            return [
-                Check(f"{name}: image", _short(record.image_id), "rebuilt", f"differs: {c}",
-                      ok=False)
-                for c in changes
-            ]  # fmt: skip
-        return [Check(f"{name}: image {record.image}", _short(record.image_id),
-                      _short(record.image_id), "same image", ok=True)]  # fmt: skip
-    now = git_commit()
-    if record.git_commit == now:
-        dirty = (now or "").endswith("+dirty")
-        return [Check(f"{name}: kenning code", _short(now), _short(now),
-                      "same commit, with uncommitted changes" if dirty else "same commit",
-                      ok=True, warning=dirty)]  # fmt: skip
-    return [Check(f"{name}: kenning code", _short(record.git_commit), _short(now),
-                  "differs (local step: runs this code)", ok=True, warning=True)]  # fmt: skip
-
-
-def published_image(
-    name: str, record: ExecutionRecord, client: Any = None
-) -> tuple[str | None, list[Check]]:
-    """The image step ``name`` re-runs in, and the checks that say where it came from.
-
-    A step whose image was pushed re-runs in exactly that image, pulled by digest when this
-    machine does not have it. A step whose image was never pushed re-runs in the image now
-    built under the same name (``None`` here), checked by :func:`environment_checks`, with a
-    warning that no other machine can reproduce it.
-    """
-    from kenning.toolchain.registry import published_reference, pull_image
-
-    reference = None
-    if record.executor == "docker" and record.image:
-        reference = published_reference(record.repo_digests, record.environment or "")
-    if reference is None:
-        checks = environment_checks(name, record, client)
-        if record.executor == "docker":
-            checks.append(Check(
-                f"{name}: published", "never pushed", "-",
-                "the image was never pushed to a registry: only a machine that has it can "
-                "reproduce this (invoke images --push before the run)", ok=True, warning=True,
-            ))  # fmt: skip
-        return None, checks
-    try:
-        image_id, pulled = pull_image(reference, client=client)
-    except KenningError as exc:
-        return None, [Check(f"{name}: image", reference, "unavailable", str(exc), ok=False)]
-    how = f"pulled {reference}" if pulled else f"same image ({reference})"
-    if image_id == record.image_id:
-        return reference, [Check(f"{name}: image", _short(record.image_id), _short(image_id),
-                                 how, ok=True)]  # fmt: skip
-    # the record and its published image disagree: say what differs from the image built now
-    mismatch = Check(f"{name}: image", _short(record.image_id), _short(image_id),
-                     f"{how} has another image ID than the record", ok=False)  # fmt: skip
-    return reference, [mismatch, *environment_checks(name, record, client)]
-
-
-def _short(value: str | None) -> str:
-    text = (value or "none").removeprefix("sha256:")
-    return text[:12] + ("+dirty" if text.endswith("+dirty") else "")
 
 
 def _copy_inputs(step: Step, made: set[str], old: Path, new: Path) -> None:
@@ -206,8 +139,10 @@ def reproduce(
         If ``workspace`` holds files a reproduction did not make.
     """
     original = load_results(results)
-    steps = {k: ExecutionRecord.model_validate(v)
-             for k, v in (original.provenance.get("steps") or {}).items()}  # fmt: skip
+    steps = {
+        k: ExecutionRecord.model_validate(v)
+        for k, v in (original.provenance.get("steps") or {}).items()
+    }
     if not steps:
         raise ResultsError(
             f"{results} records no steps: only results of `invoke demo` or `invoke bench` "
@@ -234,14 +169,51 @@ def reproduce(
         try:
             _run_step(step, record, workspace, original, board_for, images[name])
         except KenningError as exc:
-            verdict.checks.append(Check(f"{name}: ran again", "exit 0", "failed", str(exc),
-                                        ok=False))  # fmt: skip
+            verdict.checks.append(
+                Check(f"{name}: ran again", "exit 0", "failed", str(exc), ok=False)
+            )
             return verdict
         verdict.checks.append(Check(f"{name}: ran again", "exit 0", "exit 0", "ran", ok=True))
-    produced = workspace / out_arg
-    verdict.reproduced = produced
-    verdict.checks.extend(compare(original, load_results(produced), latency_band))
+    produced = [workspace / out_arg]
+    originals = run_set(results, original)
+    for number, (path, repeat) in enumerate(originals[1:], 2):
+        try:
+            produced.append(
+                _run_repeat(path, repeat, workspace, original, board_for, images, made)
+            )
+        except KenningError as exc:
+            verdict.checks.append(
+                Check(f"run {number}: ran again", "exit 0", "failed", str(exc), ok=False)
+            )
+            return verdict
+    verdict.reproduced = produced[0]
+    verdict.checks.extend(
+        compare([r for _, r in originals], [load_results(p) for p in produced], latency_band)
+    )
     return verdict
+
+
+def _run_repeat(
+    path: Path,
+    repeat: Results,
+    workspace: Path,
+    original: Results,
+    board_for: Callable[[dict[str, Any]], Board] | None,
+    images: dict[str, str | None],
+    made: set[str],
+) -> Path:
+    """Run the benchmark step of one repeat of the original again; return its new results."""
+    records = {
+        k: ExecutionRecord.model_validate(v)
+        for k, v in (repeat.provenance.get("steps") or {}).items()
+    }
+    if "benchmark" not in records:
+        raise ResultsError(f"{path} records no benchmark step to run again")
+    record = records["benchmark"]
+    step = Step.from_record("benchmark", record)
+    _copy_inputs(step, made, Path(record.workdir), workspace)
+    _run_step(step, record, workspace, original, board_for, images.get("benchmark"))
+    return workspace / _results_output(record, path)
 
 
 def _inventory_board(server: dict[str, Any]) -> Board:

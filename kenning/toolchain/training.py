@@ -17,6 +17,7 @@ from kenning.executors.base import ExecutionRecord, Executor
 from kenning.toolchain.bench import Job, attach
 from kenning.toolchain.chains import SourceModel, dataset_argv, flags
 from kenning.toolchain.console import step_log
+from kenning.toolchain.repeats import is_complete, run_files, run_links
 from kenning.toolchain.steps import Step, paths, python
 from kenning.utils.errors import KenningError
 from kenning.utils.provenance import sha256_file
@@ -30,15 +31,28 @@ def train_models(executor: Executor, job: Job, build: Path) -> dict[str, Executi
             continue
         trained, logs = model.path(build), build / "logs" / model.name
         dataset, *dataset_flags = dataset_argv(job.scenario, trained)
-        settings = {"num-epochs": model.train.epochs, "batch-size": model.train.batch_size,
-                    "learning-rate": model.train.learning_rate}  # fmt: skip
+        settings = {
+            "num-epochs": model.train.epochs,
+            "batch-size": model.train.batch_size,
+            "learning-rate": model.train.learning_rate,
+        }
         records[model.name] = Step(
-            "train", model.image,
-            python("kenning.scenarios.model_training", model.wrapper, dataset,
-                   "--model-path", str(trained), "--logdir", str(logs),
-                   *flags(settings), *flags(model.parameters), *dataset_flags),
+            "train",
+            model.image,
+            python(
+                "kenning.scenarios.model_training",
+                model.wrapper,
+                dataset,
+                "--model-path",
+                str(trained),
+                "--logdir",
+                str(logs),
+                *flags(settings),
+                *flags(model.parameters),
+                *dataset_flags,
+            ),
             outputs=paths(trained, logs),
-        ).run(executor, log=step_log(build, f"{model.name}-train"))  # fmt: skip
+        ).run(executor, log=step_log(build, f"{model.name}-train"))
     return records
 
 
@@ -66,14 +80,18 @@ def current_reference(job: Job, model: SourceModel, build: Path) -> Path | None:
         and earlier.model.sha256 == sha256_file(model.path(build))
         and earlier.measure == job.measure
         and earlier.provenance.get("dataset") == dataset
+        and all(is_complete(p) for p in run_files(out, job.measure.repeats))
     )
     return out if same else None
 
 
 def run_reference(
-    executor: Executor, job: Job, model: SourceModel, build: Path,
+    executor: Executor,
+    job: Job,
+    model: SourceModel,
+    build: Path,
     before: Mapping[str, ExecutionRecord] | None = None,
-) -> Path:  # fmt: skip
+) -> Path:
     """Run ``model`` in its framework (its image when the executor is Docker).
 
     Raises
@@ -85,17 +103,41 @@ def run_reference(
     out.parent.mkdir(parents=True, exist_ok=True)
     source = model.path(build)
     dataset, *dataset_flags = dataset_argv(job.scenario, source)
-    record = Step(
-        "benchmark", model.image,
-        python("kenning.scenarios.inference_performance", model.wrapper, dataset, str(out),
-               "--model-path", str(source), *flags(model.parameters), *dataset_flags,
-               *job.measure.to_argv()),
-        inputs=paths(source), outputs=paths(out),
-    ).run(executor, log=step_log(build, f"{model.name}-reference"))  # fmt: skip
-    attach(out, {**(before or {}), "benchmark": record},
-           {"board": "host", "artifact": f"{model.name} (framework)", "model": model.name,
-            "deployment": "reference", "scenario": job.scenario.name,
-            "dataset": [dataset, *dataset_flags]})  # fmt: skip
+    runs = run_files(out, job.measure.repeats)
+    for number, target in enumerate(runs, 1):
+        record = Step(
+            "benchmark",
+            model.image,
+            python(
+                "kenning.scenarios.inference_performance",
+                model.wrapper,
+                dataset,
+                str(target),
+                "--model-path",
+                str(source),
+                *flags(model.parameters),
+                *dataset_flags,
+                *job.measure.to_argv(),
+            ),
+            inputs=paths(source),
+            outputs=paths(target),
+        ).run(
+            executor,
+            log=step_log(build, f"{model.name}-reference" + (f"-{number}" if number > 1 else "")),
+        )
+        attach(
+            target,
+            {**(before or {}), "benchmark": record},
+            {
+                "board": "host",
+                "artifact": f"{model.name} (framework)",
+                "model": model.name,
+                "deployment": "reference",
+                "scenario": job.scenario.name,
+                "dataset": [dataset, *dataset_flags],
+                **run_links(runs, number),
+            },
+        )
     return out
 
 
