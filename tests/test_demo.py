@@ -1,5 +1,6 @@
 """The README's main job end to end: scenarios/digits.yaml trained, compiled every way, benched."""
 
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -52,12 +53,14 @@ def test_demo_benchmarks_every_deployment_through_the_protocol(tmp_path: Path) -
     assert (tmp_path / "summary.json").is_file()
 
     # the same runtimes beside two CPU-burning processes: every run INVALID, the hogs named
+    # (a build of its own, so the references run again rather than being re-used)
     busy_job = replace(job, measure=job.measure.model_copy(update={"repeats": 1}))
+    shutil.copytree(tmp_path / "models", tmp_path / "busy" / "models")
     with cpu_hogs(2, tmp_path) as hogs:
         _, busy = run_bench(
             LocalExecutor(),
             busy_job,
-            tmp_path,
+            tmp_path / "busy",
             [LocalBoard()],
             ["torch-tvm", "tf-tflite", "torch-onnx-ort"],
         )

@@ -69,7 +69,7 @@ def test_only_requested_sections(report_runs: dict[str, Path], tmp_path: Path) -
     assert set(doc.tables) == {
         "Run information",
         "Performance statistics",
-        "Figures (ms; [99% confidence interval])",
+        "Figures (ms per call; [99% confidence interval])",
     }
     assert check_tables(doc, {"torch.json": load_json(report_runs["torch"])}) == 3
 

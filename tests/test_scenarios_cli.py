@@ -88,7 +88,7 @@ def test_train_then_benchmark_from_the_command_line(
     assert results.status == "complete"
     assert results.frameworks[0].name == ("torch" if suffix == "pth" else "tensorflow")
     distinct = results.distinct_samples()  # quality counts each sample once
-    assert len(distinct) == 450 and len(results.samples) == 1000
+    assert len(distinct) == 450 and len(results.samples) >= 1000
     recomputed = classification_metrics(
         [s.predictions for s in distinct], [s.ground_truth for s in distinct], 10
     )

@@ -20,13 +20,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import pkgutil
 import resource
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import IO, Any
 
 from kenning.core.loadseries import add_sample, empty_series
@@ -34,11 +34,21 @@ from kenning.utils.errors import KenningError
 
 log = logging.getLogger("kenning.monitor")
 
-SAMPLER = Path(__file__).with_name("sampler.py")
+#: the sampler's module; its source is handed to ``python -I -c`` so that it also runs
+#: from the server's zip, where no file of it exists on disk
+SAMPLER = "kenning.core.sampler"
 #: seconds the sampler gets to start, to answer a request for a sample, and to stop
 START_TIMEOUT_S = 10.0
 ANSWER_TIMEOUT_S = 2.0
 STOP_TIMEOUT_S = 2.0
+
+
+def _sampler_source() -> str:
+    """The sampler's source, read through the package loader (a directory or a zip)."""
+    data = pkgutil.get_data("kenning.core", "sampler.py")
+    if data is None:
+        raise MonitorError(f"the load sampler's source ({SAMPLER}) cannot be read")
+    return data.decode("utf-8")
 
 
 def peak_rss_bytes() -> int:
@@ -98,7 +108,8 @@ class SystemMonitor:
         argv = [
             sys.executable,
             "-I",
-            str(SAMPLER),
+            "-c",
+            _sampler_source(),
             "--interval",
             str(self.interval),
             "--owner",

@@ -17,12 +17,10 @@ import struct
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 from pydantic import ValidationError
 
 from kenning.core.iospec import IOSpec
-from kenning.core.monitor import SystemMonitor, peak_rss_bytes
 from kenning.core.runtime import Runtime
 from kenning.runtimeprotocols.errors import (
     AuthenticationError,
@@ -35,6 +33,7 @@ from kenning.runtimeprotocols.framed import FramedProtocol
 from kenning.runtimeprotocols.gate import LIMITS, Gate
 from kenning.runtimeprotocols.loading import load_received
 from kenning.runtimeprotocols.store import check_destination, store_bytes, store_stream
+from kenning.runtimeprotocols.targetload import TargetLoad
 from kenning.runtimeprotocols.wire import FrameHeader, MessageType, type_name
 from kenning.utils.errors import KenningError, ProtocolError
 
@@ -83,7 +82,6 @@ class InferenceServer:
         self.protocol = protocol
         self.runtime = runtime
         self.idle_timeout = idle_timeout
-        self.monitor_interval = monitor_interval
         self.handshake_timeout = handshake_timeout
         self.gate = Gate(protocol.secret)  # before listening: a bad secret file fails now
         protocol.reader.limits = LIMITS
@@ -96,9 +94,8 @@ class InferenceServer:
             MessageType.STATS: self._stats,
             MessageType.IOSPEC: self._receive_io_spec,
         }
-        self.inference_times: list[float] = []
-        self.monitor: SystemMonitor | None = None
-        self._stats_sent = 0
+        #: inference times and the load series reported by STATS
+        self.load = TargetLoad(monitor_interval)
         self._forget_model()
 
     def _forget_model(self) -> None:
@@ -126,9 +123,7 @@ class InferenceServer:
         """
         if initialize:
             self.protocol.initialize_server()
-        # one sampler for the server's life, a new series per host: a host's connect does
-        # not wait for a process to start
-        monitor = self.monitor = SystemMonitor(self.monitor_interval).start()
+        self.load.start()
         try:
             while not self.stop_event.is_set():
                 if max_clients is not None and self.clients_served >= max_clients:
@@ -139,7 +134,7 @@ class InferenceServer:
                     continue
                 self.serve_client(peer)
         finally:
-            monitor.stop()
+            self.load.stop()
             self.protocol.close()
 
     def serve_client(self, peer: str) -> None:
@@ -151,10 +146,7 @@ class InferenceServer:
             self._forget_model()  # each host sends its own model
             self.gate.reset()
             self.gate.start(protocol, self.handshake_timeout)
-        self.inference_times, self._stats_sent = [], 0
-        related = protocol.peer_process()
-        if self.monitor is not None:
-            self.monitor.restart([related] if related else [])
+        self.load.new_host(protocol.peer_process())
         since = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         reason = "host disconnected"
         try:
@@ -242,7 +234,7 @@ class InferenceServer:
         start = time.perf_counter()
         self.runtime.run()
         elapsed = time.perf_counter() - start
-        self.inference_times.append(elapsed)
+        self.load.inference_times.append(elapsed)
         self.output_ready = True
         return TARGET_TIME.pack(elapsed)
 
@@ -252,7 +244,7 @@ class InferenceServer:
         return self.runtime.upload_output()
 
     def _stats(self, payload: bytes | bytearray) -> bytes:
-        return json.dumps(self.statistics(), separators=(",", ":")).encode()
+        return json.dumps(self.load.report(), separators=(",", ":")).encode()
 
     def _receive_io_spec(self, payload: bytes | bytearray) -> bytes:
         try:
@@ -281,20 +273,3 @@ class InferenceServer:
         self.protocol.send_message(
             MessageType.OK if self.model_loaded else MessageType.ERROR, reply
         )
-
-    def statistics(self) -> dict[str, Any]:
-        """Inference times and new load samples since the previous STATS (docs/protocol.md).
-
-        ``clock_s`` (the load series' clock now) lets the host mark its measured phase.
-        """
-        times, self.inference_times = self.inference_times, []
-        stats: dict[str, Any] = {
-            "inference_time_s": times,
-            "peak_rss_bytes": peak_rss_bytes(),
-        }
-        if self.monitor is not None:
-            stats["clock_s"] = self.monitor.now()
-            system, self._stats_sent = self.monitor.samples_since(self._stats_sent)
-            if system is not None:
-                stats["system"] = system
-        return stats

@@ -76,6 +76,7 @@ def main(argv: Sequence[str]) -> int:
     )
     runtime.check_ready()  # a missing delegate fails now, not when a model arrives
     protocol.initialize_server()
+    server.load.start()  # a sampler that cannot start fails before `listening`
     print(f"listening on {protocol.describe()}", flush=True)
     log.info("serving with %s", type(runtime).__name__)
     server.serve(args.max_clients, initialize=False)

@@ -78,7 +78,8 @@ def current_reference(job: Job, model: SourceModel, build: Path) -> Path | None:
     same = (
         earlier.status == "complete"
         and earlier.model.sha256 == sha256_file(model.path(build))
-        and earlier.measure == job.measure
+        and earlier.measure is not None  # one run records repeats=1: compare the rest
+        and earlier.measure.model_copy(update={"repeats": job.measure.repeats}) == job.measure
         and earlier.provenance.get("dataset") == dataset
         and all(is_complete(p) for p in run_files(out, job.measure.repeats))
     )

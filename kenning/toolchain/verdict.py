@@ -201,7 +201,7 @@ def format_verdict(verdict: Verdict) -> str:
     for c in verdict.checks:
         table.add_row(c.subject, c.original, c.reproduced, f"{c.mark}: {c.verdict}")
     buffer = StringIO()
-    Console(file=buffer, width=140, force_terminal=False).print(table)
+    Console(file=buffer, width=200, force_terminal=False).print(table)
     failed = [f"{c.subject}: {c.verdict}" for c in verdict.checks if not c.ok and not c.unverified]
     unchecked = [f"{c.subject}: {c.verdict}" for c in verdict.checks if c.unverified]
     if verdict.ok:

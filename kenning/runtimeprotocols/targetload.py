@@ -1,0 +1,65 @@
+"""What the target reports about itself: inference times and its load series.
+
+The server keeps one load sampler for its whole life (so a host's connect does not wait
+for a process to start) and begins a new series for each host. ``STATS`` hands the host
+the times and the samples taken since the previous ``STATS``, with ``clock_s``, the series'
+clock now, so the host can mark the phase it measured on the target's clock.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kenning.core.monitor import SystemMonitor, peak_rss_bytes
+
+
+class TargetLoad:
+    """Inference times and load samples of one host's session on the target.
+
+    Parameters
+    ----------
+    interval : float
+        Seconds between load samples.
+    """
+
+    def __init__(self, interval: float = 0.2) -> None:
+        self.interval = interval
+        self.monitor: SystemMonitor | None = None
+        #: on-target seconds of each inference since the previous report
+        self.inference_times: list[float] = []
+        self._sent = 0
+
+    def start(self) -> SystemMonitor:
+        """Start the sampler once (before the server says it is listening).
+
+        Raises
+        ------
+        MonitorError
+            If the sampler does not start.
+        """
+        if self.monitor is None:
+            self.monitor = SystemMonitor(self.interval).start()
+        return self.monitor
+
+    def stop(self) -> None:
+        """Stop the sampler."""
+        if self.monitor is not None:
+            self.monitor.stop()
+            self.monitor = None
+
+    def new_host(self, related: int | None) -> None:
+        """Begin a new series for a host; ``related`` is its process on this machine."""
+        self.inference_times, self._sent = [], 0
+        if self.monitor is not None:
+            self.monitor.restart([related] if related else [])
+
+    def report(self) -> dict[str, Any]:
+        """Times and new load samples since the previous report (docs/protocol.md)."""
+        times, self.inference_times = self.inference_times, []
+        stats: dict[str, Any] = {"inference_time_s": times, "peak_rss_bytes": peak_rss_bytes()}
+        if self.monitor is not None:
+            stats["clock_s"] = self.monitor.now()
+            system, self._sent = self.monitor.samples_since(self._sent)
+            if system is not None:
+                stats["system"] = system
+        return stats
