@@ -33,7 +33,7 @@ test-fast: install
 	$(BIN)/python -m pytest -m "not slow and not docker and not ssh"
 
 lint: install
-	$(BIN)/ruff check kenning tests bench tasks.py
+	$(BIN)/ruff check kenning tests bench tools tasks.py
 	$(BIN)/ruff format --check kenning
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from invoke import Collection, Context, Exit, task
 
 if TYPE_CHECKING:
-    from kenning.toolchain.bench import Job
+    from kenning.toolchain.run.plan import Job
 
 PY = sys.executable
 
@@ -30,7 +30,7 @@ DEMO = "scenarios/digits.yaml"
 
 def _job(scenario: str, **measure: object) -> Job:
     """The checked scenario (every problem of the file at once, before any work)."""
-    from kenning.toolchain.benchtask import load_job
+    from kenning.toolchain.run.benchtask import load_job
     from kenning.utils.errors import KenningError
 
     try:
@@ -63,7 +63,7 @@ def compile(
 ) -> None:
     """Compile a scenario's deployments, each step in its pinned image."""
     from kenning.executors import select_executor
-    from kenning.toolchain.compile import plan, run_plan
+    from kenning.toolchain.run.compile import run_plan
     from kenning.utils.errors import KenningError
 
     job = _job(scenario)
@@ -73,9 +73,8 @@ def compile(
             for name in names:
                 if name not in job.scenario.deployments:
                     raise Exit(f"error: {scenario} has no deployment '{name}'", code=2)
-                planned = plan(job.scenario, job.models, name, _build(build, job), arch)
-                artifact, records = run_plan(runner, planned, job.model_of(name),
-                                             _build(build, job))  # fmt: skip
+                planned = job.plan(name, _build(build, job), arch)
+                artifact, records = run_plan(runner, planned, _build(build, job))
                 where = ", ".join(f"{r.image or 'local'}" for r in records.values()) or "as given"
                 print(f"== {name}: {artifact} (ran in: {where})")
     except KenningError as exc:
@@ -95,7 +94,7 @@ def train(
 ) -> None:
     """Train the scenario's models (those with `train:`), each in its framework's image."""
     from kenning.executors import select_executor
-    from kenning.toolchain.training import train_models, with_epochs
+    from kenning.toolchain.run.training import train_models, with_epochs
     from kenning.utils.errors import KenningError
 
     job = with_epochs(_job(scenario), epochs)
@@ -120,8 +119,8 @@ def demo(
 ) -> None:
     """The main job: train, compile every way, benchmark on the local board, render the report."""
     from kenning.executors import select_executor
-    from kenning.toolchain.runner import run_scenario
-    from kenning.toolchain.training import with_epochs
+    from kenning.toolchain.run.runner import run_scenario
+    from kenning.toolchain.run.training import with_epochs
     from kenning.utils.errors import KenningError
 
     job = with_epochs(_job(scenario), epochs)
@@ -138,8 +137,8 @@ def _farm_boards(coordinator: str, filters: list[str], places: int, priority: fl
                  keep_files: bool | None) -> Any:  # fmt: skip
     """Boards held from the farm for the run (``invoke bench --farm``)."""
     from kenning.farm import parse_filters
-    from kenning.toolchain.benchtask import resolve_boards
-    from kenning.toolchain.farmboards import FarmSettings, farm_boards
+    from kenning.toolchain.run.benchtask import resolve_boards
+    from kenning.toolchain.run.farmboards import FarmSettings, farm_boards
 
     if not filters:
         raise Exit("error: --farm needs --board tag filters, e.g. --board arch=arm64", code=2)
@@ -207,7 +206,7 @@ def bench(
 ) -> None:
     """Compile for the boards, benchmark there through the protocol, and render one report."""
     from kenning.executors import select_executor
-    from kenning.toolchain.benchtask import resolve_boards, run_bench
+    from kenning.toolchain.run.benchtask import resolve_boards, run_bench
     from kenning.utils.errors import KenningError
 
     given = {"warmup": warmup if warmup >= 0 else None, "min_samples": min_samples or None,
@@ -301,8 +300,8 @@ def reproduce(c: Context, results: str, band: float = 0.5, workspace: str = "") 
     Exits 0 when REPRODUCED, 1 when NOT REPRODUCED (a check failed), 3 when UNVERIFIED (none
     failed, but one could not be made: too few runs, or a run that is not VALID).
     """
-    from kenning.toolchain.reproduce import reproduce as run_again
-    from kenning.toolchain.verdict import format_verdict
+    from kenning.toolchain.reproduce.rerun import reproduce as run_again
+    from kenning.toolchain.reproduce.verdict import format_verdict
     from kenning.utils.errors import KenningError
 
     try:
@@ -338,7 +337,7 @@ def images(
 ) -> None:
     """Build the offline base images and the pinned images in images/; optionally push them."""
     from kenning.executors.dockerclient import daemon_available
-    from kenning.toolchain.catalogue import CATALOGUE
+    from kenning.toolchain.images.catalogue import CATALOGUE
 
     if not daemon_available():
         raise Exit(

@@ -2,8 +2,9 @@
 
 Each trial measures two sets of real runs (``run_benchmark`` with a busy-waiting runtime of a
 known duration, the load sampler, the verdict) and asks ``invoke reproduce``'s latency check
-(:func:`kenning.toolchain.verdict.latency_check`) whether the second set is slower or faster
-than the first. Four cases, ``--trials`` trials each (20 by default), ``--runs`` runs a side:
+(:func:`kenning.toolchain.reproduce.verdict.latency_check`) whether the second set is slower
+or faster than the first. Four cases, ``--trials`` trials each (20 by default), ``--runs``
+runs a side:
 
 * identical: both sides run the same duration. Real builds differ from run to run (memory
   placement, the machine's state); each run here gets its own offset, drawn with a standard
@@ -41,7 +42,7 @@ from kenning.core.resultparts import DatasetInfo, HostInfo, ModelInfo
 from kenning.core.results import Results
 from kenning.datasets.digits import DigitsDataset
 from kenning.runtimes.null import NullRuntime
-from kenning.toolchain.verdict import latency_check
+from kenning.toolchain.reproduce.verdict import latency_check
 
 SPEC = IOSpec(
     inputs=[TensorSpec(name="x", shape=[-1, 16], dtype="float32")],

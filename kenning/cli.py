@@ -136,8 +136,12 @@ def _dispatch(argv: Sequence[str]) -> int:
     if args.command == "boards":
         return _boards(args.check, args.board, args.trust_host_key)
     names = " ".join(sorted({s for family in SHORT_NAMES.values() for s in family}))
-    print(_COMPLETION.format(scenarios=" ".join(scenarios()), families=" ".join(sorted(FAMILIES)),
-                             names=names), end="")  # fmt: skip
+    print(
+        _COMPLETION.format(
+            scenarios=" ".join(scenarios()), families=" ".join(sorted(FAMILIES)), names=names
+        ),
+        end="",
+    )
     return 0
 
 

@@ -31,7 +31,7 @@ import pytest
 import yaml
 
 from kenning.executors.docker import CONTAINER_LABEL
-from kenning.toolchain.catalogue import image_tag
+from kenning.toolchain.images.catalogue import image_tag
 
 #: value of the executor label on board containers (DockerExecutor's own are ``docker``)
 BOARD_LABEL = "board"

@@ -56,7 +56,7 @@ def ours(docker_client: Any) -> Iterator[Callable[[], list[Any]]]:
 @pytest.fixture(scope="session")
 def require_image(docker_client: Any) -> Callable[[str], None]:
     """Skip (or fail under CI) when a catalogue image is not built."""
-    from kenning.toolchain.imageinfo import image_info
+    from kenning.toolchain.images.info import image_info
 
     def check(name: str) -> None:
         try:

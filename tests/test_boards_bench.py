@@ -247,7 +247,7 @@ def test_image_deploy_runs_the_target_image_on_a_docker_board(
 
 def test_image_stream_goes_through_ssh_into_docker_load(sshd: Sshd, docker_client: Any) -> None:
     from kenning.boards.deploy import _stream_load
-    from kenning.executors.ssh import SSHExecutor
+    from kenning.executors.ssh.executor import SSHExecutor
 
     image = docker_client.images.get("kenning/python-base:bookworm-amd64")
     with SSHExecutor(sshd.host, port=sshd.port, user=sshd.user, key_filename=sshd.key,

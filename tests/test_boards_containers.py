@@ -24,7 +24,7 @@ from conftest_boards import (
 )
 from conftest_docker import docker_client, require_image  # noqa: F401 - fixtures
 
-from kenning.toolchain.catalogue import images_dir
+from kenning.toolchain.images.catalogue import images_dir
 
 ARCHS = [
     pytest.param("amd64", id="amd64"),
@@ -90,8 +90,8 @@ def test_the_two_board_images_differ_only_in_architecture() -> None:
 
 
 def test_the_written_inventory_loads(tmp_path: Path) -> None:
-    from kenning.boards.inventory import NetworkProtocolConfig
     from kenning.boards.inventoryfile import load_inventory
+    from kenning.boards.protocolconfig import NetworkProtocolConfig
 
     key = tmp_path / "id_ed25519"
     boards = [

@@ -12,10 +12,9 @@ from kenning.boards.inventory import (
     BoardEntry,
     Inventory,
     InventoryError,
-    NetworkProtocolConfig,
-    SerialProtocolConfig,
 )
 from kenning.boards.inventoryfile import load_inventory
+from kenning.boards.protocolconfig import NetworkProtocolConfig, SerialProtocolConfig
 from kenning.utils.errors import ConfigurationError
 from kenning.utils.provenance import work_tree
 

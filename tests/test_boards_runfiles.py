@@ -20,7 +20,7 @@ from kenning.boards.runfolder import (
     verify_sha256,
 )
 from kenning.executors.boarderrors import BoardError
-from kenning.executors.ssh import SSHExecutor
+from kenning.executors.ssh.executor import SSHExecutor
 
 
 @pytest.fixture

@@ -58,8 +58,9 @@ def test_benchmark_writes_complete_results(tmp_path: Path) -> None:
     ds = DigitsDataset(None, batch_size=8)
     out = tmp_path / "sub" / "r.json"
     # p90: 64 calls are enough, fewer than the 125 calls of 1000 samples in batches of 8
-    settings = MeasureSettings(min_samples=1000, warmup=3, min_duration_s=0.0,
-                               percentiles=[50.0, 90.0])
+    settings = MeasureSettings(
+        min_samples=1000, warmup=3, min_duration_s=0.0, percentiles=[50.0, 90.0]
+    )
     recorder = ResultsRecorder(out, make_results(ds))
     run_benchmark(ds, oracle(ds), recorder, settings, monitor_interval=0.01)
     res = load_results(out)

@@ -11,9 +11,9 @@ from loadtools import cpu_hogs, wait_quiet
 from kenning.boards.local import BoardError, LocalBoard, local_server
 from kenning.core.results import load_results
 from kenning.executors.local import LocalExecutor
-from kenning.toolchain.benchtask import load_job, run_bench
-from kenning.toolchain.runner import run_scenario
-from kenning.toolchain.training import with_epochs
+from kenning.toolchain.run.benchtask import load_job, run_bench
+from kenning.toolchain.run.runner import run_scenario
+from kenning.toolchain.run.training import with_epochs
 
 
 @pytest.mark.slow

@@ -25,7 +25,7 @@ from kenning.executors.errors import (
     ImageNotFoundError,
 )
 from kenning.executors.local import LocalExecutor
-from kenning.toolchain.imageinfo import image_info
+from kenning.toolchain.images.info import image_info
 from kenning.utils.errors import ConfigurationError
 
 pytestmark = pytest.mark.docker

@@ -18,8 +18,8 @@ from conftest_docker import docker_client, ours, require_image  # noqa: F401 - f
 
 from kenning.executors.docker import DockerExecutor
 from kenning.executors.errors import ImageNotFoundError
-from kenning.toolchain.catalogue import CATALOGUE, lock_hashes
-from kenning.toolchain.imageinfo import image_info, stale_locks
+from kenning.toolchain.images.catalogue import CATALOGUE, lock_hashes
+from kenning.toolchain.images.info import image_info, stale_locks
 from kenning.utils.provenance import work_tree
 
 pytestmark = pytest.mark.docker

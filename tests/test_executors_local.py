@@ -15,9 +15,9 @@ import kenning
 from kenning.executors import EXECUTORS, ExecutionRecord, select_executor
 from kenning.executors.errors import CommandError, ExecutionTimeoutError, ExecutorError
 from kenning.executors.local import LocalExecutor
-from kenning.toolchain.baseimage import DEFAULT_SOURCES, debian_sources
-from kenning.toolchain.catalogue import CATALOGUE, spec
-from kenning.toolchain.images import _count_steps, _write_context, find_local_wheels
+from kenning.toolchain.images.base import DEFAULT_SOURCES, debian_sources
+from kenning.toolchain.images.build import _count_steps, _write_context, find_local_wheels
+from kenning.toolchain.images.catalogue import CATALOGUE, spec
 from kenning.utils.provenance import work_tree
 
 
@@ -119,7 +119,7 @@ def test_step_count_matches_the_dockerfiles() -> None:
 def test_local_wheel_dirs_come_from_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from kenning.toolchain.images import default_wheel_dirs
+    from kenning.toolchain.images.build import default_wheel_dirs
 
     monkeypatch.setenv("KENNING_WHEEL_DIRS", f"{tmp_path}{os.pathsep}/no/such/dir")
     assert default_wheel_dirs() == [tmp_path]

@@ -10,7 +10,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from kenning.toolchain.catalogue import CATALOGUE, image_tag, images_dir, lock_hashes
+from kenning.toolchain.images.catalogue import CATALOGUE, image_tag, images_dir, lock_hashes
 from kenning.utils.provenance import sha256_file
 
 IMAGES = images_dir()

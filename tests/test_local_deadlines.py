@@ -15,8 +15,8 @@ import pytest
 
 from kenning.executors.errors import ExecutionError, ExecutionTimeoutError, ImageBuildError
 from kenning.executors.local import LocalExecutor
-from kenning.toolchain.baseimage import _run_mmdebstrap
-from kenning.toolchain.steps import Step, StepTimeoutError
+from kenning.toolchain.images.base import _run_mmdebstrap
+from kenning.toolchain.run.steps import Step, StepTimeoutError
 
 #: seconds a stopped wait may overrun its deadline (SIGINT, then a loaded machine)
 MARGIN_S = 4.0

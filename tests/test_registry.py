@@ -25,14 +25,14 @@ from conftest_docker import docker_client, require_image  # noqa: F401 - fixture
 from conftest_tasks import build, invoke  # noqa: F401 - fixture
 
 from kenning.core.results import load_results, write_atomically
-from kenning.toolchain.registry import (
+from kenning.toolchain.images.localregistry import (
     REGISTRY_BINARY,
     LocalRegistry,
     local_registry,
-    published_reference,
     start_local_registry,
     stop_local_registry,
 )
+from kenning.toolchain.images.registry import published_reference
 
 
 class AptDriftWarning(UserWarning):
@@ -101,8 +101,8 @@ def test_local_registry_starts_once_and_keeps_its_port(registry: LocalRegistry) 
 def test_a_pin_the_archive_dropped_builds_and_names_the_drift(
     docker_client: Any, require_image: Any, tmp_path: Path
 ) -> None:
-    from kenning.toolchain.imageinfo import describe
-    from kenning.toolchain.images import build_image
+    from kenning.toolchain.images.build import build_image
+    from kenning.toolchain.images.info import describe
 
     require_image("target-amd64")
     tree = tmp_path / "tree"

@@ -38,7 +38,7 @@ from kenning.executors.boarderrors import (
     RemoteSpaceError,
 )
 from kenning.executors.errors import ExecutionTimeoutError
-from kenning.executors.ssh import TRUST_FLAG, SSHExecutor
+from kenning.executors.ssh.executor import TRUST_FLAG, SSHExecutor
 
 pytestmark = pytest.mark.ssh
 

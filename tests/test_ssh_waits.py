@@ -22,10 +22,10 @@ from pathlib import Path
 import pytest
 from conftest_sshd import Sshd, sshd  # noqa: F401 - fixtures
 
-from kenning.executors import sshfiles
 from kenning.executors.boarderrors import BoardTimeoutError
-from kenning.executors.ssh import SSHExecutor
-from kenning.executors.sshchannel import run_command
+from kenning.executors.ssh import files as sshfiles
+from kenning.executors.ssh.channel import run_command
+from kenning.executors.ssh.executor import SSHExecutor
 
 pytestmark = pytest.mark.ssh
 

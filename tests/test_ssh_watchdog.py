@@ -1,6 +1,6 @@
 """Background processes on a board end with their SSH session (a real sshd on 127.0.0.1).
 
-The watchdog (kenning.executors.sshwatch) holds a channel; a line given on stdin reaches the
+The watchdog (kenning.executors.ssh.watch) holds a channel; a line given on stdin reaches the
 command and no command line; killing the connection abruptly stops the process and runs its
 hang-up command within seconds.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from conftest_sshd import Sshd, sshd  # noqa: F401 - fixtures
 
-from kenning.executors.ssh import SSHExecutor
+from kenning.executors.ssh.executor import SSHExecutor
 
 pytestmark = pytest.mark.ssh
 

@@ -131,7 +131,7 @@ def test_reproduce_in_the_same_images_and_name_the_image_that_changed(
 
 
 def test_reproduce_empties_only_its_own_workspaces(tmp_path: Path) -> None:
-    from kenning.toolchain.reproduce import _fresh_workspace
+    from kenning.toolchain.reproduce.rerun import _fresh_workspace
     from kenning.utils.errors import ConfigurationError
 
     mine = _fresh_workspace(tmp_path / "again")

@@ -12,9 +12,8 @@ from conftest_docker import docker_client  # noqa: F401 - fixture
 from conftest_tasks import build, invoke  # noqa: F401 - fixture
 
 from kenning.core.iospec import IOSpec
-from kenning.toolchain.benchtask import load_job
-from kenning.toolchain.compile import plan
-from kenning.toolchain.scenarioload import ScenarioError
+from kenning.toolchain.run.benchtask import load_job
+from kenning.toolchain.scenario.load import ScenarioError
 
 
 @pytest.mark.docker
@@ -49,7 +48,7 @@ def test_compile_runs_in_the_compile_images(
 
 def test_a_deployment_plans_one_step_per_compiler_in_its_image(tmp_path: Path) -> None:
     job = load_job(ROOT / "scenarios" / "digits.yaml")
-    planned = plan(job.scenario, job.models, "torch-tvm", tmp_path, "arm64")
+    planned = job.plan("torch-tvm", tmp_path, "arm64")
     steps = planned.steps
     assert [(s.name, s.image) for s in steps] == [("export", "train-torch"),
                                                   ("compile", "compile-tvm")]  # fmt: skip
@@ -61,7 +60,7 @@ def test_a_deployment_plans_one_step_per_compiler_in_its_image(tmp_path: Path) -
                                                        "torch-tvm-arm64.1.onnx")]  # fmt: skip
     assert steps[1].outputs == [str(planned.artifact)]
     # parameters of the file are the compiler's flags
-    int8 = plan(job.scenario, job.models, "tf-tflite-int8", tmp_path, "amd64").steps
+    int8 = job.plan("tf-tflite-int8", tmp_path, "amd64").steps
     assert int8[0].argv()[-6:] == ["--target", "int8", "--inference-input-type", "int8",
                                    "--inference-output-type", "int8"]  # fmt: skip
 
@@ -98,5 +97,5 @@ def test_every_shipped_scenario_is_valid_and_every_chain_can_work(scenario: Path
     job = load_job(scenario)
     for name in job.scenario.deployments:
         for arch in ("amd64", "arm64"):
-            planned = plan(job.scenario, job.models, name, Path("build"), arch)
+            planned = job.plan(name, Path("build"), arch)
             assert planned.artifact.name.startswith(f"{name}-{arch}") or not planned.steps

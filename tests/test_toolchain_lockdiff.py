@@ -5,8 +5,8 @@ import subprocess
 from pathlib import Path
 
 from kenning.core.results import Results
-from kenning.toolchain.lockdiff import describe_change, pins
-from kenning.toolchain.verdict import Check, Verdict, compare, format_verdict
+from kenning.toolchain.images.lockdiff import describe_change, pins
+from kenning.toolchain.reproduce.verdict import Check, Verdict, compare, format_verdict
 
 OLD = "numpy==2.4.6\ntermcolor==3.3.0\nwheel==0.48.0\n"
 NEW = "numpy==2.4.6\ntermcolor==3.2.0\nzstd==1.5\n"

@@ -13,11 +13,10 @@ from kenning.boards.inventory import (
     BoardEntry,
     Inventory,
     InventoryError,
-    NetworkProtocolConfig,
-    SerialProtocolConfig,
     normalize_arch,
 )
 from kenning.boards.inventoryfile import inventory_path, load_inventory
+from kenning.boards.protocolconfig import NetworkProtocolConfig, SerialProtocolConfig
 from kenning.boards.status import BoardStatus
 from kenning.boards.table import format_boards, format_table
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import kenning
 from kenning.executors.boarderrors import BoardError
-from kenning.executors.ssh import SSHExecutor
-from kenning.executors.sshchannel import run_command, transfer_deadline
+from kenning.executors.ssh.channel import run_command, transfer_deadline
+from kenning.executors.ssh.executor import SSHExecutor
 from kenning.utils.progress import progress
 
 _SKIP_DIRS = {"__pycache__"}
@@ -113,7 +113,7 @@ def _stream_load(
     """Stream ``chunks`` (a ``docker save``) into the board's ``docker load``.
 
     ``timeout`` is seconds for all of it: sending, loading, the exit status (default:
-    :func:`~kenning.executors.sshchannel.transfer_deadline` of ``size``).
+    :func:`~kenning.executors.ssh.channel.transfer_deadline` of ``size``).
 
     Raises
     ------
@@ -125,8 +125,19 @@ def _stream_load(
     deadline_s = transfer_deadline(size) if timeout is None else timeout
     with board.ssh_errors(step), progress(step, size or None) as advance:
         channel = board.transport(step).open_session(timeout=board.target.connect_timeout)
-        done = run_command(channel, "docker load", board=board.board, step=step,
-                           deadline_s=deadline_s, stdin=chunks, sent=advance)  # fmt: skip
+        done = run_command(
+            channel,
+            "docker load",
+            board=board.board,
+            step=step,
+            deadline_s=deadline_s,
+            stdin=chunks,
+            sent=advance,
+        )
     if done.exit_code != 0:
-        raise BoardError(board.board, step, f"`docker load` exited with status {done.exit_code}",
-                         done.stderr.decode(errors="replace").splitlines())  # fmt: skip
+        raise BoardError(
+            board.board,
+            step,
+            f"`docker load` exited with status {done.exit_code}",
+            done.stderr.decode(errors="replace").splitlines(),
+        )

@@ -32,6 +32,10 @@ from pydantic import (
 )
 
 from kenning.boards.errors import InventoryError
+from kenning.boards.protocolconfig import (
+    NetworkProtocolConfig,
+    ProtocolConfig,
+)
 from kenning.boards.yamllines import Loc
 from kenning.core.registry import SHORT_NAMES
 from kenning.executors.base import ARCH_ALIASES, docker_arch
@@ -75,65 +79,6 @@ def _known_runtime(name: str) -> str:
     return name
 
 
-class NetworkProtocolConfig(BaseModel):
-    """TCP between host and board.
-
-    The server listens on the board's loopback and is reached through an SSH tunnel, unless
-    ``expose`` is true: then it listens on every interface of the board (anyone on its network
-    may connect; the run's secret still guards it), and ``tunnel`` says whether to relay it
-    over SSH all the same.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    kind: Literal["network"] = "network"
-    port: int = Field(12345, ge=1, le=65535, description="port the server listens on")
-    expose: bool = Field(
-        False, description="listen on every interface of the board, not only its loopback"
-    )
-    tunnel: Literal["auto", "always", "never"] = Field(
-        "auto", description="with expose: auto goes through SSH only when the port cannot be "
-        "reached directly; always: through SSH; never: direct only"
-    )  # fmt: skip
-
-    @field_validator("tunnel")
-    @classmethod
-    def _never_needs_expose(cls, value: str, info: ValidationInfo) -> str:
-        if value == "never" and not info.data.get("expose"):
-            raise ValueError(
-                "`tunnel: never` needs `expose: true`: without it the server listens on the "
-                "board's loopback only and is reached through SSH"
-            )
-        return value
-
-
-class SerialProtocolConfig(BaseModel):
-    """A UART between host and board."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    kind: Literal["serial"] = "serial"
-    device: str = Field(
-        description="the host's end of the line: a device such as /dev/ttyUSB0, or a "
-        "serial port served over TCP (ser2net) as socket://HOST:PORT or rfc2217://HOST:PORT"
-    )
-    board_device: str | None = Field(
-        None,
-        description="the board's end of the line, where kenning starts its inference_server "
-        "(e.g. /dev/ttyS1, or a pseudo-terminal for a local board); needed by `invoke bench`",
-    )
-    baud: int = Field(115200, gt=0)
-
-
-ProtocolConfig = Annotated[
-    NetworkProtocolConfig | SerialProtocolConfig, Field(discriminator="kind")
-]
-PROTOCOLS: dict[str, type[BaseModel]] = {
-    "network": NetworkProtocolConfig,
-    "serial": SerialProtocolConfig,
-}
-
-
 class BoardEntry(BaseModel):
     """One board of the inventory (its name is its key under ``boards:``)."""
 
@@ -141,9 +86,10 @@ class BoardEntry(BaseModel):
 
     name: str
     deploy: Literal["local", "script", "image"] = Field(
-        "script", description="local: this machine; script: wheel + the board's python; "
-        "image: docker save -> ssh -> docker load"
-    )  # fmt: skip
+        "script",
+        description="local: this machine; script: wheel + the board's python; "
+        "image: docker save -> ssh -> docker load",
+    )
     arch: Literal["amd64", "arm64"] = Field(
         None,  # filled in for local boards, else required
         validate_default=True,
@@ -159,9 +105,10 @@ class BoardEntry(BaseModel):
     )
     python: str = Field("python3", description="the board's python (script deploy)")
     workdir: str = Field(
-        "/tmp/kenning", description="each run gets a private folder (mktemp -d) in it; it must "
-        "belong to the SSH user (or root) and be writable by nobody else"
-    )  # fmt: skip
+        "/tmp/kenning",
+        description="each run gets a private folder (mktemp -d) in it; it must "
+        "belong to the SSH user (or root) and be writable by nobody else",
+    )
     runtimes: list[
         Annotated[str, BeforeValidator(_null_runtime), AfterValidator(_known_runtime)]
     ] = Field(min_length=1)

@@ -17,11 +17,11 @@ from kenning.boards.inventory import (
     INVENTORY_ENV,
     INVENTORY_FILE,
     PASSWORD_MESSAGE,
-    PROTOCOLS,
     BoardEntry,
     Inventory,
     password_paths,
 )
+from kenning.boards.protocolconfig import PROTOCOLS
 from kenning.boards.yamllines import Loc, describe, load_with_lines, locate
 
 

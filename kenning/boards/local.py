@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kenning.boards.base import Endpoint
-from kenning.boards.inventory import SerialProtocolConfig
+from kenning.boards.protocolconfig import SerialProtocolConfig
 from kenning.executors.base import docker_arch
 from kenning.executors.boarderrors import BoardError
 from kenning.runtimeprotocols.handshake import run_secret
@@ -85,12 +85,22 @@ def local_server(
                     "a serial board needs "
                     "`protocol.board_device` (its end of the line) in the inventory",
                 )
-            where = ["serial", runtime, "--port", serial.board_device,
-                     "--baudrate", str(serial.baud)]  # fmt: skip
+            where = [
+                "serial",
+                runtime,
+                "--port",
+                serial.board_device,
+                "--baudrate",
+                str(serial.baud),
+            ]
         else:
             where = ["network", runtime, "--host", "127.0.0.1", "--port", "0"]
-        with _started([*where, "--save-model-path", str(save_model_path), *runtime_args],
-                      log_path, startup_timeout, secret) as (proc, port):  # fmt: skip
+        with _started(
+            [*where, "--save-model-path", str(save_model_path), *runtime_args],
+            log_path,
+            startup_timeout,
+            secret,
+        ) as (proc, port):
             yield RunningServer("127.0.0.1", port, log_path, proc, secret_file)
 
 
@@ -98,10 +108,24 @@ def local_server(
 def _started(
     args: Sequence[str], log_path: Path, startup_timeout: float, secret: str
 ) -> Iterator[tuple[subprocess.Popen[str], int]]:
-    command = [sys.executable, "-m", "kenning.scenarios.inference_server", *args,
-               "--secret-file", "-", "--verbosity", "WARNING"]  # fmt: skip
-    proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, bufsize=1)  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "kenning.scenarios.inference_server",
+        *args,
+        "--secret-file",
+        "-",
+        "--verbosity",
+        "WARNING",
+    ]
+    proc = subprocess.Popen(
+        command,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+    )
     assert proc.stdin is not None
     try:
         proc.stdin.write(secret + "\n")
@@ -219,8 +243,12 @@ class LocalBoard:
         """The board as results record it."""
         import socket
 
-        described = {"name": self.name, "kind": "local", "host": socket.gethostname(),
-                     "arch": self.arch}  # fmt: skip
+        described = {
+            "name": self.name,
+            "kind": "local",
+            "host": socket.gethostname(),
+            "arch": self.arch,
+        }
         if self.serial is not None:
             described["protocol"] = f"serial {self.serial.device} at {self.serial.baud} baud"
         return described

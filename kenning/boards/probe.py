@@ -66,10 +66,10 @@ def probe_script(board: BoardEntry) -> str:
             'else echo "python -"; fi'
         )
     lines.append(
-        f'd={remote_path(str(PurePosixPath(board.workdir)))}; '
+        f"d={remote_path(str(PurePosixPath(board.workdir)))}; "
         'while [ ! -e "$d" ] && [ "$d" != / ]; do d=$(dirname "$d"); done; '
         'df -Pk "$d" | tail -n 1 | sed "s/^/df /"'
-    )  # fmt: skip
+    )
     return "\n".join(lines)
 
 
@@ -121,7 +121,7 @@ def probe_ssh(
     KenningError
         From the SSH executor (unreachable, authentication refused, host key, timeout).
     """
-    from kenning.executors.ssh import SSHExecutor
+    from kenning.executors.ssh.executor import SSHExecutor
 
     if board.host is None:
         raise ConfigurationError(f"board '{board.name}' has no host to reach over SSH")

@@ -7,7 +7,7 @@ an unprivileged user; see :mod:`kenning.boards.deploy`), makes a fresh secret (i
 file here, on the server's stdin there:
 :func:`kenning.runtimeprotocols.handshake.run_secret`), starts
 ``inference_server`` in the background under a watchdog that stops it if the SSH connection
-dies (:mod:`kenning.executors.sshwatch`), waits until it listens, and yields where this host
+dies (:mod:`kenning.executors.ssh.watch`), waits until it listens, and yields where this host
 reaches it. The server listens on the board's loopback and is reached through an SSH
 tunnel; with ``expose: true`` it listens on every interface, and is reached directly when
 the port answers (``tunnel: auto``) or must be (``tunnel: never``). Whatever happens, the
@@ -22,7 +22,6 @@ import os
 import posixpath
 import secrets
 import shlex
-import socket
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -31,7 +30,9 @@ from typing import Any
 
 from kenning.boards.base import Endpoint
 from kenning.boards.deploy import push_image, server_zip
-from kenning.boards.inventory import BoardEntry, NetworkProtocolConfig, SerialProtocolConfig
+from kenning.boards.inventory import BoardEntry
+from kenning.boards.protocolconfig import SerialProtocolConfig
+from kenning.boards.reach import server_address
 from kenning.boards.runfolder import make_run_folder, push_verified, remove_run_folder
 from kenning.executors.boarderrors import BoardError
 from kenning.executors.labels import image_tag
@@ -111,21 +112,33 @@ class RemoteBoard:
         BoardError
             If it is unreachable, refuses our key, or its host key is unknown or changed.
         """
-        from kenning.executors.ssh import SSHExecutor
+        from kenning.executors.ssh.executor import SSHExecutor
 
         e = self.entry
         return SSHExecutor(
-            str(e.host), port=e.port, user=e.user, key_filename=e.key,
-            known_hosts=self.known_hosts, trust_unknown_host=self.trust_host_key,
-            board=e.name, python=e.python,
-        )  # fmt: skip
+            str(e.host),
+            port=e.port,
+            user=e.user,
+            key_filename=e.key,
+            known_hosts=self.known_hosts,
+            trust_unknown_host=self.trust_host_key,
+            board=e.name,
+            python=e.python,
+        )
 
     def describe(self) -> dict[str, Any]:
         """The board as results record it (no secrets: the key's path only)."""
         e = self.entry
-        described = {"name": e.name, "kind": "ssh", "host": e.host, "port": e.port,
-                     "user": e.user, "arch": e.arch, "deploy": e.deploy,
-                     "tags": list(e.tags)}  # fmt: skip
+        described = {
+            "name": e.name,
+            "kind": "ssh",
+            "host": e.host,
+            "port": e.port,
+            "user": e.user,
+            "arch": e.arch,
+            "deploy": e.deploy,
+            "tags": list(e.tags),
+        }
         if isinstance(e.protocol, SerialProtocolConfig):
             described["protocol"] = f"serial {e.protocol.device} at {e.protocol.baud} baud"
         return described
@@ -135,13 +148,25 @@ class RemoteBoard:
     ) -> list[str]:
         protocol = self.entry.protocol
         if isinstance(protocol, SerialProtocolConfig):
-            where = ["serial", runtime, "--port", str(protocol.board_device),
-                     "--baudrate", str(protocol.baud)]  # fmt: skip
+            where = [
+                "serial",
+                runtime,
+                "--port",
+                str(protocol.board_device),
+                "--baudrate",
+                str(protocol.baud),
+            ]
         else:
             where = ["network", runtime, "--host", bind, "--port", str(protocol.port)]
-        args = ["-m", "kenning.scenarios.inference_server", *where,
-                "--save-model-path", posixpath.join(folder, f"model.{suffix}"),
-                "--secret-file", "-"]  # fmt: skip
+        args = [
+            "-m",
+            "kenning.scenarios.inference_server",
+            *where,
+            "--save-model-path",
+            posixpath.join(folder, f"model.{suffix}"),
+            "--secret-file",
+            "-",
+        ]
         if self.entry.delegates and runtime == "tflite":
             args += ["--delegates-list", *self.entry.delegates]
         return [*args, *self.entry.runtime_args.get(runtime, []), *extra]
@@ -160,9 +185,12 @@ class RemoteBoard:
             Naming the board and the step (connecting, pushing, starting the server, ...).
         """
         if runtime not in self.runtimes:
-            raise BoardError(self.name, "choosing the runtime",
-                             f"the board offers {', '.join(self.runtimes)}, not {runtime}; "
-                             "edit its `runtimes:` in inventory.yaml if it has it")  # fmt: skip
+            raise BoardError(
+                self.name,
+                "choosing the runtime",
+                f"the board offers {', '.join(self.runtimes)}, not {runtime}; "
+                "edit its `runtimes:` in inventory.yaml if it has it",
+            )
         protocol = self.entry.protocol
         folder.mkdir(parents=True, exist_ok=True)
         with ExitStack() as stack:
@@ -182,13 +210,22 @@ class RemoteBoard:
             if isinstance(protocol, SerialProtocolConfig):  # the host talks on its end
                 yield Endpoint("", 0, secret_file, protocol.device, protocol.baud)
                 return
-            board.wait_for_port(protocol.port, process=process,
-                                timeout=max(1.0, deadline - time.monotonic()))  # fmt: skip
-            host, port = self._endpoint(board, stack, protocol)
+            board.wait_for_port(
+                protocol.port, process=process, timeout=max(1.0, deadline - time.monotonic())
+            )
+            host, port = server_address(self.name, str(self.entry.host), board, stack, protocol)
             yield Endpoint(host, port, secret_file)
 
-    def _start(self, board: Any, runtime: str, suffix: str, remote: str, log_name: str,
-               extra: Sequence[str], secret: str) -> Any:  # fmt: skip
+    def _start(
+        self,
+        board: Any,
+        runtime: str,
+        suffix: str,
+        remote: str,
+        log_name: str,
+        extra: Sequence[str],
+        secret: str,
+    ) -> Any:
         protocol = self.entry.protocol
         line = (secret + "\n").encode()
         if self.entry.deploy == "image":
@@ -201,33 +238,36 @@ class RemoteBoard:
                 port = str(protocol.port)
                 reach = ["-p", f"{port}:{port}" if protocol.expose else f"127.0.0.1:{port}:{port}"]
             args = self._server_args(runtime, suffix, CONTAINER_FOLDER, "0.0.0.0", extra)
-            command = ["docker", "run", "--rm", "-i", "--init", "--name", name,
-                       "--user", CONTAINER_USER, "--cap-drop", "ALL",
-                       "--security-opt", "no-new-privileges", *reach,
-                       tag, "python", *args]  # fmt: skip
-            return board.start_background(command, log_name, stdin=line,
-                                          on_hangup=["docker", "rm", "-f", name])  # fmt: skip
+            command = [
+                "docker",
+                "run",
+                "--rm",
+                "-i",
+                "--init",
+                "--name",
+                name,
+                "--user",
+                CONTAINER_USER,
+                "--cap-drop",
+                "ALL",
+                "--security-opt",
+                "no-new-privileges",
+                *reach,
+                tag,
+                "python",
+                *args,
+            ]
+            return board.start_background(
+                command, log_name, stdin=line, on_hangup=["docker", "rm", "-f", name]
+            )
         package = server_zip(self.cache)
         target = posixpath.join(remote, package.name)
         push_verified(board, package, target)
         bind = "0.0.0.0" if getattr(protocol, "expose", False) else "127.0.0.1"
         args = self._server_args(runtime, suffix, remote, bind, extra)
-        return board.start_background(["python", *args], log_name, env={"PYTHONPATH": target},
-                                      stdin=line)  # fmt: skip
-
-    def _endpoint(
-        self, board: Any, stack: ExitStack, protocol: NetworkProtocolConfig
-    ) -> tuple[str, int]:
-        host = str(self.entry.host)
-        if protocol.expose and (
-            protocol.tunnel == "never"
-            or (protocol.tunnel == "auto" and _reachable(host, protocol.port))
-        ):
-            return host, protocol.port
-        local = stack.enter_context(board.forward(protocol.port))
-        log.info("board %s: port %d tunnelled through SSH to 127.0.0.1:%d",
-                 self.name, protocol.port, local)  # fmt: skip
-        return "127.0.0.1", local
+        return board.start_background(
+            ["python", *args], log_name, env={"PYTHONPATH": target}, stdin=line
+        )
 
     def _fetch_log(self, board: Any, remote: str, local: Path) -> None:
         try:
@@ -255,11 +295,3 @@ def _wait_listening(board: Any, process: Any, deadline: float) -> None:
             detail = f"it did not say '{LISTENING}' within {STARTUP_TIMEOUT_S:g} s"
             raise BoardError(board.board, step, detail, process.log_tail())
         time.sleep(0.2)
-
-
-def _reachable(host: str, port: int, timeout: float = 2.0) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False

@@ -50,8 +50,9 @@ def _render(
         table.add_row(*(Text(*cell) if isinstance(cell, tuple) else Text(cell) for cell in row))
     buffer = io.StringIO()
     width = width or max(100, shutil.get_terminal_size((120, 24)).columns)
-    Console(file=buffer, width=width, color_system="standard" if color else None,
-            force_terminal=color).print(table)  # fmt: skip
+    Console(
+        file=buffer, width=width, color_system="standard" if color else None, force_terminal=color
+    ).print(table)
     return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n"
 
 

@@ -37,10 +37,11 @@ class MarkedLoader(yaml.SafeLoader):
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             raise AliasRefused(
-                None, None,
+                None,
+                None,
                 f"aliases are not supported (*{event.anchor}); write the value out",
                 event.start_mark,
-            )  # fmt: skip
+            )
         return super().compose_node(parent, index)
 
     def load_with_lines(self) -> tuple[Any, dict[Loc, int], list[tuple[Loc, int, int]]]:

@@ -80,12 +80,18 @@ def compare_outputs(
     if a.shape != b.shape:
         raise ResultsError(
             f"outputs of {run} ({a.shape[1]} values a sample) and {reference} "
-            f"({b.shape[1]}) differ in size: not the same model", run)  # fmt: skip
+            f"({b.shape[1]}) differ in size: not the same model",
+            run,
+        )
     diff = np.abs(a - b)
     scale = np.maximum(np.abs(b).max(axis=1), 1e-12)
     top1 = float(np.mean(a.argmax(axis=1) == b.argmax(axis=1)))
     return Agreement(
-        reference=label or str(reference), samples=len(common), top1=top1,
-        max_abs_error=float(diff.max()), max_rel_error=float((diff.max(axis=1) / scale).max()),
-        tolerance=tolerance, agrees=top1 >= tolerance,
-    )  # fmt: skip
+        reference=label or str(reference),
+        samples=len(common),
+        top1=top1,
+        max_abs_error=float(diff.max()),
+        max_rel_error=float((diff.max(axis=1) / scale).max()),
+        tolerance=tolerance,
+        agrees=top1 >= tolerance,
+    )

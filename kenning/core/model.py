@@ -168,8 +168,9 @@ class ModelWrapper(ArgumentsHandler):
         if self.dataset is None or not len(self.dataset):
             return
         specs = self.get_io_specification().inputs
-        samples = as_tensors(self.preprocess_input(self.dataset.prepare_input_samples(
-            self.dataset.dataX[:1])))  # fmt: skip
+        samples = as_tensors(
+            self.preprocess_input(self.dataset.prepare_input_samples(self.dataset.dataX[:1]))
+        )
         if len(samples) != len(specs):
             raise ConfigurationError(
                 f"the model takes {len(specs)} inputs ({', '.join(s.name for s in specs)}); "

@@ -80,8 +80,13 @@ def host_outcome(model: ModelWrapper, runtime: Runtime) -> Callable[[np.ndarray]
         t4 = time.perf_counter()
         scores = model.postprocess_outputs(outputs[0])
         t5 = time.perf_counter()
-        return Outcome(scores, inference_s=t3 - t2, preprocess_s=t1 - t0,
-                       postprocess_s=t5 - t4, end_to_end_s=t5 - t0)  # fmt: skip
+        return Outcome(
+            scores,
+            inference_s=t3 - t2,
+            preprocess_s=t1 - t0,
+            postprocess_s=t5 - t4,
+            end_to_end_s=t5 - t0,
+        )
 
     return infer
 

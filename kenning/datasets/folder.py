@@ -46,9 +46,15 @@ class FolderDataset(Dataset):
     )
 
     def __init__(
-        self, dataset_root: Path, resize: str = "", scale: float = 1.0, mean: str = "",
-        std: str = "", layout: str = "NHWC", **kwargs: Any,
-    ) -> None:  # fmt: skip
+        self,
+        dataset_root: Path,
+        resize: str = "",
+        scale: float = 1.0,
+        mean: str = "",
+        std: str = "",
+        layout: str = "NHWC",
+        **kwargs: Any,
+    ) -> None:
         if scale == 0:
             raise ConfigurationError("--scale must not be 0")
         size = [int(v) for v in _numbers(resize)] if resize else []
@@ -78,7 +84,9 @@ class FolderDataset(Dataset):
         if not self.dataX:
             raise DatasetError(
                 f"{self.root} holds neither inputs.npy nor class sub-folders of images "
-                f"({', '.join(IMAGES)})", self.root)  # fmt: skip
+                f"({', '.join(IMAGES)})",
+                self.root,
+            )
 
     def _prepare_arrays(self) -> None:
         assert self.root is not None
@@ -89,8 +97,10 @@ class FolderDataset(Dataset):
             with np.load(self.root / "inputs.npz", allow_pickle=False) as arrays:
                 self._inputs = [arrays[name] for name in arrays.files]
             if len({len(a) for a in self._inputs}) != 1:
-                raise DatasetError(f"the arrays of {self.root / 'inputs.npz'} hold different "
-                                   "numbers of samples", self.root)  # fmt: skip
+                raise DatasetError(
+                    f"the arrays of {self.root / 'inputs.npz'} hold different numbers of samples",
+                    self.root,
+                )
         labels_path = self.root / "labels.npy"
         count = len(self._inputs[0])
         self.dataX = list(range(count))
@@ -100,8 +110,9 @@ class FolderDataset(Dataset):
             return
         labels = np.load(labels_path, allow_pickle=False)
         if len(labels) != count:
-            raise DatasetError(f"{labels_path} has {len(labels)} labels for {count} inputs",
-                               labels_path)  # fmt: skip
+            raise DatasetError(
+                f"{labels_path} has {len(labels)} labels for {count} inputs", labels_path
+            )
         if np.issubdtype(labels.dtype, np.integer):
             self.dataY = [int(v) for v in labels]
             self._classes = [str(i) for i in range(int(labels.max()) + 1)]
@@ -130,8 +141,10 @@ class FolderDataset(Dataset):
     def prepare_input_samples(self, samples: list[Any]) -> Any:
         if self._inputs is not None:  # one array, or one per input of a multi-input model
             picked = np.asarray(samples, dtype=np.int64)
-            arrays = [self._normalise(a[picked]) if np.issubdtype(a.dtype, np.floating)
-                      else a[picked] for a in self._inputs]  # fmt: skip
+            arrays = [
+                self._normalise(a[picked]) if np.issubdtype(a.dtype, np.floating) else a[picked]
+                for a in self._inputs
+            ]
             return arrays[0] if len(arrays) == 1 else arrays
         batch = self._normalise(np.stack([self._image(Path(p)) for p in samples]))
         return (

@@ -66,17 +66,31 @@ class PetDataset(Dataset):
     """
 
     arguments_structure: ClassVar[tuple[Arg, ...]] = (
-        Arg("--classify-by", str, "breeds", "classes: 37 breeds or 2 species",
-            choices=("breeds", "species")),
+        Arg(
+            "--classify-by",
+            str,
+            "breeds",
+            "classes: 37 breeds or 2 species",
+            choices=("breeds", "species"),
+        ),
         Arg("--image-size", int, 224, "side of the square input images in pixels"),
-        Arg("--dataset-mirror", str, None,
+        Arg(
+            "--dataset-mirror",
+            str,
+            None,
             "base URL (http(s):// or file://) serving images.tar.gz and annotations.tar.gz "
-            f"instead of {DEFAULT_URL}"),
-        Arg("--validation-fraction", float, 0.25,
-            "unused: the official trainval/test lists define the split"),
-        Arg("--split-seed", int, 12345,
-            "unused: the official trainval/test lists define the split"),
-    )  # fmt: skip
+            f"instead of {DEFAULT_URL}",
+        ),
+        Arg(
+            "--validation-fraction",
+            float,
+            0.25,
+            "unused: the official trainval/test lists define the split",
+        ),
+        Arg(
+            "--split-seed", int, 12345, "unused: the official trainval/test lists define the split"
+        ),
+    )
 
     def __init__(
         self,

@@ -52,9 +52,13 @@ class SyntheticDataset(Dataset):
     task: ClassVar[str] = "none"
 
     def __init__(
-        self, dataset_root: Path | None, model_file: Path, samples: int = 256,
-        data_seed: int = 0, **kwargs: Any,
-    ) -> None:  # fmt: skip
+        self,
+        dataset_root: Path | None,
+        model_file: Path,
+        samples: int = 256,
+        data_seed: int = 0,
+        **kwargs: Any,
+    ) -> None:
         if samples < 1:
             raise ConfigurationError(f"--samples must be >= 1, got {samples}")
         self.model_file = Path(model_file)

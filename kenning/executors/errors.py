@@ -26,7 +26,7 @@ The board errors (``BoardError`` and below, and ``RemoteCommandError``) are in
 
 Docker SDK exceptions are converted in one place,
 :func:`kenning.executors.dockerclient.docker_errors`; paramiko and socket exceptions in
-:func:`kenning.executors.sshconnect.ssh_errors`.
+:func:`kenning.executors.ssh.connect.ssh_errors`.
 """
 
 from __future__ import annotations

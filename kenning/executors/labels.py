@@ -1,7 +1,7 @@
 """What kenning's images say about themselves: their tags and the labels written at build.
 
 The Docker executor reads these labels into every step's record; the toolchain writes them
-when it builds (:mod:`kenning.toolchain.images`). A bare image name (no registry, no tag:
+when it builds (:mod:`kenning.toolchain.images.build`). A bare image name (no registry, no tag:
 ``compile-tvm``) means kenning's own image, ``kenning/NAME:latest``.
 """
 

@@ -36,7 +36,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from kenning.boards.inventory import BoardEntry, Inventory, SerialProtocolConfig
+from kenning.boards.inventory import BoardEntry, Inventory
+from kenning.boards.protocolconfig import SerialProtocolConfig
 from kenning.farm.errors import FarmExportError
 from kenning.farm.tags import KENNING_TAG, LEASE_TAG, board_tags, check_tags
 
@@ -72,9 +73,14 @@ def serial_resource(protocol: SerialProtocolConfig) -> dict[str, dict[str, Any]]
     """The labgrid resource of a board's UART."""
     url = urlsplit(protocol.device)
     if url.scheme in _NETWORK_SERIAL and url.hostname and url.port:
-        return {"NetworkSerialPort": {"host": url.hostname, "port": url.port,
-                                      "speed": protocol.baud,
-                                      "protocol": _NETWORK_SERIAL[url.scheme]}}  # fmt: skip
+        return {
+            "NetworkSerialPort": {
+                "host": url.hostname,
+                "port": url.port,
+                "speed": protocol.baud,
+                "protocol": _NETWORK_SERIAL[url.scheme],
+            }
+        }
     return {"RawSerialPort": {"port": protocol.device, "speed": protocol.baud}}
 
 
@@ -103,8 +109,9 @@ def export_inventory(
     names = list(boards) if boards is not None else inventory.names
     unknown = [name for name in names if name not in inventory.boards]
     if unknown:
-        raise FarmExportError(f"not in the inventory: {', '.join(unknown)} "
-                              f"(boards: {', '.join(inventory.names)})")  # fmt: skip
+        raise FarmExportError(
+            f"not in the inventory: {', '.join(unknown)} (boards: {', '.join(inventory.names)})"
+        )
     groups, places, skipped = {}, [], {}
     for name in names:
         board = inventory.boards[name]
@@ -160,10 +167,17 @@ def load_places(path: Path) -> list[PlaceSpec]:
     if not isinstance(data, dict):
         raise FarmExportError(f"{path}: must map place names to {{matches, tags}}")
     try:
-        return [PlaceSpec(str(name), tuple(spec.get("matches", ())),
-                          check_tags({str(k): str(v) for k, v in spec.get("tags", {}).items()},
-                                     f"{path}: place {name}"))
-                for name, spec in data.items()]  # fmt: skip
+        return [
+            PlaceSpec(
+                str(name),
+                tuple(spec.get("matches", ())),
+                check_tags(
+                    {str(k): str(v) for k, v in spec.get("tags", {}).items()},
+                    f"{path}: place {name}",
+                ),
+            )
+            for name, spec in data.items()
+        ]
     except (AttributeError, TypeError) as exc:
         raise FarmExportError(f"{path}: each place needs `matches:` and `tags:` ({exc})") from exc
 

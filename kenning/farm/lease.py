@@ -58,8 +58,9 @@ class Lease:
     it is held); :meth:`check` raises then.
     """
 
-    def __init__(self, session: FarmSession, place: str, token: str, timeout: float,
-                 refresh: float) -> None:  # fmt: skip
+    def __init__(
+        self, session: FarmSession, place: str, token: str, timeout: float, refresh: float
+    ) -> None:
         self.session = session
         self.place = place
         self.token = token
@@ -81,8 +82,9 @@ class Lease:
         # the lease first: a holder that dies before its lock still leaves a lease to expire
         self._write(deadline)
         self.session.acquire(self.place, deadline)
-        self._thread = threading.Thread(target=self._refresh_loop, daemon=True,
-                                        name=f"lease-{self.place}")  # fmt: skip
+        self._thread = threading.Thread(
+            target=self._refresh_loop, daemon=True, name=f"lease-{self.place}"
+        )
         self._thread.start()
 
     def _refresh_loop(self) -> None:
@@ -104,8 +106,9 @@ class Lease:
                 if time.time() > self._until:
                     self.lost = f"the lease expired: refreshing failed for {self.timeout:.0f} s"
                     return
-                log.warning("place %s: refreshing the lease failed (will retry): %s",
-                            self.place, exc)  # fmt: skip
+                log.warning(
+                    "place %s: refreshing the lease failed (will retry): %s", self.place, exc
+                )
 
     def check(self) -> None:
         """Raise :class:`LeaseLostError` if the place was lost while held."""
@@ -146,8 +149,10 @@ class Lease:
         except FarmError as exc:
             problems.append(str(exc))
         if problems:
-            raise FarmError(f"releasing place {self.place}: " + "; ".join(problems),
-                            coordinator=self.session.coordinator)  # fmt: skip
+            raise FarmError(
+                f"releasing place {self.place}: " + "; ".join(problems),
+                coordinator=self.session.coordinator,
+            )
 
     def __enter__(self) -> Lease:
         return self
@@ -228,13 +233,20 @@ def reserve(
                 if mine.place and mine.state is ReservationState.ALLOCATED:
                     break
                 if mine.state in (ReservationState.EXPIRED, ReservationState.INVALID):
-                    raise FarmError(f"reservation {token} became {mine.state.name.lower()}",
-                                    coordinator=session.coordinator)  # fmt: skip
+                    raise FarmError(
+                        f"reservation {token} became {mine.state.name.lower()}",
+                        coordinator=session.coordinator,
+                    )
                 places = session.places(deadline)
                 if reap_stale(session, places, deadline=deadline):
                     continue
-                status = queue_status(filters, token, session.reservations(deadline), places,
-                                      time.monotonic() - start)  # fmt: skip
+                status = queue_status(
+                    filters,
+                    token,
+                    session.reservations(deadline),
+                    places,
+                    time.monotonic() - start,
+                )
             except FarmTimeoutError:
                 continue  # the check at the top says what was awaited
             if progress is not None and status is not None:

@@ -41,8 +41,9 @@ def format_places(
     for place in places:
         tags = " ".join(f"{k}={v}" for k, v in sorted(place.user_tags.items()))
         reserved = owners.get(place.reservation or "", place.reservation or "-")
-        table.add_row(place.name, tags or "-", place.acquired or "free", _lease(place, now),
-                      reserved)  # fmt: skip
+        table.add_row(
+            place.name, tags or "-", place.acquired or "free", _lease(place, now), reserved
+        )
     buffer = io.StringIO()
     width = width or max(100, shutil.get_terminal_size((120, 24)).columns)
     Console(file=buffer, width=width, color_system=None, force_terminal=False).print(table)

@@ -46,8 +46,12 @@ def reap_stale(
             cancel(session, place.reservation, deadline)
         if place.acquired:
             session.release(place.name, fromuser=place.acquired, deadline=deadline)
-            log.warning("place %s: released from %s, whose kenning lease expired %.0f s ago",
-                        place.name, place.acquired, now - lease.until)  # fmt: skip
+            log.warning(
+                "place %s: released from %s, whose kenning lease expired %.0f s ago",
+                place.name,
+                place.acquired,
+                now - lease.until,
+            )
         session.set_tags(place.name, {LEASE_TAG: ""}, deadline)
         reaped.append(place.name)
     return reaped

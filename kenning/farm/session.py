@@ -39,8 +39,9 @@ class FarmSession(CoordinatorChannel):
     # -- the coordinator's calls -------------------------------------------------------
     def places(self, deadline: float | None = None) -> list[PlaceInfo]:
         """Every place, sorted by name."""
-        got = self.call("list places", lambda stub: stub.GetPlaces(self._pb2.GetPlacesRequest()),
-                        deadline)  # fmt: skip
+        got = self.call(
+            "list places", lambda stub: stub.GetPlaces(self._pb2.GetPlacesRequest()), deadline
+        )
         return sorted((self._place(p) for p in got.places), key=lambda place: place.name)
 
     def reservations(self, deadline: float | None = None) -> list[ReservationInfo]:
@@ -55,22 +56,25 @@ class FarmSession(CoordinatorChannel):
         """Ask for a place whose tags include ``filters``; higher ``prio`` is served first."""
         wanted = {"main": self._pb2.Reservation.Filter(filter=dict(filters))}
         request = self._pb2.CreateReservationRequest(filters=wanted, prio=float(prio))
-        got = self.call("create reservation", lambda stub: stub.CreateReservation(request),
-                        deadline)  # fmt: skip
+        got = self.call(
+            "create reservation", lambda stub: stub.CreateReservation(request), deadline
+        )
         return self._reservation(got.reservation)
 
     def poll_reservation(self, token: str, deadline: float | None = None) -> ReservationInfo:
         """The reservation's state (polling also keeps it from expiring)."""
         request = self._pb2.PollReservationRequest(token=token)
-        got = self.call(f"poll reservation {token}", lambda stub: stub.PollReservation(request),
-                        deadline)  # fmt: skip
+        got = self.call(
+            f"poll reservation {token}", lambda stub: stub.PollReservation(request), deadline
+        )
         return self._reservation(got.reservation)
 
     def cancel_reservation(self, token: str, deadline: float | None = None) -> None:
         """Drop a reservation (anyone's: labgrid does not check the owner)."""
         request = self._pb2.CancelReservationRequest(token=token)
-        self.call(f"cancel reservation {token}", lambda stub: stub.CancelReservation(request),
-                  deadline)  # fmt: skip
+        self.call(
+            f"cancel reservation {token}", lambda stub: stub.CancelReservation(request), deadline
+        )
 
     def acquire(self, place: str, deadline: float | None = None) -> None:
         """Lock ``place`` for this client (it must be free or reserved for this client)."""
@@ -108,13 +112,26 @@ class FarmSession(CoordinatorChannel):
             "/".join([m.exporter, m.group, m.cls] + ([m.name] if m.HasField("name") else []))
             for m in p.matches
         )
-        return PlaceInfo(name=p.name, tags=dict(p.tags), matches=matches,
-                         acquired=p.acquired or None, reservation=p.reservation or None,
-                         comment=p.comment, changed=p.changed)  # fmt: skip
+        return PlaceInfo(
+            name=p.name,
+            tags=dict(p.tags),
+            matches=matches,
+            acquired=p.acquired or None,
+            reservation=p.reservation or None,
+            comment=p.comment,
+            changed=p.changed,
+        )
 
     @staticmethod
     def _reservation(r: Any) -> ReservationInfo:
         filters = dict(r.filters["main"].filter) if "main" in r.filters else {}
-        return ReservationInfo(token=r.token, owner=r.owner, state=ReservationState(r.state),
-                               prio=r.prio, filters=filters, place=r.allocations.get("main"),
-                               created=r.created, timeout=r.timeout)  # fmt: skip
+        return ReservationInfo(
+            token=r.token,
+            owner=r.owner,
+            state=ReservationState(r.state),
+            prio=r.prio,
+            filters=filters,
+            place=r.allocations.get("main"),
+            created=r.created,
+            timeout=r.timeout,
+        )

@@ -81,11 +81,15 @@ def tflite_io_spec(interpreter: Any, source: IOSpec | None = None) -> IOSpec:
             scale, zero = d["quantization"]
             dtype = np.dtype(d["dtype"]).name
             quantised = scale != 0.0 and dtype in ("int8", "uint8")
-            out.append(TensorSpec(
-                name=d["name"], shape=shape, dtype=dtype,
-                scale=float(scale) if quantised else None,
-                zero_point=int(zero) if quantised else None,
-            ))  # fmt: skip
+            out.append(
+                TensorSpec(
+                    name=d["name"],
+                    shape=shape,
+                    dtype=dtype,
+                    scale=float(scale) if quantised else None,
+                    zero_point=int(zero) if quantised else None,
+                )
+            )
         return out
 
     return IOSpec(

@@ -98,6 +98,8 @@ def program_io_spec(program: Any, path: Path) -> IOSpec:
     output_node = next(node for node in program.graph.nodes if node.op == "output")
     values = output_node.args[0]
     values = values if isinstance(values, list | tuple) else [values]
-    outputs = [spec(name, node.meta["val"])
-               for name, node in zip(signature.user_outputs, values, strict=True)]  # fmt: skip
+    outputs = [
+        spec(name, node.meta["val"])
+        for name, node in zip(signature.user_outputs, values, strict=True)
+    ]
     return IOSpec(inputs=inputs, outputs=outputs)

@@ -77,8 +77,12 @@ class ProtocolClient:
                 if not exc.reason.startswith("busy:") or time.monotonic() >= deadline:
                     raise
                 if not self._waited:
-                    log.warning("target %s: %s; retrying for up to %g s",
-                                protocol.describe(), exc.reason, protocol.timeout)  # fmt: skip
+                    log.warning(
+                        "target %s: %s; retrying for up to %g s",
+                        protocol.describe(),
+                        exc.reason,
+                        protocol.timeout,
+                    )
                 self._waited = True
                 time.sleep(_BUSY_RETRY_S)
 

@@ -52,8 +52,13 @@ def framework_outcome(model: ModelWrapper) -> Callable[[np.ndarray], Outcome]:
         t2 = time.perf_counter()
         scores = model.postprocess_outputs(raw)
         t3 = time.perf_counter()
-        return Outcome(scores, inference_s=t2 - t1, preprocess_s=t1 - t0,
-                       postprocess_s=t3 - t2, end_to_end_s=t3 - t0)  # fmt: skip
+        return Outcome(
+            scores,
+            inference_s=t2 - t1,
+            preprocess_s=t1 - t0,
+            postprocess_s=t3 - t2,
+            end_to_end_s=t3 - t0,
+        )
 
     return infer
 

@@ -52,13 +52,17 @@ def main(argv: Sequence[str]) -> int:
     elapsed = time.perf_counter() - start
     name, version = compiler.get_framework_and_version()
     artifact = compiler.compiled_model_path
-    print(json.dumps({
-        "artifact": str(artifact),
-        "iospec": str(IOSpec.path_for(artifact)),
-        "size_bytes": artifact.stat().st_size,
-        "compiler": f"{name} {version}",
-        "compile_s": round(elapsed, 3),
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "artifact": str(artifact),
+                "iospec": str(IOSpec.path_for(artifact)),
+                "size_bytes": artifact.stat().st_size,
+                "compiler": f"{name} {version}",
+                "compile_s": round(elapsed, 3),
+            }
+        )
+    )
     return 0
 
 

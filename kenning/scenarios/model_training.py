@@ -102,8 +102,9 @@ def _warn_if_constant(model: Any, dataset: Any) -> None:
     predicted: set[int] = set()
     labels: set[int] = set()
     for _, inputs, truth in dataset.iter_batches("validation"):
-        predicted.update(int(c) for c in np.asarray(model.infer(inputs)).reshape(
-            len(inputs), -1).argmax(axis=1))  # fmt: skip
+        predicted.update(
+            int(c) for c in np.asarray(model.infer(inputs)).reshape(len(inputs), -1).argmax(axis=1)
+        )
         labels.update(int(t) for t in truth)
     if len(predicted) == 1 and len(labels) > 1:
         log.warning(

@@ -67,19 +67,18 @@ def main(argv: Sequence[str]) -> int:
     args = _parser().parse_args(argv)
     configure_logging(args.verbosity)
     from kenning.executors import select_executor
-    from kenning.toolchain.benchtask import load_job, resolve_boards
-    from kenning.toolchain.compile import plan
+    from kenning.toolchain.run.benchtask import load_job, resolve_boards
 
     job = load_job(args.scenario)
     build = args.build or Path("build") / job.scenario.name
     if args.check:
         for name in args.deployment or job.scenario.deployments:
-            steps = plan(job.scenario, job.models, name, build, "amd64").steps
+            steps = job.plan(name, build, "amd64").steps
             chain = " -> ".join(f"{s.name} [{s.image or 'here'}]" for s in steps) or "as it is"
             print(f"{name}: {chain}; runtime {job.scenario.deployments[name].runtime.runtime}")
         print(f"== {args.scenario}: {len(job.scenario.deployments)} deployments can work")
         return 0
-    from kenning.toolchain.runner import run_scenario
+    from kenning.toolchain.run.runner import run_scenario
 
     boards = resolve_boards(args.board, trust_host_key=args.trust_host_key) if args.board else None
     with select_executor(args.executor) as executor:

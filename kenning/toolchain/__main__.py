@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from kenning.executors.errors import ImageNotFoundError
-from kenning.toolchain.baseimage import ARCHS, build_base_image
-from kenning.toolchain.catalogue import CATALOGUE
+from kenning.toolchain.images.base import ARCHS, build_base_image
+from kenning.toolchain.images.catalogue import CATALOGUE
 from kenning.utils.cli import run
 from kenning.utils.provenance import work_tree
 
@@ -78,8 +78,8 @@ def main(argv: Sequence[str]) -> int:
         how = "reused" if base.reused else f"built in {base.build_seconds:.0f} s"
         print(f"{base.tag} {base.image_id[7:19]} {base.size_bytes / 1e6:.0f} MB ({how})")
     elif args.command == "build":
-        from kenning.toolchain.imageinfo import describe
-        from kenning.toolchain.images import build_image
+        from kenning.toolchain.images.build import build_image
+        from kenning.toolchain.images.info import describe
 
         logs = work_tree() / "build" / "images"
         logs.mkdir(parents=True, exist_ok=True)
@@ -94,7 +94,7 @@ def main(argv: Sequence[str]) -> int:
             )
             print(describe(info))
     elif args.command == "lock":
-        from kenning.toolchain.locks import generate_locks
+        from kenning.toolchain.images.locks import generate_locks
 
         for name in args.images:
             for path in generate_locks(name, base_image=args.base_image, extra_ca=args.extra_ca):
@@ -102,7 +102,8 @@ def main(argv: Sequence[str]) -> int:
     elif args.command == "registry":
         _registry(args.port, args.stop)
     elif args.command == "push":
-        from kenning.toolchain.registry import push_images, start_local_registry
+        from kenning.toolchain.images.localregistry import start_local_registry
+        from kenning.toolchain.images.registry import push_images
 
         target = args.registry or start_local_registry().address
         for name, reference in push_images(args.images, target).items():
@@ -113,7 +114,7 @@ def main(argv: Sequence[str]) -> int:
 
 
 def _registry(port: int, stop: bool) -> None:
-    from kenning.toolchain.registry import start_local_registry, stop_local_registry
+    from kenning.toolchain.images.localregistry import start_local_registry, stop_local_registry
 
     if stop:
         stopped = stop_local_registry()
@@ -132,7 +133,7 @@ def _list() -> None:
 
 
 def _list_with(client: Any) -> None:
-    from kenning.toolchain.imageinfo import describe, image_info, stale_locks
+    from kenning.toolchain.images.info import describe, image_info, stale_locks
 
     for name, spec in CATALOGUE.items():
         try:

@@ -143,9 +143,12 @@ class GroupError(KenningError):
     """
 
     def __init__(
-        self, what: str, results: Mapping[str, Any], failures: Mapping[str, KenningError],
+        self,
+        what: str,
+        results: Mapping[str, Any],
+        failures: Mapping[str, KenningError],
         note: str = "",
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.results = dict(results)
         self.failures = dict(failures)
         total = len(self.results) + len(self.failures)

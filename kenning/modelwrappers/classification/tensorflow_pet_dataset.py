@@ -40,10 +40,14 @@ class TensorFlowPetDatasetMobileNetV2(TensorFlowWrapper):
     """
 
     arguments_structure: ClassVar[tuple[Arg, ...]] = (
-        Arg("--pretrained-weights", Path, None,
-            "local no-top MobileNetV2 weights (.h5) to start from; freezes the feature extractor"),
+        Arg(
+            "--pretrained-weights",
+            Path,
+            None,
+            "local no-top MobileNetV2 weights (.h5) to start from; freezes the feature extractor",
+        ),
         Arg("--dropout", float, 0.2, "dropout rate before the classifier"),
-    )  # fmt: skip
+    )
 
     def __init__(
         self,

@@ -1,0 +1,280 @@
+"""``invoke bench --scenario``: pick boards and deployments, bench each, one report.
+
+Before anything runs the scenario is checked whole (:func:`load_job`); then, per model,
+the reference run in its framework; per board and deployment, compile and benchmark; each
+deployment's outputs are compared with its model's reference (agreement), and one report
+compares every run.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from kenning.boards.base import Board
+from kenning.boards.local import LocalBoard
+from kenning.core.measure import MeasureSettings
+from kenning.executors.base import ExecutionRecord, Executor
+from kenning.executors.local import LocalExecutor
+from kenning.toolchain.run.compile import stage_model
+from kenning.toolchain.run.notes import slower_notes
+from kenning.toolchain.run.plan import Job
+from kenning.toolchain.run.steps import STEP_DEADLINE_S, python
+from kenning.toolchain.run.training import current_reference, run_reference
+from kenning.toolchain.run.workers import bench_boards
+from kenning.toolchain.scenario.chains import check_scenario
+from kenning.toolchain.scenario.load import ScenarioError, load_scenario
+from kenning.utils.errors import ConfigurationError, GroupError, KenningError, ModelError
+from kenning.utils.imports import require
+from kenning.utils.progress import progress
+
+log = logging.getLogger("kenning.bench")
+
+#: scenario ``measure:`` keys (the scenarios' flags without ``--``) -> MeasureSettings fields
+MEASURE_KEYS = {
+    "warmup": "warmup",
+    "warmup-s": "warmup_s",
+    "min-samples": "min_samples",
+    "min-duration": "min_duration_s",
+    "sample-seed": "seed",
+    "seed": "seed",
+    "percentiles": "percentiles",
+    "confidence": "confidence",
+    "max-other-load": "max_other_load",
+    "subset": "subset",
+    "repeats": "repeats",
+}
+
+
+def load_job(path: Path | str, measure: Mapping[str, Any] | None = None) -> Job:
+    """Read and check a scenario file; ``measure`` overrides its ``measure:`` section.
+
+    Raises
+    ------
+    ScenarioError
+        If the file is invalid or a chain cannot work (every problem, with its line).
+    """
+    scenario = load_scenario(path)
+    models = check_scenario(scenario)
+    values: dict[str, Any] = {}
+    for key, value in scenario.measure.items():
+        if key not in MEASURE_KEYS:
+            raise ScenarioError(
+                f"{scenario.where('measure', key)}: key 'measure.{key}': unknown "
+                f"key; valid keys: {', '.join(MEASURE_KEYS)}"
+            )
+        values[MEASURE_KEYS[key]] = value
+    values.update(measure or {})
+    try:
+        settings = MeasureSettings.checked(**values)
+    except KenningError as exc:
+        raise ScenarioError(f"{scenario.where('measure')}: {exc}") from exc
+    return Job(scenario, models, settings)
+
+
+def resolve_boards(
+    names: Sequence[str], *, trust_host_key: bool = False, keep_files: bool | None = None
+) -> list[Board]:
+    """Boards by name, or every board with a tag, from one reading of the inventory.
+
+    ``local`` is this machine (without the ssh extra there is no inventory, and it is the
+    only board). ``keep_files`` keeps each run's folder on SSH boards (None: as
+    ``KENNING_KEEP_BOARD_FILES`` says).
+
+    Raises
+    ------
+    ConfigurationError
+        If a name is neither a board nor a tag of the inventory, or the inventory is invalid.
+    MissingDependencyError
+        If pyyaml (the ``ssh`` extra) is not installed and a board other than ``local`` is named.
+    """
+    if list(names) == ["local"] * len(names) and importlib.util.find_spec("yaml") is None:
+        return [LocalBoard() for _ in names]
+    require("yaml", "ssh")
+    from kenning.boards.inventoryfile import load_inventory
+    from kenning.boards.protocolconfig import SerialProtocolConfig
+
+    inventory = load_inventory()
+    chosen: list[str] = []
+    for name in names:
+        tagged = [b for b, entry in inventory.boards.items() if name in entry.tags]
+        if name == "local" or name in inventory.boards:
+            chosen.append(name)
+        elif tagged:
+            chosen += tagged
+        else:
+            raise ConfigurationError(
+                f"no board or tag '{name}' in the inventory; boards: {', '.join(inventory.boards)}"
+            )
+    boards: list[Board] = []
+    for name in chosen:
+        entry = inventory.board(name)
+        if entry.deploy == "local":
+            serial = entry.protocol if isinstance(entry.protocol, SerialProtocolConfig) else None
+            board = LocalBoard(name, entry.runtime_args, serial)
+            board.runtimes = list(entry.runtimes)
+            boards.append(board)
+        else:
+            from kenning.boards.remote import RemoteBoard
+
+            boards.append(RemoteBoard(entry, trust_host_key=trust_host_key, keep_files=keep_files))
+    return boards
+
+
+def choose_deployments(job: Job, board: Board, names: Sequence[str]) -> list[str]:
+    """The deployments to bench on ``board``: the named ones, or all whose runtime it has.
+
+    Raises
+    ------
+    ConfigurationError
+        For an unknown name, or nothing the board runs.
+    """
+    deployments = job.scenario.deployments
+    if unknown := [n for n in names if n not in deployments]:
+        raise ConfigurationError(
+            f"scenario '{job.scenario.name}' has no deployment {', '.join(unknown)}; it has "
+            f"{', '.join(deployments)}"
+        )
+    if names:
+        return list(names)
+    offered = getattr(board, "runtimes", None)
+    chosen = [n for n, d in deployments.items() if offered is None or d.runtime.runtime in offered]
+    if not chosen:
+        raise ConfigurationError(
+            f"board '{board.name}' offers no runtime the deployments of "
+            f"scenario '{job.scenario.name}' use"
+        )
+    return chosen
+
+
+def check_models(job: Job, build: Path, names: Sequence[str]) -> None:
+    """Refuse to start when a model to deploy is neither trained nor given as a file."""
+    for name in {str(job.scenario.deployments[n].model) for n in names}:
+        model = job.models[name]
+        if model.origin is None and not model.path(build).is_file():
+            raise ModelError(
+                f"{model.path(build)} is missing: run `invoke train --build {build}` first",
+                model.path(build),
+            )
+
+
+def run_bench(
+    executor: Executor,
+    job: Job,
+    build: Path,
+    boards: Sequence[Board],
+    names: Sequence[str] = (),
+    *,
+    resume: bool = False,
+    before: Mapping[str, Mapping[str, ExecutionRecord]] | None = None,
+    workers: int = 0,
+) -> tuple[Path, list[Path]]:
+    """Reference runs, then every chosen deployment on every board, then one report.
+
+    Boards are benched in parallel, ``workers`` at a time (0: all at once; 1: one after
+    another), each board's deployments one after another (:mod:`kenning.toolchain.run.workers`).
+
+    Returns
+    -------
+    tuple of Path and list of Path
+        The report and the results files (references first).
+
+    Raises
+    ------
+    KenningError
+        If a model is missing, or something failed; the error of each failed run is in the
+        message, results of the others are kept and reported.
+    """
+    plan = {board.name: choose_deployments(job, board, names) for board in boards}
+    wanted = sorted({n for chosen in plan.values() for n in chosen})
+    check_models(job, build, wanted)
+    for board in boards:  # an unreachable board fails now, not after the compiles
+        board.preflight()
+    before = before or {}
+    done: dict[str, Path] = {}
+    failures: dict[str, KenningError] = {}
+    references: dict[str, Path] = {}
+    refused: dict[str, KenningError] = {}
+    models = sorted({str(job.scenario.deployments[n].model) for n in wanted})
+    total = sum(map(len, plan.values())) + (len(models) if job.scenario.reference else 0)
+    with progress(f"scenario {job.scenario.name}", total) as advance:
+        for name in models if job.scenario.reference else []:
+            model = job.models[name]
+            try:
+                stage_model(model, build)
+                earlier = None if name in before else current_reference(job, model, build)
+                if earlier is not None:
+                    log.info("reference run of %s: %s is current, re-used", name, earlier)
+                references[name] = earlier or run_reference(
+                    executor, job, model, build, before.get(name)
+                )
+                done[f"{name} (framework)"] = references[name]
+            except KenningError as exc:
+                log.error("reference run of %s failed: %s", name, exc)
+                failures[f"{name} (framework)"] = exc
+                if getattr(exc, "exit_code", None) == 2:  # the model or data was refused
+                    refused[name] = exc
+            advance(1)
+        runs = bench_boards(
+            executor,
+            job,
+            build,
+            {board: plan[board.name] for board in boards},
+            before=before,
+            references=references,
+            refused=refused,
+            advance=advance,
+            resume=resume,
+            workers=workers,
+        )
+    done.update(runs.done)
+    failures.update(runs.failures)
+    for note in slower_notes(done.values()):
+        log.warning("%s", note)
+    what = f"runs of scenario {job.scenario.name}"
+    if not done:
+        raise GroupError(what, done, failures)
+    where = boards[0].name if len(boards) == 1 else "-".join(b.name for b in boards)
+    results = list(done.values())
+    title = job.scenario.title or f"Scenario {job.scenario.name}"
+    report = render(
+        results,
+        build / "reports" / where / "index.html",
+        f"{title} (board {', '.join(b.name for b in boards)})",
+    )
+    if failures:
+        raise GroupError(
+            what,
+            done,
+            failures,
+            f"report of the others: {report}; `invoke bench --resume` continues partial runs",
+        )
+    return report, results
+
+
+def render(results: list[Path], report: Path, title: str) -> Path:
+    """Render an HTML comparison report of ``results``; return its path.
+
+    Raises
+    ------
+    ExecutionError
+        If rendering fails.
+    """
+    LocalExecutor().run(
+        python(
+            "kenning.scenarios.render_report",
+            *map(str, results),
+            title,
+            str(report),
+            "--report-types",
+            "performance",
+            "classification",
+            "--format",
+            "html",
+        ),
+        timeout=STEP_DEADLINE_S,
+    )
+    return report

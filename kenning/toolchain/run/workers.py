@@ -1,0 +1,111 @@
+"""Bench every board's deployments, one worker per board, the boards in parallel.
+
+A board runs its deployments one after another (one server at a time on it); boards run at
+once, each in its own thread, sharing the run's compiled artifacts (one compile per
+architecture and deployment, :class:`~kenning.toolchain.run.artifacts.Artifacts`). Ctrl-C stops
+every worker before its next deployment.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kenning.boards.base import Board
+from kenning.executors.base import ExecutionRecord, Executor
+from kenning.toolchain.run.artifacts import Artifacts
+from kenning.toolchain.run.bench import bench_deployment
+from kenning.toolchain.run.plan import Job
+from kenning.utils.errors import ConfigurationError, KenningError
+
+log = logging.getLogger("kenning.bench")
+
+
+@dataclass
+class BoardRuns:
+    """What the workers produced: results and failures by label (``NAME on BOARD``)."""
+
+    done: dict[str, Path] = field(default_factory=dict)
+    failures: dict[str, KenningError] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def bench_boards(
+    executor: Executor,
+    job: Job,
+    build: Path,
+    plan: Mapping[Board, Sequence[str]],
+    *,
+    before: Mapping[str, Mapping[str, ExecutionRecord]],
+    references: Mapping[str, Path],
+    refused: Mapping[str, KenningError],
+    advance: Callable[[int], None],
+    resume: bool = False,
+    workers: int = 0,
+) -> BoardRuns:
+    """Run each board's deployments (``plan``), boards in parallel.
+
+    Parameters
+    ----------
+    workers : int
+        Boards benched at once (0: all of them; 1: one after another).
+
+    Returns
+    -------
+    BoardRuns
+        Results and failures of every deployment on every board.
+    """
+    runs, artifacts, stop = BoardRuns(), Artifacts(), threading.Event()
+    several = len(plan) > 1
+
+    def one_board(board: Board) -> None:
+        for name in plan[board]:
+            if stop.is_set():
+                return
+            key = f"{name} on {board.name}" if several else name
+            source = str(job.scenario.deployments[name].model)
+            try:
+                if source in refused:  # the same input would be refused again: say so once
+                    raise ConfigurationError(
+                        f"not run: the reference run of model {source} refused its input"
+                    )
+                path = bench_deployment(
+                    executor,
+                    board,
+                    build,
+                    job,
+                    name,
+                    before.get(source),
+                    resume=resume,
+                    reference=references.get(source),
+                    artifacts=artifacts,
+                )
+                with runs.lock:
+                    runs.done[key] = path
+            except KenningError as exc:
+                if source not in refused:
+                    log.error("%s on %s failed: %s", name, board.name, exc)
+                with runs.lock:
+                    runs.failures[key] = exc
+            advance(1)
+
+    count = min(workers or len(plan), len(plan)) or 1
+    if count == 1:
+        for board in plan:
+            one_board(board)
+    else:
+        with ThreadPoolExecutor(max_workers=count, thread_name_prefix="bench") as pool:
+            futures = [pool.submit(one_board, board) for board in plan]
+            try:
+                for future in futures:
+                    future.result()
+            except BaseException:
+                stop.set()  # Ctrl-C: no worker starts another deployment
+                raise
+    order = [f"{n} on {b.name}" if several else n for b, names in plan.items() for n in names]
+    runs.done = {key: runs.done[key] for key in order if key in runs.done}  # as planned
+    return runs
