@@ -360,3 +360,30 @@ def test_a_killed_run_is_invalid_and_its_resume_judges_every_part(
     assert any(c.startswith("part 2 of 2: other load") for c in resumed.verdict.checks)
     # the resumed run is complete over both parts: no "incomplete" reason any more
     assert "incomplete" not in text and "too short" not in text
+
+
+def test_the_sampler_starts_from_the_servers_zip(tmp_path: Path) -> None:
+    """On a board kenning is a zip on PYTHONPATH: no sampler file exists to run."""
+    from kenning.boards.deploy import server_zip
+
+    archive = server_zip(tmp_path)
+    script = (
+        "import json, time\n"
+        "from kenning.core.monitor import SystemMonitor\n"
+        "import kenning.core.monitor as m\n"
+        "assert '.zip' in m.__file__, m.__file__\n"
+        "monitor = SystemMonitor(interval=0.05).start()\n"
+        "time.sleep(0.5)\n"
+        "series = monitor.stop()\n"
+        "print(json.dumps({'pid': monitor.sampler_pid, 'n': len(series['timestamps'])}))\n"
+    )
+    path = f"import sys; sys.path.insert(0, {str(archive)!r})\n"
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", path + script],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    import json
+
+    seen = json.loads(done.stdout.splitlines()[-1])
+    assert seen["pid"] and seen["n"] >= 3, seen

@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import IO, Any
 
 from kenning.core.loadseries import add_sample, empty_series
@@ -34,8 +35,8 @@ from kenning.utils.errors import KenningError
 
 log = logging.getLogger("kenning.monitor")
 
-#: the sampler's module; its source is handed to ``python -I -c`` so that it also runs
-#: from the server's zip, where no file of it exists on disk
+#: the sampler's module: run as a file where it is one, else its source is handed to
+#: ``python -I -c`` (from the server's zip on a board, where no file of it exists on disk)
 SAMPLER = "kenning.core.sampler"
 #: seconds the sampler gets to start, to answer a request for a sample, and to stop
 START_TIMEOUT_S = 10.0
@@ -43,12 +44,15 @@ ANSWER_TIMEOUT_S = 2.0
 STOP_TIMEOUT_S = 2.0
 
 
-def _sampler_source() -> str:
-    """The sampler's source, read through the package loader (a directory or a zip)."""
+def _sampler_program() -> list[str]:
+    """The sampler as ``python -I`` arguments: its file, or its source read from a zip."""
+    on_disk = Path(__file__).with_name("sampler.py")
+    if on_disk.is_file():
+        return [str(on_disk)]
     data = pkgutil.get_data("kenning.core", "sampler.py")
     if data is None:
         raise MonitorError(f"the load sampler's source ({SAMPLER}) cannot be read")
-    return data.decode("utf-8")
+    return ["-c", data.decode("utf-8")]
 
 
 def peak_rss_bytes() -> int:
@@ -108,8 +112,7 @@ class SystemMonitor:
         argv = [
             sys.executable,
             "-I",
-            "-c",
-            _sampler_source(),
+            *_sampler_program(),
             "--interval",
             str(self.interval),
             "--owner",
