@@ -286,8 +286,14 @@ def check_comparison(doc: Rendered, raws: dict[str, dict[str, Any]]) -> dict[str
             reference = raw["provenance"].get("deployment") == "reference"
             assert row[14] == ("reference" if reference else "-")
         else:
-            shown = f"{agreement['top1']:.4f} (max abs {agreement['max_abs_error']:.3g}"
-            assert row[14].startswith(shown if agreement["agrees"] else "DISAGREES: " + shown)
+            if not agreement["agrees"]:
+                assert row[14] == "DISAGREES: " + "; ".join(agreement["reasons"]), row[14]
+            else:
+                first = agreement["outputs"][0]
+                shown = f"SNR {first['snr_db']:.1f} dB, cosine {first['cosine']:.4f}"
+                if first["top1"] is not None:
+                    shown = f"top-1 {first['top1']:.4f}, {shown}"
+                assert row[14].startswith(shown), (row[14], shown)
         state = raw["verdict"].get("state") or ("VALID" if raw["verdict"]["valid"] else "INVALID")
         assert row[15].split(" ")[0] == state, (row[15], state)
         points[name] = (float(np.percentile(latency, 50)), quality(raw)["accuracy"])

@@ -36,6 +36,9 @@ from kenning.utils.errors import ConfigurationError
 class Identity:
     """The host side of a model whose inputs and outputs need no conversion."""
 
+    def scored_index(self) -> int:
+        return 0
+
     def preprocess_input(self, batch: np.ndarray) -> np.ndarray:
         return batch
 

@@ -42,6 +42,9 @@ from kenning.utils.errors import ResultsError
 class Flat:
     """The host side of a 16-float model: any sample becomes 16 zeros."""
 
+    def scored_index(self) -> int:
+        return 0
+
     def preprocess_input(self, batch: np.ndarray) -> np.ndarray:
         return np.zeros((len(batch), 16), np.float32)
 

@@ -8,7 +8,7 @@ unchanged; calibration data is drawn from the Dataset's train split.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -58,6 +58,11 @@ class ONNXRuntimeQuantizer(ModelCompiler):
     framework = "onnxruntime"
     input_formats = ("onnx",)
     output_format = "onnx"
+    precision = "int8"
+
+    @classmethod
+    def calibrates_with(cls, parameters: Mapping[str, Any]) -> bool:
+        return True
 
     def __init__(
         self,
@@ -89,6 +94,7 @@ class ONNXRuntimeQuantizer(ModelCompiler):
         model = load_onnx(input_model_path)
         spec = onnx_io_spec(model, io_spec, input_model_path)
         names = [t.name for t in spec.inputs]
+        dtypes = [np.dtype(t.dtype) for t in spec.inputs]
         batches = self.calibration_batches(self.calibration_samples, "int8 quantisation")
         first = next(batches, None)
         if first is None:
@@ -98,7 +104,15 @@ class ONNXRuntimeQuantizer(ModelCompiler):
 
         class _Reader(quant.CalibrationDataReader):  # type: ignore[name-defined]
             def __init__(self, arrays: Iterator[np.ndarray]) -> None:
-                self.feeds = (dict(zip(names, as_tensors(a), strict=True)) for a in arrays)
+                # each input in its own dtype (int64 token ids, uint8 pixels), as inference
+                # feeds it; check_inputs has refused data that would not cast exactly
+                self.feeds = (
+                    {
+                        n: np.asarray(x, dtype=d)
+                        for n, d, x in zip(names, dtypes, as_tensors(a), strict=True)
+                    }
+                    for a in arrays
+                )
 
             def get_next(self) -> dict[str, np.ndarray] | None:
                 return next(self.feeds, None)

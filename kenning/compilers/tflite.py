@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import tempfile
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -65,6 +66,15 @@ class TFLiteCompiler(ModelCompiler):
     framework = "tensorflow"
     input_formats = ("keras",)
     output_format = "tflite"
+
+    @classmethod
+    def precision_for(cls, parameters: Mapping[str, Any]) -> str:
+        target = str(parameters.get("target", "default"))
+        return {"float16": "float16", "int8": "int8", "edgetpu": "int8"}.get(target, "float32")
+
+    @classmethod
+    def calibrates_with(cls, parameters: Mapping[str, Any]) -> bool:
+        return cls.precision_for(parameters) == "int8"
 
     def __init__(
         self,

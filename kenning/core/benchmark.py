@@ -34,6 +34,8 @@ class Outcome:
     ``inference_s`` is the runtime call alone on the machine that ran it; ``end_to_end_s``
     the host's time from starting preprocessing to holding the output (when not given, the
     loop times the whole call); ``ok_interval_s`` the seed protocol's diagnostic interval.
+    ``outputs`` is the scored output, postprocessed (what the dataset evaluates);
+    ``tensors`` every output of the model as it came out (what agreement compares).
     """
 
     outputs: np.ndarray
@@ -42,6 +44,13 @@ class Outcome:
     postprocess_s: float | None = None
     end_to_end_s: float | None = None
     ok_interval_s: float | None = None
+    tensors: list[np.ndarray] | None = None
+
+    def sample_outputs(self, row: int) -> list[np.ndarray]:
+        """Every output of batch row ``row`` (the scored output alone when no tensors)."""
+        if not self.tensors:
+            return [self.outputs[row]]
+        return [t[row] if t.ndim and len(t) > row else t for t in self.tensors]
 
 
 InferFn = Callable[[np.ndarray], Outcome]
@@ -164,7 +173,7 @@ def run_benchmark(
                 top = dataset.evaluate(outcome.outputs)
                 regression = dataset.task == "regression"
                 for i, (_, sample) in enumerate(chunk):
-                    recorder.capture(sample, outcome.outputs[i])
+                    recorder.capture(sample, outcome.sample_outputs(i))
                     recorder.add(
                         SampleResult(
                             index=sample,

@@ -6,13 +6,14 @@ artifact and an :class:`~kenning.core.iospec.IOSpec` beside it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
 from kenning.core.args import Arg, ArgumentsHandler
+from kenning.core.calibration import input_ranges, merge_ranges, read_calibration, save_record
 from kenning.core.dataset import Dataset
 from kenning.core.iospec import IOSpec
 from kenning.core.model import ModelWrapper
@@ -40,15 +41,55 @@ class ModelCompiler(ArgumentsHandler):
     input_formats: ClassVar[tuple[str, ...]] = ("onnx",)
     #: format of what it writes (a key of :data:`kenning.core.formats.FORMATS`)
     output_format: ClassVar[str] = "onnx"
+    #: the precision the artifact computes in (see :meth:`precision_for`)
+    precision: ClassVar[str] = "float32"
+
+    @classmethod
+    def precision_for(cls, parameters: Mapping[str, Any]) -> str:
+        """The artifact's precision with these parameters: ``float32``, ``float16`` or ``int8``.
+
+        It picks the default tolerances of output agreement
+        (:data:`kenning.core.outputcheck.DEFAULT_TOLERANCES`).
+        """
+        return cls.precision
+
+    @classmethod
+    def calibrates_with(cls, parameters: Mapping[str, Any]) -> bool:
+        """Whether the compiler calibrates on data with these parameters (int8 quantisers)."""
+        return False
 
     def __init__(self, dataset: Dataset | None, compiled_model_path: Path) -> None:
         self.dataset = dataset
         self.compiled_model_path = Path(compiled_model_path)
         #: turns a dataset batch into what the source model takes; set by compile_wrapper
         self.input_transform: Callable[[np.ndarray], Any] = lambda x: x
+        #: model-ready calibration inputs to use instead of the dataset (written by the
+        #: chain's first step with the source model's preprocessing)
+        self.calibration_file: Path | None = None
+        #: each input's [min, max] over what calibration saw, and what that was
+        self.calibrated_ranges: list[list[float]] = []
+        self.calibrated_on = ""
 
     def calibration_batches(self, samples: int, option: str) -> Iterator[np.ndarray]:
-        """Up to ``samples`` single-sample model inputs from the train split, for quantising.
+        """Up to ``samples`` single-sample model inputs for quantising; their ranges recorded.
+
+        They come from :attr:`calibration_file` when set, else from the dataset's train split
+        through :attr:`input_transform` (:meth:`source_batches`).
+        """
+        ranges: list[list[float]] = []
+        if self.calibration_file is not None:
+            batches: Iterator[Any] = read_calibration(self.calibration_file, samples)
+            self.calibrated_on = f"{self.calibration_file.name}, written by the chain's first step"
+        else:
+            batches = self.source_batches(samples, option)
+            self.calibrated_on = f"{type(self.dataset).__name__} train split"
+        for batch in batches:
+            ranges = merge_ranges(ranges, input_ranges([batch]))
+            yield batch
+        self.calibrated_ranges = ranges
+
+    def source_batches(self, samples: int, option: str) -> Iterator[np.ndarray]:
+        """Up to ``samples`` single-sample model inputs from the train split, preprocessed.
 
         Parameters
         ----------
@@ -118,4 +159,10 @@ class ModelCompiler(ArgumentsHandler):
                 f"{type(self).__name__} takes {', '.join(self.input_formats)} models; "
                 f"{type(model).__name__} is a {model.model_format} model"
             )
-        return self.compile(source, model.get_io_specification())
+        spec = self.compile(source, model.get_io_specification())
+        if self.calibrated_ranges:
+            names = [t.name for t in spec.inputs]
+            save_record(
+                self.compiled_model_path, names, self.calibrated_ranges, self.calibrated_on
+            )
+        return spec

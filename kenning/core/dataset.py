@@ -6,7 +6,7 @@ Reference implementations: :class:`kenning.datasets.digits.DigitsDataset`
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -93,6 +93,22 @@ class Dataset(ArgumentsHandler):
     # -- provided ------------------------------------------------------------
     def __len__(self) -> int:
         return len(self.dataX)
+
+    def order_inputs(self, names: Sequence[str]) -> None:
+        """Give a model's inputs in its order (``names``), where the data names its inputs.
+
+        The default does nothing: a dataset of one input, or of unnamed inputs, gives them in
+        the model's order.
+        """
+        del names
+
+    @property
+    def classes_are_names(self) -> bool:
+        """Whether classes are named (folders, a fixed list) rather than model class indices.
+
+        Named classes must be exactly the model's; index labels may use fewer of its classes.
+        """
+        return True
 
     @property
     def num_classes(self) -> int:

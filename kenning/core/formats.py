@@ -58,6 +58,12 @@ def format_of_file(path: Path | str) -> ModelFormat:
     ConfigurationError
         If no format (with a wrapper that reads it) has that suffix.
     """
+    if (Path(path) / "saved_model.pb").is_file():
+        raise ConfigurationError(
+            f"{path} is a TensorFlow SavedModel folder, which kenning does not read: convert it "
+            f"to ONNX (`python -m tf2onnx.convert --saved-model {path} --output model.onnx`) "
+            "or to TFLite (`tf.lite.TFLiteConverter.from_saved_model`), and name that file"
+        )
     suffix = Path(path).suffix.lower()
     for item in FORMATS.values():
         if suffix in item.suffixes and item.wrapper:

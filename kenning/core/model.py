@@ -8,9 +8,10 @@ reference implementations are
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
@@ -18,6 +19,8 @@ from kenning.core.args import Arg, ArgumentsHandler
 from kenning.core.dataset import Dataset
 from kenning.core.iospec import IOSpec, TensorSpec, as_tensors
 from kenning.utils.errors import ConfigurationError, ModelError
+
+M = TypeVar("M", bound="ModelWrapper")
 
 
 class ModelWrapper(ArgumentsHandler):
@@ -35,6 +38,12 @@ class ModelWrapper(ArgumentsHandler):
 
     arguments_structure: ClassVar[tuple[Arg, ...]] = (
         Arg("--model-path", Path, help="the trained model file"),
+        Arg(
+            "--scored-output",
+            str,
+            None,
+            "the output accuracy and metrics use, by name or position (default: the first)",
+        ),
     )
 
     #: name of the framework's Python module, e.g. ``"torch"``
@@ -49,6 +58,17 @@ class ModelWrapper(ArgumentsHandler):
         self.dataset = dataset
         self.from_file = from_file
         self.model: Any = None
+        #: the output the dataset scores, by name or position (``None``: the first)
+        self.scored_output: str | None = None
+
+    @classmethod
+    def from_argparse(cls: type[M], args: argparse.Namespace, *posargs: Any, **extra: Any) -> M:
+        """Build the wrapper from parsed flags; ``--scored-output`` is kept on the instance."""
+        params = cls.params_from_namespace(args)
+        scored = params.pop("scored_output", None)
+        model = cls(*posargs, **{**params, **extra})
+        model.scored_output = scored
+        return model
 
     # -- hooks -------------------------------------------------------------
     def build_model(self) -> None:
@@ -68,8 +88,16 @@ class ModelWrapper(ArgumentsHandler):
         raise NotImplementedError
 
     def run_inference(self, inputs: Any) -> Any:
-        """Run the framework model on preprocessed inputs."""
+        """Run the framework model on preprocessed inputs; return the scored output."""
         raise NotImplementedError
+
+    def run_outputs(self, inputs: Any) -> list[np.ndarray]:
+        """Run the framework model; return every output, in the I/O specification's order.
+
+        Wrappers of models with several outputs override this (and :meth:`run_inference`
+        returns ``self.run_outputs(inputs)[self.scored_index()]``).
+        """
+        return [np.asarray(self.run_inference(inputs))]
 
     def get_framework_and_version(self) -> tuple[str, str]:
         """The framework's name and version, e.g. ``("torch", "2.13.0")``."""
@@ -154,6 +182,56 @@ class ModelWrapper(ArgumentsHandler):
         """Preprocess, run and postprocess one batch of dataset inputs."""
         return self.postprocess_outputs(self.run_inference(self.preprocess_input(inputs)))
 
+    def scored_index(self) -> int:
+        """Position of the scored output among the model's outputs.
+
+        Raises
+        ------
+        ConfigurationError
+            If ``--scored-output`` names no output of the model.
+        """
+        if self.scored_output is None:
+            return 0
+        names = [s.name for s in self.get_io_specification().outputs]
+        given = self.scored_output
+        if given in names:
+            return names.index(given)
+        if given.isdigit() and int(given) < len(names):
+            return int(given)
+        raise ConfigurationError(
+            f"--scored-output {given}: the model has no such output; its outputs are "
+            f"{', '.join(f'{k}: {n}' for k, n in enumerate(names))} (give a name or a position)"
+        )
+
+    def check_outputs(self) -> None:
+        """Refuse, before any compiling or measuring, a scored output the data cannot score.
+
+        A classification dataset scores a one-value-per-class output: fewer values than the
+        dataset has classes would fail only at the end; more are refused too when the
+        dataset's classes are names (class folders) rather than the model's class indices.
+
+        Raises
+        ------
+        ConfigurationError
+            Naming both numbers and what to change.
+        """
+        index = self.scored_index()
+        if self.dataset is None or self.dataset.task != "classification":
+            return
+        spec = self.get_io_specification().outputs[index]
+        values = [d for d in spec.shape[1:] if d != 1]
+        classes = self.dataset.num_classes
+        if len(values) != 1 or values[0] <= 0:
+            return
+        if values[0] < classes or (values[0] > classes and self.dataset.classes_are_names):
+            raise ConfigurationError(
+                f"the model's output '{spec.name}' scores {values[0]} classes and "
+                f"{type(self.dataset).__name__} has {classes}: map the data's classes to the "
+                "model's (`labels: {FOLDER: INDEX}` in the scenario's dataset, "
+                "--class-indices), score another output (`scored: true` in the model's "
+                "`outputs:`, --scored-output), or give float targets for a regression"
+            )
+
     def check_inputs(self) -> None:
         """Refuse, before any compiling or measuring, data the model cannot take.
 
@@ -168,6 +246,7 @@ class ModelWrapper(ArgumentsHandler):
         if self.dataset is None or not len(self.dataset):
             return
         specs = self.get_io_specification().inputs
+        self.dataset.order_inputs([s.name for s in specs])
         samples = as_tensors(
             self.preprocess_input(self.dataset.prepare_input_samples(self.dataset.dataX[:1]))
         )
@@ -178,6 +257,27 @@ class ModelWrapper(ArgumentsHandler):
             )
         for spec, sample in zip(specs, samples, strict=True):
             self._check_shape(spec, sample)
+            self._check_cast(spec, np.asarray(sample))
+
+    def _check_cast(self, spec: TensorSpec, sample: np.ndarray) -> None:
+        """Refuse float data for an integer input unless every value casts exactly."""
+        dtype = np.dtype(spec.dtype)
+        if spec.quantized or not np.issubdtype(dtype, np.integer):
+            return  # a quantised input is quantised through its scale, not cast
+        if not np.issubdtype(sample.dtype, np.floating):
+            return
+        info = np.iinfo(dtype)
+        exact = np.all(np.mod(sample, 1) == 0) and sample.min() >= info.min
+        if exact and sample.max() <= info.max:
+            return
+        lost = sample[(np.mod(sample, 1) != 0) | (sample < info.min) | (sample > info.max)]
+        raise ConfigurationError(
+            f"the model's input '{spec.name}' takes {dtype.name} and "
+            f"{type(self.dataset).__name__} gives float values such as {float(lost.flat[0]):g} "
+            f"(after {type(self).__name__}'s preprocessing), which {dtype.name} cannot hold: "
+            f"give values in {info.min}..{info.max} (for 8-bit images, drop `scale:`, "
+            "`mean:` and `std:`)"
+        )
 
     def _check_shape(self, spec: TensorSpec, sample: np.ndarray) -> None:
         wanted, given = spec.shape[1:], list(sample.shape[1:])

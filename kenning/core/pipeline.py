@@ -50,10 +50,11 @@ def compile_and_load(model: ModelWrapper, compiler: ModelCompiler, runtime: Runt
 
 def host_infer(model: ModelWrapper, runtime: Runtime) -> Callable[[np.ndarray], np.ndarray]:
     """A function from a dataset batch to class scores through a loaded runtime."""
+    scored = model.scored_index()
 
     def infer(batch: np.ndarray) -> np.ndarray:
         outputs = runtime.infer(as_tensors(model.preprocess_input(batch)))
-        return model.postprocess_outputs(outputs[0])
+        return model.postprocess_outputs(outputs[scored])
 
     return infer
 
@@ -67,6 +68,7 @@ def host_outcome(model: ModelWrapper, runtime: Runtime) -> Callable[[np.ndarray]
     if runtime.io_spec is None:
         raise ConfigurationError(f"{type(runtime).__name__}: load_model() before inference")
     spec = runtime.io_spec
+    scored = model.scored_index()
 
     def infer(batch: np.ndarray) -> Outcome:
         t0 = time.perf_counter()
@@ -78,7 +80,7 @@ def host_outcome(model: ModelWrapper, runtime: Runtime) -> Callable[[np.ndarray]
         t3 = time.perf_counter()
         outputs = spec.outputs_from_bytes(runtime.upload_output())
         t4 = time.perf_counter()
-        scores = model.postprocess_outputs(outputs[0])
+        scores = model.postprocess_outputs(outputs[scored])
         t5 = time.perf_counter()
         return Outcome(
             scores,
@@ -86,6 +88,7 @@ def host_outcome(model: ModelWrapper, runtime: Runtime) -> Callable[[np.ndarray]
             preprocess_s=t1 - t0,
             postprocess_s=t5 - t4,
             end_to_end_s=t5 - t0,
+            tensors=outputs,
         )
 
     return infer

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -42,8 +43,10 @@ class ResultsRecorder:
         self._last_flush = time.monotonic()
         #: an existing file is replaced only once this run has a sample to keep
         self.replaces = self.path.exists()
-        #: the outputs of each distinct sample, by dataset index (for output agreement)
-        self.outputs: dict[int, np.ndarray] = {}
+        #: every output of each distinct sample, by dataset index (for output agreement)
+        self.outputs: dict[int, list[np.ndarray]] = {}
+        #: the outputs' names, in the model's order (default ``output_0``, ...)
+        self.output_names: list[str] = []
         self.flush()
 
     @staticmethod
@@ -57,10 +60,10 @@ class ResultsRecorder:
         if time.monotonic() - self._last_flush >= self.flush_interval:
             self.flush()
 
-    def capture(self, index: int, output: np.ndarray, limit: int = 2000) -> None:
-        """Keep the first output of dataset sample ``index`` (up to ``limit`` samples)."""
+    def capture(self, index: int, outputs: Sequence[np.ndarray], limit: int = 2000) -> None:
+        """Keep every output of dataset sample ``index`` (its first time; ``limit`` samples)."""
         if index not in self.outputs and len(self.outputs) < limit:
-            self.outputs[index] = np.asarray(output, dtype=np.float32).ravel()
+            self.outputs[index] = [np.asarray(o, dtype=np.float32).ravel() for o in outputs]
 
     def refresh(self) -> None:
         """Bring what the run measures besides samples (load series) into the results."""
@@ -91,13 +94,27 @@ class ResultsRecorder:
         return self.results
 
     def _write_outputs(self) -> Path:
-        """``<results>.outputs.npz``: the captured outputs, written atomically."""
+        """``<results>.outputs.npz``: the captured outputs, written atomically.
+
+        It holds ``indices`` (dataset index of each row), ``names`` and, for output ``k``,
+        ``output_k`` (one row per sample, the output flattened).
+        """
         target = outputs_path(self.path)
         partial = target.with_name(f".{target.name}.partial.npz")
         order = sorted(self.outputs)
-        sizes = {len(self.outputs[i]) for i in order}
-        rows = np.stack([self.outputs[i] for i in order]) if len(sizes) == 1 else np.zeros((0,))
-        np.savez(partial, indices=np.asarray(order, np.int64), outputs=rows)
+        count = min(len(self.outputs[i]) for i in order)
+        names = (self.output_names + [f"output_{k}" for k in range(count)])[:count]
+        arrays: dict[str, Any] = {
+            "indices": np.asarray(order, np.int64),
+            "names": np.asarray(names),
+        }
+        for k in range(count):
+            rows = [self.outputs[i][k] for i in order]
+            if len({len(r) for r in rows}) == 1:
+                arrays[f"output_{k}"] = np.stack(rows)
+            else:  # a free output shape: rows of different sizes cannot be compared
+                arrays[f"output_{k}"] = np.zeros((len(rows), 0), np.float32)
+        np.savez(partial, **arrays)
         os.replace(partial, target)
         return target
 

@@ -138,6 +138,10 @@ class ModelInfo(BaseModel):
     compiler: str | None = None
     runtime: str | None = None
     sha256: str | None = Field(None, description="of the model file that ran")
+    outputs: list[str] = Field([], description="the model's outputs, in order")
+    scored_output: str | None = Field(
+        None, description="the output the dataset's metrics score (accuracy, top-5, ...)"
+    )
 
 
 class DatasetInfo(BaseModel):

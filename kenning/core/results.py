@@ -9,7 +9,6 @@ upgraded as they are read.
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,7 +49,6 @@ __all__ = [
     "SampleResult",
     "TimeSeries",
     "load_results",
-    "new_results",
     "write_atomically",
 ]
 
@@ -165,61 +163,6 @@ class Results(BaseModel):
         return self.model_dump_json(indent=1, by_alias=True)
 
 
-def _dotted(obj: object) -> str:
-    return f"{type(obj).__module__}.{type(obj).__name__}"
-
-
-def new_results(
-    scenario: str,
-    model: Any,
-    dataset: Any,
-    frameworks: list[FrameworkInfo],
-    model_path: Path,
-    compiler: Any = None,
-    runtime: str | None = None,
-) -> Results:
-    """The metadata of a run on the validation subset, with no samples yet.
-
-    Parameters
-    ----------
-    scenario : str
-        Name of the scenario writing the file.
-    model, dataset : ModelWrapper, Dataset
-        What runs, on what.
-    frameworks : list of FrameworkInfo
-        The frameworks taking part.
-    model_path : Path
-        The model file that runs (the compiled artifact when there is one).
-    compiler : ModelCompiler, optional
-        The compiler that produced ``model_path``.
-    runtime : str, optional
-        The runtime's name.
-    """
-    model_path = Path(model_path)
-    return Results(
-        scenario=scenario,
-        command=command_line(),
-        created=now(),
-        host=HostInfo.current(),
-        frameworks=frameworks,
-        model=ModelInfo(
-            wrapper=_dotted(model),
-            path=str(model_path),
-            size_bytes=model_path.stat().st_size if model_path.is_file() else None,
-            compiler=_dotted(compiler) if compiler is not None else None,
-            runtime=runtime,
-        ),
-        dataset=DatasetInfo(
-            cls=_dotted(dataset),
-            subset="validation",
-            num_samples=len(dataset.subset_indices("validation")),
-            class_names=dataset.get_class_names(),
-            batch_size=dataset.batch_size,
-            task=dataset.task,
-        ),
-    )
-
-
 def load_results(path: Path) -> Results:
     """Read and validate a results file.
 
@@ -290,10 +233,3 @@ def write_atomically(path: Path, text: str) -> None:
 def now() -> str:
     """The current time, ISO 8601 in UTC."""
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def command_line() -> list[str]:
-    """The command that started this process, as a list of words."""
-    return (
-        [Path(sys.executable).name, *sys.orig_argv[1:]] if hasattr(sys, "orig_argv") else sys.argv
-    )

@@ -5,15 +5,18 @@ Two layouts, found by what the folder holds:
 * ``CLASS/IMAGE`` (``.png``, ``.jpg``, ``.jpeg``, ``.bmp``, ``.gif``): class names are the
   sub-folder names, sorted; each image is resized (``--resize H,W``), scaled
   (``value / --scale``), normalised (``(x - --mean) / --std`` per channel) and laid out as
-  ``--layout`` (``NHWC`` or ``NCHW``);
+  ``--layout`` (``NHWC`` or ``NCHW``); ``--class-indices cat=281,dog=207`` gives each class
+  folder the model's index of its class (a 1,000-class model scored on a few folders);
 * ``inputs.npy`` (N samples of any shape), or ``inputs.npz`` (one array of N samples per model
-  input, in the model's input order) with an optional ``labels.npy``: class indices
+  input: matched by name when the arrays are named as the model's inputs, else in the model's
+  input order) with an optional ``labels.npy``: class indices
   (integers) or regression targets (floats); without it the run reports speed and agreement.
   The preprocessing flags apply to it too (its layout is taken as given).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -33,6 +36,19 @@ def _numbers(text: str) -> list[float]:
         raise ConfigurationError(f"expected comma-separated numbers, got {text!r}") from exc
 
 
+def _mapping(text: str) -> dict[str, int]:
+    """``"cat=281,dog=207"`` as ``{"cat": 281, "dog": 207}``."""
+    out: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _, index = part.rpartition("=")
+        if not name or not index.strip().isdigit():
+            raise ConfigurationError(
+                f"--class-indices takes FOLDER=INDEX,... (an index of 0 or more); got {part!r}"
+            )
+        out[name.strip()] = int(index)
+    return out
+
+
 class FolderDataset(Dataset):
     """Your data in a folder (class sub-folders of images, or inputs.npy and labels.npy)."""
 
@@ -43,6 +59,13 @@ class FolderDataset(Dataset):
         Arg("--mean", str, "", "subtract per channel, comma-separated (after --scale)"),
         Arg("--std", str, "", "divide per channel, comma-separated (after --mean)"),
         Arg("--layout", str, "NHWC", "images: NHWC or NCHW", choices=("NHWC", "NCHW")),
+        Arg(
+            "--class-indices",
+            str,
+            "",
+            "class folders: the model's class index of each, as FOLDER=INDEX,... "
+            "(default: the folders in sorted order are classes 0, 1, ...)",
+        ),
     )
 
     def __init__(
@@ -53,6 +76,7 @@ class FolderDataset(Dataset):
         mean: str = "",
         std: str = "",
         layout: str = "NHWC",
+        class_indices: str = "",
         **kwargs: Any,
     ) -> None:
         if scale == 0:
@@ -67,6 +91,9 @@ class FolderDataset(Dataset):
             raise ConfigurationError("--std must not contain 0")
         self._classes: list[str] = []
         self._inputs: list[np.ndarray] | None = None
+        #: the arrays' names in inputs.npz (empty: one unnamed array, or images)
+        self.input_names: list[str] = []
+        self.class_indices = _mapping(class_indices)
         super().__init__(dataset_root, **kwargs)
 
     def prepare(self) -> None:
@@ -76,17 +103,32 @@ class FolderDataset(Dataset):
             self._prepare_arrays()
             return
         folders = sorted(p for p in self.root.iterdir() if p.is_dir())
-        for number, folder in enumerate(folders):
+        numbers = self._folder_numbers([f.name for f in folders])
+        for folder in folders:
             images = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGES)
             self.dataX += images
-            self.dataY += [number] * len(images)
-        self._classes = [folder.name for folder in folders]
+            self.dataY += [numbers[folder.name]] * len(images)
+        self._classes = [str(i) for i in range(max(numbers.values(), default=-1) + 1)]
+        for name, number in numbers.items():
+            self._classes[number] = name
         if not self.dataX:
             raise DatasetError(
                 f"{self.root} holds neither inputs.npy nor class sub-folders of images "
                 f"({', '.join(IMAGES)})",
                 self.root,
             )
+
+    def _folder_numbers(self, names: list[str]) -> dict[str, int]:
+        """Each class folder's class index: sorted order, or ``--class-indices``."""
+        if not self.class_indices:
+            return {name: number for number, name in enumerate(names)}
+        missing = [name for name in names if name not in self.class_indices]
+        if missing:
+            raise ConfigurationError(
+                f"--class-indices gives no index for class folder(s) {', '.join(missing)} "
+                f"of {self.root}: add FOLDER=INDEX for each"
+            )
+        return {name: self.class_indices[name] for name in names}
 
     def _prepare_arrays(self) -> None:
         assert self.root is not None
@@ -96,6 +138,7 @@ class FolderDataset(Dataset):
         else:
             with np.load(self.root / "inputs.npz", allow_pickle=False) as arrays:
                 self._inputs = [arrays[name] for name in arrays.files]
+                self.input_names = list(arrays.files)
             if len({len(a) for a in self._inputs}) != 1:
                 raise DatasetError(
                     f"the arrays of {self.root / 'inputs.npz'} hold different numbers of samples",
@@ -164,3 +207,18 @@ class FolderDataset(Dataset):
 
     def get_class_names(self) -> list[str]:
         return list(self._classes)
+
+    def order_inputs(self, names: Sequence[str]) -> None:
+        """Match ``inputs.npz`` arrays to the model's inputs by name when every name matches.
+
+        Otherwise they stay in the file's order (arrays named ``arr_0``... by ``np.savez``).
+        """
+        if self._inputs is None or sorted(names) != sorted(self.input_names):
+            return
+        self._inputs = [self._inputs[self.input_names.index(name)] for name in names]
+        self.input_names = list(names)
+
+    @property
+    def classes_are_names(self) -> bool:
+        """Sorted class folders are names; ``labels.npy`` and ``--class-indices`` are indices."""
+        return self._inputs is None and not self.class_indices

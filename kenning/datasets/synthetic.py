@@ -80,7 +80,9 @@ class SyntheticDataset(Dataset):
         return everything, everything
 
     def _generate(self, rng: np.random.Generator, spec: TensorSpec) -> np.ndarray:
-        shape = spec.concrete_shape(self.samples)
+        # one row per sample whatever the model's batch (a fixed batch of 1 takes them one by
+        # one); another free dimension takes the sample count, as the batch would
+        shape = (self.samples, *(self.samples if d == -1 else d for d in spec.shape[1:]))
         if np.issubdtype(np.dtype(spec.dtype), np.integer) and not spec.quantized:
             info = np.iinfo(spec.dtype)
             low, high = max(info.min, -128), min(info.max, 127)

@@ -151,6 +151,17 @@ class ExecutionError(ExecutorError):
         outcome = outcome or f"exited with status {exit_code}"
         super().__init__(f"`{' '.join(self.command)}` {where} {outcome}; last stderr lines:{tail}")
 
+    def refusal(self) -> str | None:
+        """The step's own ``error:`` line when it refused its input (exit status 2), else None.
+
+        A kenning step that refuses a model or data exits 2 after one ``error:`` line naming
+        the problem and the fix: that line is the whole story, the command is not.
+        """
+        if self.exit_code != 2:
+            return None
+        lines = [line for line in self.stderr_tail if line.startswith("error: ")]
+        return lines[-1].removeprefix("error: ") if lines else None
+
     def with_record(self, record: Any) -> Self:
         """Attach the step's :class:`~kenning.executors.base.ExecutionRecord`; return self."""
         self.record = record

@@ -56,6 +56,58 @@ def save_onnx(model: Any, path: Path) -> None:
     onnx.save_model(model, str(path), save_as_external_data=False)
 
 
+def external_data_files(path: Path) -> list[Path]:
+    """The external data files an ONNX model's tensors name (``model.onnx.data``...), if any.
+
+    Reads the graph without loading the data. Raises
+    ------------------------------------------------
+    ModelError
+        If the file is not an ONNX model, or a named data file is missing.
+    """
+    onnx = require("onnx", "onnxruntime")
+    from onnx.external_data_helper import uses_external_data
+
+    path = Path(path)
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:
+        raise ModelError(f"{path} is not a valid ONNX model ({exc})", path) from exc
+    graphs, tensors = [model.graph], []
+    while graphs:  # initialisers of subgraphs (If, Loop) may name data files too
+        graph = graphs.pop()
+        tensors += [t for t in graph.initializer if uses_external_data(t)]
+        graphs += [a.g for node in graph.node for a in node.attribute if a.HasField("g")]
+    names = sorted({e.value for t in tensors for e in t.external_data if e.key == "location"})
+    files = [path.parent / name for name in names]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise ModelError(
+            f"{path} keeps its weights in {', '.join(missing)}, which does not exist: keep the "
+            "data file(s) beside the model, under the name the model gives",
+            path,
+        )
+    return files
+
+
+def inline_external_data(source: Path, target: Path) -> None:
+    """Write ``source`` with its external data as one self-contained ``target`` (under 2 GB).
+
+    Raises
+    ------
+    ModelError
+        If the model cannot be read or is too large for one file.
+    """
+    model = load_onnx(source)
+    try:
+        save_onnx(model, target)
+    except ValueError as exc:  # protobuf refuses a message over 2 GB
+        raise ModelError(
+            f"{source} with its external data is too large for one ONNX file ({exc}); "
+            "kenning deploys a model as one file",
+            source,
+        ) from exc
+
+
 def tensor_dims(value: Any) -> list[int]:
     """The dimensions of a graph value (-1 where free)."""
     return [

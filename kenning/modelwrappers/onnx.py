@@ -43,10 +43,11 @@ class ONNXModel(ModelWrapper):
         return self.io_spec
 
     def get_framework_and_version(self) -> tuple[str, str]:
+        """ONNX Runtime runs the reference (not the ``onnx`` package, which only reads it)."""
         try:
-            return "onnx", metadata.version("onnx")
+            return "onnxruntime", metadata.version("onnxruntime")
         except metadata.PackageNotFoundError:
-            return "onnx", "unknown"
+            return "onnxruntime", "unknown"
 
     def save_model(self, path: Path) -> None:
         if Path(path) != self.model_path:
@@ -60,6 +61,9 @@ class ONNXModel(ModelWrapper):
         return to_model_layout(inputs, self.io_spec)
 
     def run_inference(self, inputs: Any) -> Any:
+        return self.run_outputs(inputs)[self.scored_index()]
+
+    def run_outputs(self, inputs: Any) -> list[np.ndarray]:
         if not hasattr(self, "_session"):
             ort = require("onnxruntime", "onnxruntime")
             self._session = ort.InferenceSession(str(self.model_path))
@@ -69,4 +73,4 @@ class ONNXModel(ModelWrapper):
                 self._session.get_inputs(), self.io_spec.inputs, as_tensors(inputs), strict=True
             )
         }
-        return self._session.run(None, feeds)[0]
+        return [np.asarray(o) for o in self._session.run(None, feeds)]

@@ -42,14 +42,19 @@ class TFLiteModel(ModelWrapper):
         return getattr(self, "_version", ("tflite", "unknown"))
 
     def run_inference(self, inputs: Any) -> Any:
+        return self.run_outputs(inputs)[self.scored_index()]
+
+    def run_outputs(self, inputs: Any) -> list[np.ndarray]:
         inputs = np.asarray(inputs)
-        results = []
+        details = self.model.get_output_details()
+        rows: list[list[np.ndarray]] = [[] for _ in details]
         for row in range(len(inputs)):  # the flatbuffer's batch is fixed at 1
             detail = self.model.get_input_details()[0]
             self.model.set_tensor(
                 detail["index"], self._spec.inputs[0].quantize(inputs[row : row + 1])
             )
             self.model.invoke()
-            out = self.model.get_output_details()[0]
-            results.append(self._spec.outputs[0].dequantize(self.model.get_tensor(out["index"])))
-        return np.concatenate(results)
+            for k, out in enumerate(details):
+                tensor = self.model.get_tensor(out["index"])
+                rows[k].append(self._spec.outputs[k].dequantize(tensor))
+        return [np.concatenate(r) for r in rows]

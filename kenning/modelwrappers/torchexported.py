@@ -50,13 +50,16 @@ class TorchExportedModel(ModelWrapper):
         return to_model_layout(inputs, self._spec)
 
     def run_inference(self, inputs: Any) -> Any:
+        return self.run_outputs(inputs)[self.scored_index()]
+
+    def run_outputs(self, inputs: Any) -> list[np.ndarray]:
         torch = require("torch", "torch")
         pairs = zip(as_tensors(inputs), self._spec.inputs, strict=True)
         tensors = [torch.from_numpy(np.array(a, dtype=s.dtype)) for a, s in pairs]
         with torch.inference_mode():
             result = self.model(*tensors)
-        first = result[0] if isinstance(result, list | tuple) else result
-        return first.numpy()
+        flat = result if isinstance(result, list | tuple) else [result]
+        return [t.numpy() for t in flat]
 
     def save_model(self, path: Path) -> None:
         torch = require("torch", "torch")

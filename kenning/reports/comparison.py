@@ -5,8 +5,9 @@ own metadata (:func:`kenning.reports.metadata.labels`); a run's repeats (the fil
 ``provenance["repeats"]`` names) come with it. The Pareto front is,
 per model (fronts never mix models), the set of runs that no other run of that model
 beats on both latency (p50, lower is better) and accuracy (higher is better). Each run's
-output agreement with its model's reference run is a column; one below its tolerance is
-flagged ``DISAGREES``. "Against the fastest" compares the sets of repeated runs
+output agreement with its model's reference run is a column (the scored output's
+measures); a run any of whose outputs fails a check is flagged ``DISAGREES`` with the
+reasons. "Against the fastest" compares the sets of repeated runs
 (:func:`kenning.core.runset.compare_sets`) and makes no claim unless every run on both
 sides is VALID and each side has enough runs.
 """
@@ -103,12 +104,14 @@ def verdict_text(runs: Sequence[Results]) -> str:
 
 
 def _agreement(results: Results) -> str:
-    """Top-1 agreement with the reference, flagged when below its tolerance."""
+    """Agreement with the reference: the scored output's measures, or why it disagrees."""
     a = results.agreement
     if a is None:
         return "reference" if results.provenance.get("deployment") == "reference" else "-"
-    text = f"{a.top1:.4f} (max abs {a.max_abs_error:.3g}, n={a.samples})"
-    return text if a.agrees else f"DISAGREES: {text} < {a.tolerance}"
+    if not a.outputs:  # a file written before every output was compared
+        text = f"top-1 {a.top1:.4f} (max abs {a.max_abs_error:.3g}, n={a.samples})"
+        return text if a.agrees else f"DISAGREES: {text} < {a.tolerance}"
+    return a.line()
 
 
 def model_fronts(runs: Sequence[Entry]) -> list[int]:
@@ -186,7 +189,7 @@ def comparison_section(runs: list[Entry], stem: str = "") -> dict[str, Any]:
             "Latency p50 (ms)",
             "Latency p99 (ms)",
             "Against the fastest",
-            "Agreement (top-1)",
+            "Agreement",
             "Verdict",
             "Pareto-optimal",
         ],

@@ -107,6 +107,7 @@ class RemoteSession:
         self.client = ProtocolClient(protocol)
         self.model = model
         self.spec = spec
+        self._scored = model.scored_index()
         self.artifact = Path(artifact)
         self.sha256 = file_sha256(self.artifact)
         self.target = TargetStatistics()
@@ -147,7 +148,7 @@ class RemoteSession:
         interval, on_target = self.client.request_processing()
         outputs = self.spec.outputs_from_bytes(bytes(self.client.download_output()))
         t2 = time.perf_counter()
-        scores = self.model.postprocess_outputs(outputs[0])
+        scores = self.model.postprocess_outputs(outputs[self._scored])
         t3 = time.perf_counter()
         self.target.add(self.client.download_statistics())
         return Outcome(
@@ -157,6 +158,7 @@ class RemoteSession:
             postprocess_s=t3 - t2,
             end_to_end_s=t3 - t0,
             ok_interval_s=interval,
+            tensors=outputs,
         )
 
     def begin_measuring(self) -> None:

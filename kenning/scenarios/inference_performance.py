@@ -22,8 +22,9 @@ from kenning.core.benchmark import Outcome, run_benchmark
 from kenning.core.measure import MeasureSettings, add_measure_arguments
 from kenning.core.measurements import collector
 from kenning.core.model import ModelWrapper
+from kenning.core.newresults import new_results
 from kenning.core.recorder import ResultsRecorder
-from kenning.core.results import FrameworkInfo, new_results
+from kenning.core.results import FrameworkInfo
 from kenning.core.summary import summary_line
 from kenning.scenarios.common import ClassSlot, build_parser, check_output_path, run
 from kenning.utils.provenance import sha256_file
@@ -43,14 +44,15 @@ def _scenario_arguments(parser: argparse.ArgumentParser) -> None:
 
 def framework_outcome(model: ModelWrapper) -> Callable[[np.ndarray], Outcome]:
     """One batch through the model's own framework, each figure timed on its own."""
+    scored = model.scored_index()
 
     def infer(batch: np.ndarray) -> Outcome:
         t0 = time.perf_counter()
         inputs = model.preprocess_input(batch)
         t1 = time.perf_counter()
-        raw = model.run_inference(inputs)
+        raw = model.run_outputs(inputs)
         t2 = time.perf_counter()
-        scores = model.postprocess_outputs(raw)
+        scores = model.postprocess_outputs(raw[scored])
         t3 = time.perf_counter()
         return Outcome(
             scores,
@@ -58,6 +60,7 @@ def framework_outcome(model: ModelWrapper) -> Callable[[np.ndarray], Outcome]:
             preprocess_s=t1 - t0,
             postprocess_s=t3 - t2,
             end_to_end_s=t3 - t0,
+            tensors=raw,
         )
 
     return infer
@@ -78,6 +81,7 @@ def main(argv: Sequence[str]) -> int:
     with collector.timed("model_load_s"):
         model.prepare_model()
         model.check_inputs()
+        model.check_outputs()
     name, version = model.get_framework_and_version()
     results = new_results(
         "inference_performance",
@@ -88,6 +92,7 @@ def main(argv: Sequence[str]) -> int:
     )
     results.model.sha256 = sha256_file(model.model_path)
     recorder = ResultsRecorder(output, results)
+    recorder.output_names = list(results.model.outputs)
     settings = MeasureSettings.from_argparse(args)
     final = run_benchmark(dataset, framework_outcome(model), recorder, settings)
     final.measurements = collector.to_dict()

@@ -29,8 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from kenning.core.benchmark import run_benchmark
+from kenning.core.calibration import load_record, measured_ranges, range_mismatch
 from kenning.core.measure import MeasureSettings, add_measure_arguments
 from kenning.core.measurements import collector
+from kenning.core.newresults import new_results
 from kenning.core.pipeline import LocalSession
 from kenning.core.recorder import ResultsRecorder
 from kenning.core.results import (
@@ -39,7 +41,6 @@ from kenning.core.results import (
     RunPart,
     SampleResult,
     load_results,
-    new_results,
 )
 from kenning.core.summary import summary_line
 from kenning.runtimeprotocols.session import RemoteSession, file_sha256
@@ -147,6 +148,19 @@ def resumed_samples(output: Path, fresh: Results, batch_size: int) -> list[Sampl
     return kept[: len(kept) - len(kept) % batch_size]
 
 
+def _calibration_check(model: Any, dataset: Any, artifact: Path) -> dict[str, Any] | None:
+    """The artifact's calibration record with the ranges this run feeds; warn on a mismatch."""
+    record = load_record(artifact)
+    if record is None:
+        return None
+    batches = dataset.iter_batches("validation", 1)
+    measured = measured_ranges(record, model.preprocess_input, batches)
+    problems = range_mismatch(record, measured)
+    for problem in problems:
+        log.warning("%s", problem)
+    return {**record, "measured": measured, "mismatch": problems}
+
+
 def main(argv: Sequence[str]) -> int:
     """Parse ``argv``, compile, run the benchmark and write the results file."""
     args, classes = build_parser(
@@ -161,20 +175,23 @@ def main(argv: Sequence[str]) -> int:
     dataset = classes["datasetcls"].from_argparse(args)
     model = classes["modelwrappercls"].from_argparse(args, dataset=dataset)
     compiler = classes["compilercls"].from_argparse(args, dataset=dataset)
+    protocol = classes["protocolcls"].from_argparse(args) if "protocolcls" in classes else None
+    if protocol is not None:
+        protocol.secret  # noqa: B018 - a bad --secret-file fails before any loading or compiling
     with collector.timed("model_load_s"):
         model.prepare_model()
         model.check_inputs()
+        model.check_outputs()
+    calibration = _calibration_check(model, dataset, compiler.compiled_model_path)
     session: Any
-    if "protocolcls" in classes:
+    if protocol is not None:
         with collector.timed("compile_s"):
             spec = compiler.compile_wrapper(model)
-        protocol = classes["protocolcls"].from_argparse(args)
         session = RemoteSession(protocol, model, spec, compiler.compiled_model_path)
     else:
         if args.save_model_path is None:
             args.save_model_path = compiler.compiled_model_path
         session = LocalSession(model, compiler, classes["runtimecls"].from_argparse(args))
-        protocol = None
     with session:
         results = _new_results(model, dataset, compiler, session, protocol)
         results.measure = settings
@@ -184,7 +201,11 @@ def main(argv: Sequence[str]) -> int:
             results.parts = resumed_parts(output, results, dataset.batch_size)
             results.provenance["resumed"] = {"kept_samples": len(kept)}
             log.info("resuming %s: %d samples kept", output, len(kept))
+        if calibration is not None:
+            results.provenance["calibration"] = calibration
         recorder = _Recorder(output, results)
+        if session.spec is not None:  # the artifact's own names for what it outputs
+            recorder.output_names = [s.name for s in session.spec.outputs]
         recorder.session = session if protocol is not None else None
         final = run_benchmark(
             dataset,

@@ -26,10 +26,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from kenning.core.newresults import command_line
 from kenning.core.onnxconversion import ONNXConversion
 from kenning.core.onnxresults import ModelReport
 from kenning.core.registry import load_class, short_names
-from kenning.core.results import command_line
 from kenning.onnxconverters import support_table
 from kenning.scenarios.common import check_output_path, run
 from kenning.utils.errors import ConfigurationError

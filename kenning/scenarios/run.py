@@ -51,6 +51,14 @@ def _parser() -> argparse.ArgumentParser:
         "--no-train", action="store_true", help="use the models already trained in BUILD/models"
     )
     parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY.PATH=VALUE",
+        help="change the file's value at KEY.PATH without editing it (repeatable), e.g. "
+        "--set dataset.folder=my/data; a folder or file is relative to where you run this",
+    )
+    parser.add_argument(
         "--check", action="store_true", help="check the file and print the steps; run nothing"
     )
     parser.add_argument(
@@ -69,7 +77,7 @@ def main(argv: Sequence[str]) -> int:
     from kenning.executors import select_executor
     from kenning.toolchain.run.benchtask import load_job, resolve_boards
 
-    job = load_job(args.scenario)
+    job = load_job(args.scenario, overrides=args.set)
     build = args.build or Path("build") / job.scenario.name
     if args.check:
         for name in args.deployment or job.scenario.deployments:

@@ -62,7 +62,14 @@ class TensorFlowWrapper(ModelWrapper):
             raise ModelError(f"ONNX export of {self.model_path} failed: {exc}", path) from exc
 
     def run_inference(self, inputs: Any) -> Any:
-        return self.model(inputs, training=False).numpy()
+        return self.run_outputs(inputs)[self.scored_index()]
+
+    def run_outputs(self, inputs: Any) -> list[np.ndarray]:
+        result = self.model(inputs, training=False)
+        if isinstance(result, dict):  # a functional model with named outputs
+            result = [result[name] for name in self.model.output_names]
+        flat = result if isinstance(result, list | tuple) else [result]
+        return [np.asarray(t) for t in flat]
 
     def get_framework_and_version(self) -> tuple[str, str]:
         tf = require("tensorflow", "tensorflow")
@@ -70,10 +77,21 @@ class TensorFlowWrapper(ModelWrapper):
 
     def get_io_specification(self) -> IOSpec:
         in_shape = [int(d) for d in self.model.inputs[0].shape[1:]]
-        out_shape = [int(d) for d in self.model.outputs[0].shape[1:]]
+        outputs = self.model.outputs
+        names = (
+            ["output"]
+            if len(outputs) == 1
+            else list(getattr(self.model, "output_names", None) or [])
+            or [f"output_{k}" for k in range(len(outputs))]
+        )
         return IOSpec(
             inputs=[TensorSpec(name="input", shape=[-1, *in_shape], dtype="float32")],
-            outputs=[TensorSpec(name="output", shape=[-1, *out_shape], dtype="float32")],
+            outputs=[
+                TensorSpec(
+                    name=name, shape=[-1, *[int(d) for d in out.shape[1:]]], dtype="float32"
+                )
+                for name, out in zip(names, outputs, strict=True)
+            ],
         )
 
     def _keras_dataset(self, subset: str, batch_size: int, shuffle: bool) -> Any:

@@ -38,7 +38,9 @@ def dataset_argv(scenario: Scenario, model_file: Path) -> list[str]:
             str(data.synthetic.seed),
         ]
     assert data.folder is not None
-    prep = data.preprocessing.model_dump(exclude_none=True)
+    prep: dict[str, Any] = data.preprocessing.model_dump(exclude_none=True)
+    if data.labels:
+        prep["class-indices"] = ",".join(f"{k}={v}" for k, v in data.labels.items())
     return [
         "kenning.datasets.folder.FolderDataset",
         "--dataset-root",

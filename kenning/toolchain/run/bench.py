@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from kenning.boards.base import Board
-from kenning.core.agreement import Agreement, compare_outputs
+from kenning.core.agreement import TOP1_TOLERANCE, Agreement, OutputRule, compare_outputs
 from kenning.core.measure import MeasureSettings
 from kenning.core.recorder import outputs_path
 from kenning.core.results import load_results, write_atomically
@@ -149,19 +149,25 @@ def bench_deployment(
         if target not in done:
             continue
         agreement = (
-            outputs_agreement(target, reference, job.scenario.agreement) if reference else None
+            outputs_agreement(
+                target,
+                reference,
+                job.model_of(name).outputs,
+                precision=planned.precision,
+                top1=job.scenario.agreement,
+            )
+            if reference
+            else None
         )
         if agreement is not None and not agreement.agrees and number == 1:
             log.warning(
-                "%s on %s: outputs DISAGREE with model %s's reference run: top-1 agreement %.3f "
-                "< %.2f (max abs error %.3g, %d samples)",
+                "%s on %s: outputs DISAGREE with model %s's reference run (%s, %d samples): %s",
                 name,
                 board.name,
                 job.model_of(name).name,
-                agreement.top1,
-                agreement.tolerance,
-                agreement.max_abs_error,
+                agreement.precision,
                 agreement.samples,
+                "; ".join(agreement.reasons),
             )
         attach(
             target,
@@ -183,15 +189,40 @@ def benchmark_deadline(measure: MeasureSettings) -> float:
     )
 
 
-def outputs_agreement(results: Path, reference: Path, tolerance: float) -> Agreement | None:
-    """How a run's captured outputs agree with its reference's (None: either has none)."""
+def outputs_agreement(
+    results: Path,
+    reference: Path,
+    rules: Mapping[str, OutputRule],
+    *,
+    precision: str = "float32",
+    top1: float = TOP1_TOLERANCE,
+) -> Agreement | None:
+    """How a run's captured outputs agree with its reference's (None: either has none).
+
+    Outputs that cannot be compared (another number of outputs, other sizes) disagree, with
+    the reason; they are never taken to agree. A disagreeing run whose inputs reached beyond
+    what its quantisation was calibrated on gets that as its likely cause.
+    """
     mine, theirs = outputs_path(results), outputs_path(reference)
     if not (mine.is_file() and theirs.is_file()):
         return None
     try:
-        return compare_outputs(mine, theirs, tolerance, label=str(reference))
-    except KenningError:
-        return None
+        task = load_results(reference).dataset.task
+        agreement = compare_outputs(
+            mine, theirs, rules, precision=precision, task=task, top1=top1, label=str(reference)
+        )
+        if not agreement.agrees:
+            calibration = load_results(results).provenance.get("calibration") or {}
+            agreement.reasons += [f"likely cause: {m}" for m in calibration.get("mismatch", [])]
+        return agreement
+    except KenningError as exc:
+        return Agreement(
+            reference=str(reference),
+            samples=0,
+            precision=precision,
+            agrees=False,
+            reasons=[str(exc)],
+        )
 
 
 def _extra(board: Board, job: Job, planned: DeploymentPlan) -> dict[str, Any]:

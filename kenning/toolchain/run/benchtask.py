@@ -18,6 +18,7 @@ from kenning.boards.base import Board
 from kenning.boards.local import LocalBoard
 from kenning.core.measure import MeasureSettings
 from kenning.executors.base import ExecutionRecord, Executor
+from kenning.executors.errors import ExecutionError
 from kenning.executors.local import LocalExecutor
 from kenning.toolchain.run.compile import stage_model
 from kenning.toolchain.run.notes import slower_notes
@@ -49,15 +50,19 @@ MEASURE_KEYS = {
 }
 
 
-def load_job(path: Path | str, measure: Mapping[str, Any] | None = None) -> Job:
+def load_job(
+    path: Path | str, measure: Mapping[str, Any] | None = None, overrides: Sequence[str] = ()
+) -> Job:
     """Read and check a scenario file; ``measure`` overrides its ``measure:`` section.
+
+    ``overrides`` are ``KEY.PATH=VALUE`` items set in the file's data before it is checked.
 
     Raises
     ------
     ScenarioError
         If the file is invalid or a chain cannot work (every problem, with its line).
     """
-    scenario = load_scenario(path)
+    scenario = load_scenario(path, overrides)
     models = check_scenario(scenario)
     values: dict[str, Any] = {}
     for key, value in scenario.measure.items():
@@ -213,10 +218,14 @@ def run_bench(
                 )
                 done[f"{name} (framework)"] = references[name]
             except KenningError as exc:
-                log.error("reference run of %s failed: %s", name, exc)
-                failures[f"{name} (framework)"] = exc
-                if getattr(exc, "exit_code", None) == 2:  # the model or data was refused
+                refusal = exc.refusal() if isinstance(exc, ExecutionError) else None
+                if refusal is not None:  # the model or data was refused: its reason, once
+                    log.debug("reference run of %s refused its input: %s", name, exc)
+                    exc = ConfigurationError(refusal)
                     refused[name] = exc
+                else:
+                    log.error("reference run of %s failed: %s", name, exc)
+                failures[f"{name} (framework)"] = exc
             advance(1)
         runs = bench_boards(
             executor,

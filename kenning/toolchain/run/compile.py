@@ -23,7 +23,10 @@ from kenning.utils.errors import ModelError
 def stage_model(model: SourceModel, build: Path) -> Path:
     """Copy a user's model file (and its ``.iospec.json``) to ``build/models/``.
 
-    The steps read it there: a container sees the working folder, not the user's.
+    The steps read it there: a container sees the working folder, not the user's. An ONNX
+    model whose weights are in external data files (``model.onnx.data``, as
+    ``torch.onnx.export(dynamo=True)`` writes them) is staged as one self-contained file, so
+    every step, container and board gets its weights with it.
 
     Raises
     ------
@@ -37,11 +40,22 @@ def stage_model(model: SourceModel, build: Path) -> Path:
         raise ModelError(f"model file {model.origin} does not exist", model.origin)
     target.parent.mkdir(parents=True, exist_ok=True)
     if not same_file(model.origin, target):
-        shutil.copyfile(model.origin, target)
+        if model.format == "onnx" and _has_external_data(model.origin):
+            from kenning.frameworks.onnx import inline_external_data
+
+            inline_external_data(model.origin, target)
+        else:
+            shutil.copyfile(model.origin, target)
         spec = IOSpec.path_for(model.origin)
         if spec.is_file():
             shutil.copyfile(spec, IOSpec.path_for(target))
     return target
+
+
+def _has_external_data(path: Path) -> bool:
+    from kenning.frameworks.onnx import external_data_files
+
+    return bool(external_data_files(path))
 
 
 def provenance_path(artifact: Path) -> Path:

@@ -3,8 +3,9 @@
 Frameworks print a lot (torchvision-missing warnings, FutureWarnings, Keras's HDF5 notice, the
 TFLite converter's ``fully_quantize: 0 ...``). A step run by the toolchain writes everything to
 ``build/logs/steps/NAME.log``; the screen gets only what kenning itself says (verdict lines,
-``error:``, ``warning:``, ``note:``, kenning's log records). ``--verbosity DEBUG`` shows it all.
-A failing step's error still carries the last lines of its output.
+``warning:``, ``note:``, kenning's log records). ``--verbosity DEBUG`` shows it all. A step's
+``error:`` line is not forwarded: the step's failure carries it (the last lines of its output)
+and is reported once.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import TextIO
 
 #: lines of a step's output that are kenning's own
 KENNING_LINES = re.compile(
-    r"^(VALID|INVALID|error:|warning:|note:|==|report written|\S+ (WARNING|ERROR) kenning)"
+    r"^(VALID|INVALID|UNVERIFIED|warning:|note:|==|report written|\S+ (WARNING|ERROR) kenning)"
 )
 
 

@@ -30,7 +30,13 @@ from kenning.toolchain.run.argv import (
     target_parameters,
 )
 from kenning.toolchain.run.steps import Step, paths, python
-from kenning.toolchain.scenario.chains import COMPILER_IMAGES, FRAMEWORK_IMAGES, SourceModel
+from kenning.toolchain.scenario.chains import (
+    COMPILER_IMAGES,
+    FRAMEWORK_IMAGES,
+    SourceModel,
+    calibration_handover,
+    chain_precision,
+)
 from kenning.toolchain.scenario.schema import Scenario
 
 
@@ -54,8 +60,9 @@ class ModelPlan:
 
     @property
     def wrapper_flags(self) -> list[str]:
-        """The model wrapper's flags from the scenario."""
-        return flags(self.model.parameters)
+        """The model wrapper's flags from the scenario (with the output it scores)."""
+        scored = next((k for k, rule in self.model.outputs.items() if rule.scored), None)
+        return flags({**self.model.parameters, "scored-output": scored})
 
     def train_step(self, build: Path) -> Step | None:
         """``model_training`` in the framework's image (None: the model is the user's file)."""
@@ -122,6 +129,9 @@ class DeploymentPlan:
         The runtime that serves it on the board.
     runtime_flags : list of str
         That runtime's flags from the scenario.
+    precision : str
+        What the artifact computes in (the least precise step's): picks agreement's
+        default tolerances.
     """
 
     deployment: str
@@ -132,6 +142,7 @@ class DeploymentPlan:
     format: str
     runtime: str
     runtime_flags: list[str]
+    precision: str = "float32"
 
     @property
     def suffix(self) -> str:
@@ -230,6 +241,7 @@ class Job:
         wrapper, framework = model.model.wrapper, model.model.framework
         wrapper_flags, fmt = model.wrapper_flags, model.model.format
         steps: list[Step] = []
+        calibration = calibration_handover(deployment.chain, build / "compiled" / f"{name}-{arch}")
         for number, item in enumerate(deployment.chain, start=1):
             fmt = step_format(item.compiler)
             stem = (
@@ -261,9 +273,15 @@ class Job:
                 *wrapper_flags,
                 *flags(parameters),
             )
-            steps.append(
-                Step(step_name, image, command, inputs=paths(current), outputs=paths(out))
-            )
+            reads, writes = paths(current), paths(out)
+            if calibration is not None and number == 1:  # the source model's preprocessing
+                command += ["--write-calibration", str(calibration[0])]
+                command += ["--write-calibration-samples", str(calibration[1])]
+                writes.append(str(calibration[0]))
+            elif calibration is not None and number in calibration[2]:
+                command += ["--calibration-data", str(calibration[0])]
+                reads.append(str(calibration[0]))
+            steps.append(Step(step_name, image, command, inputs=reads, outputs=writes))
             current, wrapper_flags = out, []
             if fmt in FORMATS and FORMATS[fmt].wrapper:  # the next step reads this file
                 wrapper = FORMATS[fmt].wrapper
@@ -278,4 +296,5 @@ class Job:
             format=fmt,
             runtime=runtime.runtime,
             runtime_flags=flags(runtime.parameters),
+            precision=chain_precision(deployment.chain),
         )

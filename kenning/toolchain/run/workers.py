@@ -17,6 +17,7 @@ from pathlib import Path
 
 from kenning.boards.base import Board
 from kenning.executors.base import ExecutionRecord, Executor
+from kenning.executors.errors import ExecutionError
 from kenning.toolchain.run.artifacts import Artifacts
 from kenning.toolchain.run.bench import bench_deployment
 from kenning.toolchain.run.plan import Job
@@ -87,8 +88,12 @@ def bench_boards(
                 with runs.lock:
                     runs.done[key] = path
             except KenningError as exc:
-                if source not in refused:
-                    log.error("%s on %s failed: %s", name, board.name, exc)
+                refusal = exc.refusal() if isinstance(exc, ExecutionError) else None
+                if refusal is not None:  # a step refused its input: its reason, not its command
+                    log.debug("%s on %s: %s", name, board.name, exc)
+                    exc = ConfigurationError(refusal)
+                # said once, in the run's closing error; here only that it happened
+                log.info("%s on %s failed (reported at the end)", name, board.name)
                 with runs.lock:
                     runs.failures[key] = exc
             advance(1)

@@ -4,20 +4,24 @@
 compilers, runtimes), checks that each parameter is a flag of its class, and walks each
 chain: a step must take the format the one before it writes (the first: the model's), and
 the runtime the last one's. Everything found is reported at once, before any work, with
-the file's line. The images each framework and compiler run in are data here too.
+the file's line. The images each framework and compiler run in are data here too, and what
+a chain's compilers tell about it: its precision (:func:`chain_precision`) and whether a later
+step needs calibration inputs from the first (:func:`calibration_handover`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kenning.core.agreement import OutputRule
 from kenning.core.formats import format_of_file
+from kenning.core.outputcheck import PRECISIONS
 from kenning.core.registry import load_class
 from kenning.toolchain.scenario.load import ScenarioError
-from kenning.toolchain.scenario.schema import ModelSource, Scenario, Training
+from kenning.toolchain.scenario.schema import ChainStep, ModelSource, Scenario, Training
 from kenning.utils.errors import KenningError
 
 #: the image a model framework's steps (training, ONNX export, reference) run in
@@ -59,6 +63,8 @@ class SourceModel:
         How to train it.
     exports_onnx : bool
         Whether its wrapper can write ONNX (so a chain may start with ``onnx``).
+    outputs : mapping
+        What the scenario says of its outputs (task, tolerances, which is scored).
     """
 
     name: str
@@ -70,6 +76,7 @@ class SourceModel:
     parameters: Mapping[str, Any] = field(default_factory=dict)
     train: Training | None = None
     exports_onnx: bool = False
+    outputs: Mapping[str, OutputRule] = field(default_factory=dict)
 
     def path(self, build: Path) -> Path:
         """Where the toolchain keeps it (copied or trained there): ``build/models/NAME.SUF``."""
@@ -105,6 +112,7 @@ def resolve_model(name: str, source: ModelSource, base: Path) -> SourceModel:
         parameters=dict(source.parameters),
         train=source.train,
         exports_onnx=cls.save_to_onnx is not ModelWrapper.save_to_onnx,
+        outputs=dict(source.outputs),
     )
 
 
@@ -219,3 +227,27 @@ def check_scenario(scenario: Scenario) -> dict[str, SourceModel]:
     if problems:
         raise ScenarioError("\n".join(problems))
     return models
+
+
+def calibration_handover(
+    chain: Sequence[ChainStep], stem: Path
+) -> tuple[Path, int, set[int]] | None:
+    """Where the first step writes calibration inputs, how many, and which steps read them.
+
+    A step after the first that calibrates (an int8 quantiser on the exported file) cannot
+    run the source model's preprocessing: it reads what the first step wrote with it.
+    """
+    readers: dict[int, int] = {}
+    for number, step in enumerate(chain, start=1):
+        cls = load_class(step.compiler, "compiler")
+        if number > 1 and cls.calibrates_with(step.parameters):
+            readers[number] = int(step.parameters.get("calibration-samples", 200))
+    if not readers:
+        return None
+    return stem.with_name(stem.name + ".calibration.npz"), max(readers.values()), set(readers)
+
+
+def chain_precision(chain: Sequence[ChainStep]) -> str:
+    """The least precise of the chain's steps (``float32`` for an empty chain)."""
+    steps = [load_class(s.compiler, "compiler").precision_for(s.parameters) for s in chain]
+    return max(steps, key=PRECISIONS.index, default="float32")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+import yaml
 from pydantic import ValidationError
 
 from kenning.boards.errors import InventoryError
@@ -56,8 +59,39 @@ def _valid_keys(loc: Loc) -> str:
     return "; valid keys: " + ", ".join(fields)
 
 
-def load_scenario(path: Path | str) -> Scenario:
+def apply_overrides(data: dict[str, Any], overrides: Sequence[str], display: str) -> None:
+    """Set ``KEY.PATH=VALUE`` items (``--set dataset.folder=data``) in a scenario's data.
+
+    A value is read as YAML (``3``, ``true``, ``[50, 99]``); a ``folder`` or ``file`` is a
+    path relative to the working folder (where the command is typed), not to the file.
+
+    Raises
+    ------
+    ScenarioError
+        If an item is not ``KEY=VALUE`` or its path crosses a value that is not a mapping.
+    """
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        parts = [p for p in key.strip().split(".") if p]
+        if not sep or not parts:
+            raise ScenarioError(f"--set {item!r}: give KEY.PATH=VALUE, e.g. dataset.folder=data")
+        value: Any = yaml.safe_load(text) if text.strip() else ""
+        if parts[-1] in ("folder", "file") and isinstance(value, str):
+            value = str(Path(value).expanduser().resolve())
+        where: Any = data
+        for depth, part in enumerate(parts[:-1]):
+            where = where.setdefault(part, {}) if isinstance(where, dict) else None
+            if not isinstance(where, dict):
+                crossed = ".".join(parts[: depth + 1])
+                raise ScenarioError(f"--set {item!r}: {display}'s `{crossed}` is not a mapping")
+        where[parts[-1]] = value
+
+
+def load_scenario(path: Path | str, overrides: Sequence[str] = ()) -> Scenario:
     """Read and validate a scenario file; its relative paths are relative to its folder.
+
+    ``overrides`` are ``KEY.PATH=VALUE`` items applied before validation
+    (:func:`apply_overrides`).
 
     Raises
     ------
@@ -85,6 +119,7 @@ def load_scenario(path: Path | str) -> Scenario:
             "`dataset:` and `deployments:`",
             path,
         )
+    apply_overrides(data, overrides, display)
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
-from kenning.core.agreement import TOP1_TOLERANCE
+from kenning.core.agreement import TOP1_TOLERANCE, OutputRule
 
 Scalar = str | int | float | bool
 
@@ -38,9 +38,20 @@ class ModelSource(_Strict):
     file: str | None = None
     parameters: dict[str, Scalar] = {}
     train: Training | None = None
+    outputs: dict[str, OutputRule] = Field(
+        {}, description="by output name (or position): its task, tolerances, `scored: true`"
+    )
+
+    @property
+    def scored_output(self) -> str | None:
+        """The output named ``scored: true`` (None: the first output is scored)."""
+        return next((name for name, rule in self.outputs.items() if rule.scored), None)
 
     @model_validator(mode="after")
     def _one_way(self) -> ModelSource:
+        scored = [name for name, rule in self.outputs.items() if rule.scored]
+        if len(scored) > 1:
+            raise ValueError(f"only one output can be `scored: true`; got {', '.join(scored)}")
         if self.wrapper is None and self.file is None:
             raise ValueError("needs `file:` (a model file) or `wrapper:` (a ModelWrapper)")
         if self.train is not None and self.wrapper is None:
@@ -82,6 +93,9 @@ class DatasetSource(_Strict):
     cls: str | None = Field(None, alias="class")
     parameters: dict[str, Scalar] = {}
     folder: str | None = None
+    labels: dict[str, int] | None = Field(
+        None, description="class folders: the model's class index of each folder"
+    )
     preprocessing: Preprocessing = Preprocessing()
     synthetic: Synthetic | None = None
 
@@ -97,6 +111,10 @@ class DatasetSource(_Strict):
                 f"needs exactly one of `class:`, `folder:`, `synthetic:`; got "
                 f"{', '.join(given) or 'none'}"
             )
+        if self.labels is not None and self.folder is None:
+            raise ValueError("`labels:` maps class folders: it needs `folder:`")
+        if self.labels is not None and any(v < 0 for v in self.labels.values()):
+            raise ValueError("`labels:` indices must be 0 or more")
         return self
 
 
