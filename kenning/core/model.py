@@ -17,7 +17,8 @@ import numpy as np
 
 from kenning.core.args import Arg, ArgumentsHandler
 from kenning.core.dataset import Dataset
-from kenning.core.iospec import IOSpec, TensorSpec, as_tensors
+from kenning.core.inputcheck import check_cast, check_shape
+from kenning.core.iospec import IOSpec, as_tensors
 from kenning.utils.errors import ConfigurationError, ModelError
 
 M = TypeVar("M", bound="ModelWrapper")
@@ -255,42 +256,10 @@ class ModelWrapper(ArgumentsHandler):
                 f"the model takes {len(specs)} inputs ({', '.join(s.name for s in specs)}); "
                 f"{type(self.dataset).__name__} gives {len(samples)} per sample"
             )
+        where = (type(self.dataset).__name__, type(self).__name__)
         for spec, sample in zip(specs, samples, strict=True):
-            self._check_shape(spec, sample)
-            self._check_cast(spec, np.asarray(sample))
-
-    def _check_cast(self, spec: TensorSpec, sample: np.ndarray) -> None:
-        """Refuse float data for an integer input unless every value casts exactly."""
-        dtype = np.dtype(spec.dtype)
-        if spec.quantized or not np.issubdtype(dtype, np.integer):
-            return  # a quantised input is quantised through its scale, not cast
-        if not np.issubdtype(sample.dtype, np.floating):
-            return
-        info = np.iinfo(dtype)
-        exact = np.all(np.mod(sample, 1) == 0) and sample.min() >= info.min
-        if exact and sample.max() <= info.max:
-            return
-        lost = sample[(np.mod(sample, 1) != 0) | (sample < info.min) | (sample > info.max)]
-        raise ConfigurationError(
-            f"the model's input '{spec.name}' takes {dtype.name} and "
-            f"{type(self.dataset).__name__} gives float values such as {float(lost.flat[0]):g} "
-            f"(after {type(self).__name__}'s preprocessing), which {dtype.name} cannot hold: "
-            f"give values in {info.min}..{info.max} (for 8-bit images, drop `scale:`, "
-            "`mean:` and `std:`)"
-        )
-
-    def _check_shape(self, spec: TensorSpec, sample: np.ndarray) -> None:
-        wanted, given = spec.shape[1:], list(sample.shape[1:])
-        fits = len(wanted) == len(given) and all(
-            w in (-1, g) for w, g in zip(wanted, given, strict=True)
-        )
-        if not fits:
-            raise ConfigurationError(
-                f"input shape mismatch: {type(self.dataset).__name__} gives samples of shape "
-                f"{tuple(given)} (after {type(self).__name__}'s preprocessing); the model's "
-                f"input '{spec.name}' takes {tuple(wanted)}: change the data's preprocessing "
-                "(e.g. resize, layout) or the model"
-            )
+            check_shape(spec, np.asarray(sample), *where)
+            check_cast(spec, np.asarray(sample), *where)
 
     def convert_input_to_bytes(self, inputs: np.ndarray) -> bytes:
         """Serialise preprocessed inputs for the protocol."""
