@@ -6,6 +6,8 @@ returns the file: nothing of kenning is used to make them.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -308,3 +310,16 @@ def torch_external_data(folder: Path) -> Path:
             dynamic_shapes={"input": {0: torch.export.Dim("batch", min=1, max=1024)}},
         )  # fmt: skip
     return path
+
+
+def run_scenario_file(folder: Path, name: str, text: str) -> subprocess.CompletedProcess[str]:
+    """Write scenario ``name`` into ``folder`` and run it as a user does (``build-NAME``)."""
+    from conftest import ROOT
+
+    scenario = folder / f"{name}.yaml"
+    scenario.write_text(text)
+    return subprocess.run(
+        [sys.executable, "-m", "kenning.scenarios.run", str(scenario),
+         "--build", str(folder / f"build-{name}")],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip

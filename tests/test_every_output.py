@@ -10,8 +10,6 @@ with more outputs than the data has class folders.
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +17,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import ROOT
-from ownmodels import onnx_boxes_first, onnx_image_classifier, onnx_offset_regressor
+from ownmodels import (
+    onnx_boxes_first,
+    onnx_image_classifier,
+    onnx_offset_regressor,
+    run_scenario_file,
+)
 from test_core_results import make_results
 
 from kenning.core.agreement import OutputRule, compare_outputs, load_outputs
@@ -122,19 +125,9 @@ def models() -> Iterator[Path]:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def _run(folder: Path, name: str, text: str) -> subprocess.CompletedProcess[str]:
-    scenario = folder / f"{name}.yaml"
-    scenario.write_text(text)
-    return subprocess.run(
-        [sys.executable, "-m", "kenning.scenarios.run", str(scenario),
-         "--build", str(folder / f"build-{name}")],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-
-
 @pytest.mark.slow
 def test_an_int8_build_that_collapses_a_regression_output_disagrees(models: Path) -> None:
-    done = _run(models, "offset", (
+    done = run_scenario_file(models, "offset", (
         "name: offset\nmodel: {file: offset/offset.onnx}\ndataset: {folder: offset/data}\n"
         "deployments:\n  ort: {runtime: onnxruntime}\n"
         "  ort-int8: {chain: [onnxruntime-quant], runtime: onnxruntime}\n"
@@ -155,7 +148,7 @@ def test_an_int8_build_that_collapses_a_regression_output_disagrees(models: Path
 
 @pytest.mark.slow
 def test_the_named_output_is_scored_and_both_are_compared(models: Path) -> None:
-    done = _run(models, "boxes", (
+    done = run_scenario_file(models, "boxes", (
         "name: boxes\nmodel:\n  file: boxes/boxes.onnx\n"
         "  outputs:\n    scores: {task: classification, scored: true}\n"
         "    boxes: {task: detection-boxes}\n"
@@ -190,7 +183,7 @@ def test_more_outputs_than_class_folders_is_one_error_before_any_work(models: Pa
         "dataset: {folder: wide/images, preprocessing: {scale: 255}}\n"
         "deployments:\n  ort: {runtime: onnxruntime}\n"
     )
-    done = _run(models, "wide", text)
+    done = run_scenario_file(models, "wide", text)
     assert done.returncode != 0, done.stderr[-3000:]
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, done.stderr[-3000:]
@@ -203,7 +196,7 @@ def test_more_outputs_than_class_folders_is_one_error_before_any_work(models: Pa
     # mapped to the model's classes, the same folders run
     mapped = text.replace("scale: 255}", "scale: 255}, labels: {cat: 3, dog: 5, fox: 9}")
     mapped += "measure: {min-samples: 20, percentiles: [50], subset: all}\n"
-    done = _run(models, "wide", mapped)
+    done = run_scenario_file(models, "wide", mapped)
     assert done.returncode == 0, done.stderr[-3000:]
     res = load_results(models / "build-wide" / "results" / "local" / "ort.json")
     assert res.status == "complete" and res.dataset.class_names[3] == "cat"

@@ -8,8 +8,6 @@ ONNX Runtime int8, and a ``torch.onnx.export(dynamo=True)`` model with its weigh
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +19,7 @@ from ownmodels import (
     onnx_fixed_batch,
     onnx_token_classifier,
     onnx_uint8_image,
+    run_scenario_file,
     torch_external_data,
 )
 
@@ -145,19 +144,9 @@ def models() -> Iterator[Path]:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def _run(folder: Path, name: str, text: str) -> subprocess.CompletedProcess[str]:
-    scenario = folder / f"{name}.yaml"
-    scenario.write_text(text)
-    return subprocess.run(
-        [sys.executable, "-m", "kenning.scenarios.run", str(scenario),
-         "--build", str(folder / f"build-{name}")],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-
-
 @pytest.mark.slow
 def test_int64_token_ids_are_quantised_by_onnx_runtime(models: Path) -> None:
-    done = _run(models, "tokens", (
+    done = run_scenario_file(models, "tokens", (
         "name: tokens\nmodel: {file: tokens/tokens.onnx}\ndataset: {folder: tokens/data}\n"
         "deployments:\n  ort: {runtime: onnxruntime}\n"
         "  ort-int8: {chain: [onnxruntime-quant], runtime: onnxruntime}\n"
@@ -173,7 +162,7 @@ def test_int64_token_ids_are_quantised_by_onnx_runtime(models: Path) -> None:
 @pytest.mark.slow
 def test_an_onnx_model_with_external_data_runs_everywhere(models: Path) -> None:
     assert (models / "external" / "model.onnx.data").is_file()  # as the exporter writes it
-    done = _run(models, "external", (
+    done = run_scenario_file(models, "external", (
         "name: external\nmodel: {file: external/model.onnx}\n"
         "dataset: {synthetic: {samples: 40}}\n"
         "deployments:\n  ort: {runtime: onnxruntime}\n  tvm: {chain: [tvm], runtime: tvm}\n"
