@@ -313,13 +313,17 @@ def torch_external_data(folder: Path) -> Path:
 
 
 def run_scenario_file(folder: Path, name: str, text: str) -> subprocess.CompletedProcess[str]:
-    """Write scenario ``name`` into ``folder`` and run it as a user does (``build-NAME``)."""
+    """Write scenario ``name`` into ``folder`` and run it as a user does (``build-NAME``).
+
+    Each deployment is benched once (``measure.repeats=1``): these tests judge outputs, not the
+    noise between runs, which tests/test_verdicts.py and test_tasks_bench.py judge.
+    """
     from conftest import ROOT
 
     scenario = folder / f"{name}.yaml"
     scenario.write_text(text)
     return subprocess.run(
         [sys.executable, "-m", "kenning.scenarios.run", str(scenario),
-         "--build", str(folder / f"build-{name}")],
+         "--build", str(folder / f"build-{name}"), "--set", "measure.repeats=1"],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )  # fmt: skip

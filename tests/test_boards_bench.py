@@ -51,7 +51,8 @@ def test_bench_tvm_aarch64_and_tflite_int8_on_the_emulated_arm64_board(
     build: Path, arm64_board: TestBoard, tmp_path: Path
 ) -> None:
     inventory = write_inventory(tmp_path / "inventory.yaml", [arm64_board], **TUNNELLED)
-    done = invoke("bench", "--board", arm64_board.name, "--deployment", "torch-tvm",
+    done = invoke("bench", "--repeats", "1",
+                  "--board", arm64_board.name, "--deployment", "torch-tvm",
                   "--deployment", "tf-tflite-int8", "--executor", "docker", "--build", str(build),
                   inventory=inventory)  # fmt: skip
     _ok(done)
@@ -97,7 +98,7 @@ boards:
     listing = invoke("boards", inventory=inventory)
     _ok(listing)
     assert "bench-by-hand" in listing.stdout
-    done = invoke("bench", "--board", "bench-by-hand", "--build", str(build),
+    done = invoke("bench", "--repeats", "1", "--board", "bench-by-hand", "--build", str(build),
                   "--executor", "local", inventory=inventory)  # fmt: skip
     _ok(done)
     results = sorted((ROOT / build / "results" / "bench-by-hand").glob("*.json"))
@@ -116,7 +117,8 @@ def test_unreachable_board_names_board_and_step(build: Path, tmp_path: Path) -> 
         "gone": {"host": "127.0.0.1", "port": free_port(), "user": "kenning", "arch": "amd64",
                  "key": str(generate_client_key(tmp_path)), "runtimes": ["tflite"]},
     }}))  # fmt: skip
-    done = invoke("bench", "--board", "gone", "--deployment", "tf-tflite", "--executor", "local",
+    done = invoke("bench", "--repeats", "1",
+                  "--board", "gone", "--deployment", "tf-tflite", "--executor", "local",
                   "--build", str(build), inventory=inventory)  # fmt: skip
     _failed(done, "board 'gone', connecting", "refused")
     # found before anything was compiled or run for it
@@ -131,7 +133,8 @@ def test_refused_key_names_board_and_user(
     (tmp_path / "other").mkdir()
     data["boards"][amd64_board.name]["key"] = str(generate_client_key(tmp_path / "other"))
     inventory.write_text(yaml.safe_dump(data))
-    done = invoke("bench", "--board", amd64_board.name, "--deployment", "tf-tflite",
+    done = invoke("bench", "--repeats", "1",
+                  "--board", amd64_board.name, "--deployment", "tf-tflite",
                   "--executor", "local", "--build", str(build), inventory=inventory)  # fmt: skip
     _failed(done, f"board '{amd64_board.name}', connecting", "user 'kenning'", "refused")
 
@@ -142,7 +145,7 @@ def test_changed_host_key_is_refused_with_what_to_do(
     board = board_factory("amd64")
     inventory = write_inventory(tmp_path / "inventory.yaml", [board], **TUNNELLED)
     restart_board(board)  # a new host key; known_hosts keeps the old one
-    done = invoke("bench", "--board", board.name, "--deployment", "tf-tflite",
+    done = invoke("bench", "--repeats", "1", "--board", board.name, "--deployment", "tf-tflite",
                   "--executor", "local", "--build", str(build), inventory=inventory)  # fmt: skip
     err = _failed(done, f"board '{board.name}'", "CHANGED", "ssh-keygen -R")
     assert "results" not in err.split("bench failed")[0]  # nothing benchmarked
@@ -156,7 +159,7 @@ def test_no_space_left_while_pushing(build: Path, board_factory: Any, tmp_path: 
     )
     assert filled.exit_code == 0, filled.output
     inventory = write_inventory(tmp_path / "inventory.yaml", [board], workdir=small, **TUNNELLED)
-    done = invoke("bench", "--board", board.name, "--deployment", "tf-tflite",
+    done = invoke("bench", "--repeats", "1", "--board", board.name, "--deployment", "tf-tflite",
                   "--executor", "local", "--build", str(build), inventory=inventory)  # fmt: skip
     _failed(done, f"board '{board.name}', pushing kenning-server-", "no space left")
 
@@ -187,7 +190,8 @@ def _slow_run(build: Path, board: TestBoard, tmp_path: Path) -> tuple[Path, list
         "dataset: {class: digits}\nreference: false\ndeployments:\n"
         "  tensorflow-tflite-null: {model: tensorflow, chain: [tflite], runtime: 'null'}\n"
     )
-    args = ["bench", "--scenario", str(scenario), "--board", board.name, "--executor", "local",
+    args = ["bench", "--repeats", "1",
+            "--scenario", str(scenario), "--board", board.name, "--executor", "local",
             "--build", str(build), "--min-samples", "450"]  # fmt: skip
     return inventory, args, ROOT / build / "results" / board.name / "tensorflow-tflite-null.json"
 
@@ -240,7 +244,8 @@ def test_image_deploy_runs_the_target_image_on_a_docker_board(
                          "arch": "amd64", "deploy": "image", "workdir": str(tmp_path / "wd"),
                          "runtimes": ["tflite"],
                          "protocol": {"port": free_port()}}}}))  # fmt: skip
-    done = invoke("bench", "--board", "docker-board", "--deployment", "tf-tflite",
+    done = invoke("bench", "--repeats", "1",
+                  "--board", "docker-board", "--deployment", "tf-tflite",
                   "--executor", "local", "--build", str(build), inventory=inventory)  # fmt: skip
     _ok(done)
     res = load_results(ROOT / build / "results" / "docker-board" / "tf-tflite.json")

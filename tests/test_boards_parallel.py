@@ -36,7 +36,7 @@ def _setup(tmp_path: Path) -> tuple[Path, Path]:
 def test_three_boards_are_benched_at_once_into_one_report(tmp_path: Path) -> None:
     scenario, inventory = _setup(tmp_path)
     build = tmp_path / "build"
-    done = invoke("bench", "--scenario", str(scenario), "--board", "bench-farm",
+    done = invoke("bench", "--repeats", "1", "--scenario", str(scenario), "--board", "bench-farm",
                   "--executor", "local", "--build", str(build), inventory=inventory)  # fmt: skip
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     runs = {b: {d: load_results(build / "results" / b / f"{d}.json") for d in ("ort", "tvm")}

@@ -77,7 +77,7 @@ def test_quantisation_after_export_calibrates_on_the_deployments_range() -> None
         (folder / "signed.yaml").write_text(SCENARIO)
         done = subprocess.run(
             [sys.executable, "-m", "kenning.scenarios.run", str(folder / "signed.yaml"),
-             "--build", str(folder / "build")],
+             "--build", str(folder / "build"), "--set", "measure.repeats=1"],
             cwd=ROOT, capture_output=True, text=True, timeout=900, env=_env(),
         )  # fmt: skip
         assert done.returncode == 0, done.stderr[-3000:]

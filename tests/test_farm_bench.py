@@ -76,7 +76,7 @@ def _lab(coordinator: str, start_exporter: StartExporter, tmp_path: Path, board_
     onnx_mlp(tmp_path / "mlp")
     (tmp_path / "s.yaml").write_text(
         "name: s\nmodel: {file: mlp/mlp.onnx}\ndataset: {folder: mlp/data}\n"
-        "deployments:\n  ort: {runtime: onnxruntime}\nmeasure: {min-samples: 200}\n"
+        "deployments:\n  ort: {runtime: onnxruntime}\nmeasure: {min-samples: 200, repeats: 1}\n"
     )
 
 

@@ -139,7 +139,7 @@ def test_an_own_model_file_is_benched_every_way_on_the_local_board(own: Path, na
     build = own / f"local-{name}"
     done = subprocess.run(
         [sys.executable, "-m", "kenning.scenarios.run", str(own / f"{name}.yaml"),
-         "--build", str(build)],
+         "--build", str(build), "--set", "measure.repeats=1"],
         cwd=ROOT, capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]

@@ -55,7 +55,8 @@ def test_a_serial_board_is_benched_end_to_end(
                               "board_device": board_end, "baud": 115200}}  # fmt: skip
         inventory.write_text(yaml.safe_dump({"default": "uart", "boards": {"uart": entry}}))
         build = tmp_path / "build"
-        done = invoke("bench", "--scenario", str(scenario), "--board", "uart", "--executor",
+        done = invoke("bench", "--repeats", "1",
+                      "--scenario", str(scenario), "--board", "uart", "--executor",
                       "local", "--build", str(build), inventory=inventory)  # fmt: skip
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     for name in ("ort", "tvm"):
@@ -128,7 +129,8 @@ def test_a_serial_board_reached_over_ssh_is_benched(
                   "baud": 115200},
     )  # fmt: skip
     build = tmp_path / "build"
-    done = invoke("bench", "--scenario", str(scenario), "--board", board.name, "--executor",
+    done = invoke("bench", "--repeats", "1",
+                  "--scenario", str(scenario), "--board", board.name, "--executor",
                   "local", "--build", str(build), inventory=inventory)  # fmt: skip
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     results = load_results(build / "results" / board.name / "ort.json")
