@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from invoke import Collection, Context, Exit, task
 
 if TYPE_CHECKING:
-    from kenning.toolchain.run.plan import Job
+    from kenning.toolchain.run.job import Job
 
 PY = sys.executable
 

@@ -21,7 +21,7 @@ from conftest import ROOT
 
 from kenning.core.calibration import range_mismatch
 from kenning.core.results import load_results
-from kenning.toolchain.run.plan import Job
+from kenning.toolchain.run.job import Job
 from kenning.toolchain.scenario.chains import check_scenario
 from kenning.toolchain.scenario.load import load_scenario
 

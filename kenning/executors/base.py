@@ -73,6 +73,11 @@ class ExecutionRecord(BaseModel):
     outputs: list[str] = Field(
         default_factory=list, description="paths (relative to workdir) the step writes"
     )
+    inputs_sha256: dict[str, str] = Field(
+        default_factory=dict,
+        description="sha256 of each input as the step read it (a folder: of its files' "
+        "names and bytes; see kenning.utils.provenance.sha256_tree)",
+    )
     workdir: str
     host: str = Field(description="host name of the machine that ran the step")
     platform: str = Field(description="os/architecture the step ran on, e.g. linux/amd64")

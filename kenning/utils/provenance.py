@@ -33,6 +33,27 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def sha256_tree(path: Path) -> str:
+    """The hex sha256 of a file, or of a folder's files (their relative names and bytes).
+
+    A folder's hash changes when a file is added, removed, renamed or edited; the order the
+    file system lists them in does not count.
+
+    Raises
+    ------
+    OSError
+        If a file cannot be read.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        return sha256_file(path)
+    digest = hashlib.sha256()
+    for item in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(item.relative_to(path).as_posix().encode() + b"\0")
+        digest.update(sha256_file(item).encode() + b"\n")
+    return digest.hexdigest()
+
+
 @lru_cache(maxsize=8)
 def git_commit(root: Path | None = None) -> str | None:
     """The work tree's commit, suffixed ``+dirty`` when kenning's files have local changes.

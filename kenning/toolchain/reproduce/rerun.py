@@ -34,6 +34,7 @@ from kenning.core.results import Results, load_results
 from kenning.core.runset import run_set
 from kenning.executors.base import ExecutionRecord, Executor
 from kenning.toolchain.reproduce.image import published_image
+from kenning.toolchain.reproduce.inputs import check_inputs, copy_inputs
 from kenning.toolchain.reproduce.verdict import LATENCY_BAND, Check, Verdict, compare
 from kenning.toolchain.run.steps import STEP_DEADLINE_S, Step
 from kenning.utils.errors import ConfigurationError, KenningError, ResultsError
@@ -47,21 +48,6 @@ def _executor_for(record: ExecutionRecord) -> Executor:
     from kenning.executors.local import LocalExecutor
 
     return LocalExecutor()
-
-
-def _copy_inputs(step: Step, made: set[str], old: Path, new: Path) -> None:
-    """Copy the inputs of ``step`` that no earlier step makes from ``old`` into ``new``."""
-    for item in step.inputs:
-        if item in made or Path(item).is_absolute():
-            continue
-        source, dest = old / item, new / item
-        if dest.exists() or not source.exists():
-            continue
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            shutil.copytree(source, dest)
-        else:
-            shutil.copy2(source, dest)
 
 
 def _results_output(record: ExecutionRecord, original: Path) -> str:
@@ -162,9 +148,14 @@ def reproduce(
     last = list(steps)[-1]
     out_arg = _results_output(steps[last], results)
     made: set[str] = set()
+    seen: set[str] = set()
     for name, record in steps.items():
         step = Step.from_record(name, record)
-        _copy_inputs(step, made, Path(record.workdir), workspace)
+        copy_inputs(step, made, Path(record.workdir), workspace)
+        rows = check_inputs(name, record, made, workspace, seen)
+        verdict.checks.extend(rows)
+        if any(row.reproduced == "missing" for row in rows):
+            return verdict
         made.update(step.outputs)
         try:
             _run_step(step, record, workspace, original, board_for, images[name])
@@ -211,7 +202,7 @@ def _run_repeat(
         raise ResultsError(f"{path} records no benchmark step to run again")
     record = records["benchmark"]
     step = Step.from_record("benchmark", record)
-    _copy_inputs(step, made, Path(record.workdir), workspace)
+    copy_inputs(step, made, Path(record.workdir), workspace)
     _run_step(step, record, workspace, original, board_for, images.get("benchmark"))
     return workspace / _results_output(record, path)
 

@@ -49,6 +49,19 @@ def dataset_argv(scenario: Scenario, model_file: Path) -> list[str]:
     ]
 
 
+def dataset_inputs(scenario: Scenario) -> list[str]:
+    """The files the dataset reads, as its steps name them (a step's recorded inputs).
+
+    A folder (or ``inputs.npy`` file) of the scenario, or a Dataset class's ``dataset-root``
+    parameter: recorded with their hashes, copied by ``invoke reproduce`` into its workspace.
+    """
+    data = scenario.dataset
+    if data.folder is not None:
+        return [_relative(scenario.path(data.folder))]
+    root = data.parameters.get("dataset-root") if data.cls is not None else None
+    return [str(root)] if root else []
+
+
 def _relative(path: Path) -> str:
     absolute = path.resolve()
     try:

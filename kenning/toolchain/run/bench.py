@@ -26,7 +26,8 @@ from kenning.executors.local import LocalExecutor
 from kenning.toolchain.run.artifacts import Artifacts
 from kenning.toolchain.run.compile import run_plan
 from kenning.toolchain.run.console import step_log
-from kenning.toolchain.run.plan import DeploymentPlan, Job
+from kenning.toolchain.run.job import Job
+from kenning.toolchain.run.plan import DeploymentPlan
 from kenning.toolchain.run.repeats import is_complete, run_files, run_links
 from kenning.utils.errors import KenningError
 

@@ -21,8 +21,8 @@ from kenning.executors.base import ExecutionRecord, Executor
 from kenning.executors.errors import ExecutionError
 from kenning.executors.local import LocalExecutor
 from kenning.toolchain.run.compile import stage_model
+from kenning.toolchain.run.job import Job
 from kenning.toolchain.run.notes import slower_notes
-from kenning.toolchain.run.plan import Job
 from kenning.toolchain.run.steps import STEP_DEADLINE_S, python
 from kenning.toolchain.run.training import current_reference, run_reference
 from kenning.toolchain.run.workers import bench_boards

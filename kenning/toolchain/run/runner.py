@@ -16,7 +16,7 @@ from kenning.boards.local import LocalBoard
 from kenning.core.results import write_atomically
 from kenning.executors.base import Executor
 from kenning.toolchain.run.benchtask import resolve_boards, run_bench
-from kenning.toolchain.run.plan import Job
+from kenning.toolchain.run.job import Job
 from kenning.toolchain.run.training import train_models
 from kenning.utils.errors import GroupError
 

@@ -17,6 +17,7 @@ from typing import TextIO
 from kenning.executors.base import ExecutionRecord, Executor
 from kenning.executors.errors import ExecutionTimeoutError
 from kenning.toolchain.run.console import QuietConsole, screen, verbose
+from kenning.utils.provenance import sha256_tree
 
 #: seconds a step may run when its caller sets no deadline: a day-long training still fits,
 #: and a step that hangs ends the run instead of holding it for ever
@@ -130,6 +131,7 @@ class Step:
                 "parameters": dict(self.parameters),
                 "inputs": list(self.inputs),
                 "outputs": list(self.outputs),
+                "inputs_sha256": input_hashes(self.inputs, Path(record.workdir)),
             }
         )
 
@@ -146,9 +148,19 @@ class Step:
         )
 
 
+def input_hashes(inputs: list[str], workdir: Path) -> dict[str, str]:
+    """The sha256 of each input that exists (relative ones in ``workdir``), by its name."""
+    hashes = {}
+    for item in inputs:
+        path = workdir / item
+        if path.exists():
+            hashes[item] = sha256_tree(path)
+    return hashes
+
+
 def paths(*items: Path | str) -> list[str]:
-    """Paths as the strings a step stores."""
-    return [str(item) for item in items]
+    """Paths as the strings a step stores, each once, in order."""
+    return list(dict.fromkeys(str(item) for item in items))
 
 
 def python(*args: str) -> list[str]:

@@ -16,7 +16,7 @@ from kenning.core.results import load_results
 from kenning.executors.base import ExecutionRecord, Executor
 from kenning.toolchain.run.bench import attach
 from kenning.toolchain.run.console import step_log
-from kenning.toolchain.run.plan import Job
+from kenning.toolchain.run.job import Job
 from kenning.toolchain.run.repeats import is_complete, run_files, run_links
 from kenning.toolchain.scenario.chains import SourceModel
 from kenning.utils.errors import KenningError

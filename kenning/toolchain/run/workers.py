@@ -20,7 +20,7 @@ from kenning.executors.base import ExecutionRecord, Executor
 from kenning.executors.errors import ExecutionError
 from kenning.toolchain.run.artifacts import Artifacts
 from kenning.toolchain.run.bench import bench_deployment
-from kenning.toolchain.run.plan import Job
+from kenning.toolchain.run.job import Job
 from kenning.utils.errors import ConfigurationError, KenningError
 
 log = logging.getLogger("kenning.bench")
