@@ -256,14 +256,21 @@ def check_comparison(doc: Rendered, raws: dict[str, dict[str, Any]]) -> dict[str
     assert set(keys) == set(raws)
     rows = doc.tables.pop("Comparison of runs")
     by_key = {r[0]: r for r in rows[1:]}
+    # what is said of each run (against the fastest, agreement, verdict): a table of its own
+    judged = {r[0]: r for r in doc.tables.pop("Judgements of runs")[1:]}
     points: dict[str, tuple[float, float]] = {}
     models: dict[str, str] = {}
     for name, raw in raws.items():
         row = by_key[keys[name]]
         roles = {f["role"]: f"{f['name']} {f['version']}" for f in raw["frameworks"]}
         assert row[1] == str(raw["provenance"].get("deployment", "-"))
-        assert row[2] == raw["model"]["wrapper"].rsplit(".", 1)[1]
-        assert row[3] == roles.get("compiler", "none")
+        said = judged[keys[name]]
+        provenance = raw["provenance"]
+        assert row[2] == (provenance.get("model") or raw["model"]["wrapper"].rsplit(".", 1)[1])
+        if isinstance(provenance.get("chain"), list):  # a scenario's deployment: its chain
+            assert row[3] == (" -> ".join(provenance["chain"]) or "none"), row[3]
+        else:
+            assert row[3] == roles.get("compiler", "none")
         assert row[4] == roles.get("runtime", roles["model"])
         assert row[5] == raw["host"]["hostname"]
         assert row[6] == str(raw["dataset"]["batch_size"])
@@ -275,34 +282,34 @@ def check_comparison(doc: Rendered, raws: dict[str, dict[str, Any]]) -> dict[str
         close(row[11], float(np.percentile(latency, 50)))
         close(row[12], float(np.percentile(latency, 99)))
         assert (
-            row[13] == "fastest"
-            or row[13].startswith(("within noise", "slower by"))
+            said[1] == "fastest"
+            or said[1].startswith(("within noise", "slower by"))
             or (
-                ", not judged: " in row[13]  # too few runs, or a run that is not VALID
+                ", not judged: " in said[1]  # too few runs, or a run that is not VALID
             )
         )
         agreement = raw.get("agreement")
         if agreement is None:
             reference = raw["provenance"].get("deployment") == "reference"
-            assert row[14] == ("reference" if reference else "-")
+            assert said[2] == ("reference" if reference else "-")
         else:
             if not agreement["agrees"]:
-                assert row[14] == "DISAGREES: " + "; ".join(agreement["reasons"]), row[14]
+                assert said[2] == "DISAGREES: " + "; ".join(agreement["reasons"]), said[2]
             else:
                 first = agreement["outputs"][0]
                 shown = f"SNR {first['snr_db']:.1f} dB, cosine {first['cosine']:.4f}"
                 if first["top1"] is not None:
                     shown = f"top-1 {first['top1']:.4f}, {shown}"
-                assert row[14].startswith(shown), (row[14], shown)
+                assert said[2].startswith(shown), (said[2], shown)
         state = raw["verdict"].get("state") or ("VALID" if raw["verdict"]["valid"] else "INVALID")
-        assert row[15].split(" ")[0] == state, (row[15], state)
+        assert said[3].split(" ")[0] == state, (said[3], state)
         points[name] = (float(np.percentile(latency, 50)), quality(raw)["accuracy"])
         models[name] = str(raw["provenance"].get("model") or row[2])
     front = []
     for model in dict.fromkeys(models.values()):  # a Pareto front per model, never mixed
         names = [n for n in points if models[n] == model]
         for name, optimal in zip(names, pareto([points[n] for n in names]), strict=True):
-            assert by_key[keys[name]][16] == ("yes" if optimal else "no")
+            assert by_key[keys[name]][13] == ("yes" if optimal else "no")
             front += [keys[name]] if optimal else []
     assert re.search(r"Pareto-optimal runs .*: " + ", ".join(sorted(front)) + r"\.", doc.text)
     return keys

@@ -147,3 +147,51 @@ def test_screenshot_shows_the_report(chromium: str, report_folder: Path, tmp_pat
             if abs(r - ref[0]) + abs(g - ref[1]) + abs(b - ref[2]) < 40:
                 near[ref] += n
     assert all(count > 50 for count in near.values()), near
+
+
+FIT = """<script>
+window.addEventListener("load", () => {
+  const width = document.documentElement.clientWidth;
+  const over = [];
+  for (const table of document.querySelectorAll("table")) {
+    if (table.getBoundingClientRect().right > width + 1) {
+      over.push(table.querySelector("caption").textContent);
+    }
+  }
+  const verdicts = [...document.querySelectorAll('td[data-label="Verdict"]')];
+  const shown = verdicts.filter((td) => td.getBoundingClientRect().right <= width + 1);
+  document.body.setAttribute("data-page", String(document.documentElement.scrollWidth));
+  document.body.setAttribute("data-width", String(width));
+  document.body.setAttribute("data-over", over.join("|"));
+  document.body.setAttribute("data-verdicts", shown.length + "/" + verdicts.length);
+});
+</script>
+"""
+
+
+@pytest.mark.parametrize("width", [1400, 800])
+def test_every_table_fits_the_window(
+    chromium: str, report_folder: Path, tmp_path: Path, width: int
+) -> None:
+    # the comparison once overflowed a 1,400 px window, hiding Agreement and Verdict: it is
+    # split (figures; judgements) and a wide table stacks, a block per run, on a narrow window
+    page = (report_folder / "index.html").read_text()
+    probe = tmp_path / "probe"
+    shutil.copytree(report_folder, probe)
+    (probe / "index.html").write_text(page.replace("</body>", FIT + "</body>"))
+    done = _chromium(
+        chromium,
+        tmp_path / "profile",
+        f"--window-size={width},1000",
+        "--virtual-time-budget=15000",
+        "--dump-dom",
+        (probe / "index.html").as_uri(),
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    dom = _Images()
+    dom.feed(done.stdout)
+    body = dom.body
+    assert body.get("data-width") == str(width), body
+    assert body.get("data-over") == "", f"tables wider than {width} px: {body.get('data-over')}"
+    assert int(str(body.get("data-page"))) <= width, body  # no sideways scrolling
+    assert body.get("data-verdicts") == "3/3", body  # every run's verdict in sight

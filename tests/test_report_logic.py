@@ -7,8 +7,8 @@ from pathlib import Path
 from conftest_report import shared_report_runs  # noqa: F401
 
 from kenning.core.results import FrameworkInfo, load_results
-from kenning.reports.comparison import pareto_front
-from kenning.reports.metadata import board, compiler, labels, runtime
+from kenning.reports.comparison import comparison_section, entries, pareto_front
+from kenning.reports.metadata import board, compiler, labels, model_name, runtime
 
 
 def test_pareto_front_keeps_the_undominated() -> None:
@@ -49,3 +49,19 @@ def test_labels_come_from_metadata(report_runs: dict[str, Path]) -> None:
         "rpi4",
     )
     assert labels([compiled]) == ["PyTorchDigitsCNN · tvm · tvm · rpi4"]
+
+
+def test_a_scenario_model_is_named_as_the_scenario_names_it(
+    report_runs: dict[str, Path], tmp_path: Path
+) -> None:
+    # every model file read by the generic wrappers would be "ONNXModel" in the report
+    own = load_results(report_runs["torch"]).model_copy(deep=True)
+    own.model.wrapper = "kenning.modelwrappers.onnx.ONNXModel"
+    assert model_name(own) == "ONNXModel"  # a run of the wrapper alone
+    own.provenance = {"model": "resnet", "deployment": "ort-int8", "board": "rpi4"}
+    assert model_name(own) == "resnet"
+    assert labels([own]) == ["ort-int8 · resnet · rpi4"]
+    path = tmp_path / "ort-int8.json"
+    path.write_text(own.dump())
+    section = str(comparison_section(entries([(path, own)])))
+    assert "resnet" in section and "ONNXModel" not in section

@@ -77,7 +77,7 @@ def entries(runs: Sequence[tuple[Path, Results]]) -> list[Entry]:
                 verdict=verdict_text(repeats),
                 agreement=_agreement(results),
                 mae=results.regression.mae if results.regression else None,
-                model_key=str(results.provenance.get("model") or metadata.model_name(results)),
+                model_key=metadata.model_name(results),
                 runs=tuple(repeats),
             )
         )
@@ -188,12 +188,11 @@ def comparison_section(runs: list[Entry], stem: str = "") -> dict[str, Any]:
             "Size (KiB)",
             "Latency p50 (ms)",
             "Latency p99 (ms)",
-            "Against the fastest",
-            "Agreement",
-            "Verdict",
             "Pareto-optimal",
         ],
     )
+    # what is said of each run, in a table of its own: long enough to need the page's width
+    judged = Table("Judgements of runs", ["#", "Against the fastest", "Agreement", "Verdict"])
     against = against_fastest(runs)
     for e in runs:
         r = e.results
@@ -212,11 +211,9 @@ def comparison_section(runs: list[Entry], stem: str = "") -> dict[str, Any]:
             fixed(e.size_kib, 1),
             fixed(e.p50_ms, 3),
             fixed(e.p99_ms, 3),
-            against.get(e.key, "-"),
-            e.agreement,
-            e.verdict,
             "yes" if e.key in front else "no",
         )
+        judged.add(e.key, against.get(e.key, "-"), e.agreement, e.verdict)
     figures = []
     if measured:
         figures.append(
@@ -248,6 +245,7 @@ def comparison_section(runs: list[Entry], stem: str = "") -> dict[str, Any]:
         "figure": f"{PRIMARY}: {FIGURES[PRIMARY]}",
         "listing": listing,
         "table": table,
+        "judged": judged,
         "front": [measured[i].key for i in front_idx],
         "figures": figures,
     }

@@ -20,12 +20,24 @@ def _short(dotted: str) -> str:
 
 
 def model_name(results: Results) -> str:
-    """The model wrapper's class name."""
-    return _short(results.model.wrapper)
+    """The model's name: the scenario's (recorded by a scenario's run), else its wrapper class.
+
+    Every model file read by the generic wrappers (``ONNXModel``, ``TFLiteModel``...) would
+    otherwise look the same in a report.
+    """
+    named = results.provenance.get("model")
+    return str(named) if named else _short(results.model.wrapper)
 
 
 def compiler(results: Results) -> str | None:
-    """The compiler and its version, or ``None`` when the model ran uncompiled."""
+    """The compiler and its version, or ``None`` when the model ran uncompiled.
+
+    A scenario's deployment names its chain of compilers (``onnx -> tvm``); the benchmark
+    itself only received the chain's artifact ("precompiled").
+    """
+    chain = results.provenance.get("chain")
+    if isinstance(chain, list):
+        return " -> ".join(map(str, chain)) or None
     info = _framework(results, "compiler")
     if info is not None:
         return f"{info.name} {info.version}"
@@ -61,8 +73,7 @@ def labels(runs: Sequence[Results]) -> list[str]:
     for results in runs:
         deployment = results.provenance.get("deployment")
         if deployment:  # a scenario's run: its deployment's name, its model, its board
-            model = results.provenance.get("model") or model_name(results)
-            out.append(" · ".join(map(str, (deployment, model, board(results)))))
+            out.append(" · ".join((str(deployment), model_name(results), board(results))))
             continue
         parts = [model_name(results)]
         if compiler(results):
