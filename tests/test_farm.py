@@ -216,6 +216,31 @@ def test_a_place_kicked_by_labgrid_client_is_reported_as_lost(farm: Farm) -> Non
         assert _place(alice, "arm-1").lease is None
 
 
+def test_a_refresh_that_fails_in_an_unforeseen_way_still_ends_in_a_lost_lease(
+    farm: Farm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the refresh thread caught one error type: any other killed it silently, and the
+    # lease read as held for ever while no one refreshed it
+    import kenning.farm.lease as lease_module
+
+    with FarmSession(farm.address, user="alice") as alice:
+        with pytest.raises(LeaseLostError, match="arm-1"):
+            with reserve(alice, ARM, poll=0.1, lease_timeout=1.2, refresh=0.2) as lease:
+                real = lease_module.find_place
+                calls = []
+
+                def broken(*args: object, **kwargs: object) -> object:
+                    calls.append(1)
+                    raise ValueError("an answer the client did not expect")
+
+                monkeypatch.setattr(lease_module, "find_place", broken)
+                _until(lambda: lease.lost is not None, 5.0)
+                monkeypatch.setattr(lease_module, "find_place", real)
+                assert len(calls) > 1  # retried, not given up at the first
+                assert lease.lost.startswith("the lease expired: refreshing failed for 1 s")
+                assert "ValueError: an answer the client did not expect" in lease.lost
+
+
 def test_an_unreachable_coordinator_is_named_at_once(tmp_path: Path) -> None:
     import socket
 

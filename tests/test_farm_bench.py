@@ -151,3 +151,43 @@ def test_a_killed_run_loses_its_places_within_its_lease(lab: Path, coordinator: 
     waited = min(start for *_, start, _ in spans).timestamp() - killed
     print(f"places held by the killed run were benched again {waited:.1f} s after the kill")
     assert waited < lease + 30, waited  # freed by the lease, not by a person
+
+
+def test_a_place_lost_mid_run_stops_its_benchmark_at_once(lab: Path, coordinator: str) -> None:
+    # a lost lease was noticed only when the next server started, or at the end: the run
+    # went on measuring a board that was someone else's
+    from kenning.farm import FarmSession
+
+    # a deployment that takes 10 ms an inference: 20,000 of them are over 3 minutes
+    (lab / "s.yaml").write_text(
+        "name: s\nmodel: {file: mlp/mlp.onnx}\ndataset: {folder: mlp/data}\n"
+        "deployments:\n  slow: {runtime: {'null': {inference-time: 0.01}}}\n"
+        "measure: {min-samples: 20000, repeats: 1}\n"
+    )
+    inventory = yaml.safe_load((lab / "inventory.yaml").read_text())
+    for board in inventory["boards"].values():
+        board["runtimes"].append("null")
+    (lab / "inventory.yaml").write_text(yaml.safe_dump(inventory))
+    run = _start(lab, coordinator, "robbed", "--lease-timeout", "6", "--places", "1")
+    with FarmSession(coordinator, user="thief") as session:
+        deadline = time.monotonic() + 120
+        while not list((lab / "robbed" / "logs").rglob("slow-p*-benchmark*.log")):
+            assert run.poll() is None, run.communicate()
+            assert time.monotonic() < deadline, "the run never started a benchmark"
+            time.sleep(0.2)
+        time.sleep(2.0)  # it measures
+        [held] = [p.name for p in session.places() if p.acquired]
+        session.release(held)  # taken from the run, as `labgrid-client release --kick` does
+        taken = time.monotonic()
+    try:
+        out, err = run.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(run.pid, signal.SIGKILL)  # it went on measuring a board it no longer held
+        run.communicate()
+        raise
+    stopped = time.monotonic() - taken
+    print(f"the benchmark on the lost place stopped {stopped:.1f} s after the place was taken")
+    assert run.returncode != 0, out[-2000:]
+    assert f"farm place {held} was lost: it is now held by nobody" in err, err[-3000:]
+    assert "completed samples kept" in err and "Traceback" not in err, err[-3000:]
+    assert stopped < 6 / 6 + 15, stopped  # one refresh (1 s), Ctrl-C saving, the release

@@ -13,7 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from kenning.executors.errors import ExecutionError, ExecutionTimeoutError, ImageBuildError
+from kenning.executors.errors import (
+    ExecutionCancelledError,
+    ExecutionError,
+    ExecutionTimeoutError,
+    ImageBuildError,
+)
 from kenning.executors.local import LocalExecutor
 from kenning.toolchain.images.base import _run_mmdebstrap
 from kenning.toolchain.run.steps import Step, StepTimeoutError
@@ -69,6 +74,23 @@ def test_a_step_within_its_deadline_is_unchanged(tmp_path: Path, quiet: None) ->
     with pytest.raises(ExecutionError) as caught:
         Step("failing", "", ["sh", "-c", "exit 3"]).run(LocalExecutor(), workdir=tmp_path)
     assert not isinstance(caught.value, StepTimeoutError) and caught.value.exit_code == 3
+
+
+def test_a_step_called_off_is_stopped_at_once_and_says_why(tmp_path: Path, quiet: None) -> None:
+    # a farm board lost mid-run: the benchmark on it stops as soon as the loss is known
+    saves = "trap 'kill $!; echo saved >&2; exit 130' INT"  # as the tester saves its samples
+    script = f"echo $$ > {tmp_path}/pid; {saves}; sleep 30 & wait"
+    lost_at = time.monotonic() + 0.5
+    executor = LocalExecutor(
+        cancel=lambda: "place p1 was lost" if time.monotonic() > lost_at else None
+    )
+    with pytest.raises(ExecutionCancelledError) as caught:
+        Step("benchmark", "", ["sh", "-c", script]).run(executor, workdir=tmp_path, timeout=60)
+    assert time.monotonic() - lost_at < 1.0 + MARGIN_S
+    assert caught.value.reason == "place p1 was lost"
+    assert "was stopped: place p1 was lost" in str(caught.value)
+    assert caught.value.stderr_tail == ["saved"]  # Ctrl-C first: the step saves what it has
+    assert not running(int((tmp_path / "pid").read_text()))
 
 
 def test_mmdebstrap_past_its_deadline_is_stopped_with_what_it_started(tmp_path: Path) -> None:

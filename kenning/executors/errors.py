@@ -193,6 +193,28 @@ class ContainerError(ExecutionError):
         super().__init__(command, exit_code, stderr_tail, f"in image {image}")
 
 
+class ExecutionCancelledError(ExecutionError):
+    """A step its caller called off before it finished (a board the run lost); it was stopped.
+
+    Parameters
+    ----------
+    command : sequence of str
+        The command that was run.
+    reason : str
+        Why it was called off.
+    stderr_tail : sequence of str
+        What it wrote to stderr before being stopped.
+    where : str
+        Where it ran.
+    """
+
+    def __init__(
+        self, command: Sequence[str], reason: str, stderr_tail: Sequence[str], where: str
+    ) -> None:
+        self.reason = reason
+        super().__init__(command, -2, stderr_tail, where, f"was stopped: {reason}")
+
+
 class ExecutionTimeoutError(ExecutionError):
     """A step that did not finish within its time limit; it was stopped.
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, ClassVar, TextIO
@@ -22,17 +22,35 @@ from kenning.executors.base import (
     docker_arch,
     hostname,
 )
-from kenning.executors.errors import CommandError, ExecutionTimeoutError, ExecutorError
+from kenning.executors.errors import (
+    CommandError,
+    ExecutionCancelledError,
+    ExecutionTimeoutError,
+    ExecutorError,
+)
 from kenning.utils.provenance import git_commit
 
 #: seconds a stopped command gets to exit before it is killed
 STOP_GRACE_S = 5.0
+#: seconds between questions to a running command's ``cancel``
+CANCEL_POLL_S = 0.1
 
 
 class LocalExecutor(Executor):
-    """Run commands here, with this interpreter for ``python``; the image is only recorded."""
+    """Run commands here, with this interpreter for ``python``; the image is only recorded.
+
+    Parameters
+    ----------
+    cancel : callable, optional
+        Asked every :data:`CANCEL_POLL_S` while a command runs: a reason (str) stops the
+        command as Ctrl-C would (it saves what it has) and raises
+        :class:`~kenning.executors.errors.ExecutionCancelledError`; None lets it go on.
+    """
 
     name: ClassVar[str] = "local"
+
+    def __init__(self, cancel: Callable[[], str | None] | None = None) -> None:
+        self.cancel = cancel
 
     def run(
         self,
@@ -64,7 +82,13 @@ class LocalExecutor(Executor):
         assert proc.stdout is not None and proc.stderr is not None
         readers = [_pump(proc.stdout, out), _pump(proc.stderr, err)]
         try:
-            code = proc.wait(timeout=timeout)
+            code = self._wait(proc, timeout)
+        except _CalledOffError as called_off:
+            _stop(proc)
+            _join(readers)
+            raise ExecutionCancelledError(
+                argv, called_off.reason, err.lines(), "run locally"
+            ) from None
         except subprocess.TimeoutExpired as exc:
             _stop(proc)
             _join(readers)
@@ -89,6 +113,28 @@ class LocalExecutor(Executor):
         if check and code != 0:
             raise CommandError(argv, code, err.lines()).with_record(record)
         return record
+
+    def _wait(self, proc: subprocess.Popen[bytes], timeout: float | None) -> int:
+        """The exit status; TimeoutExpired after ``timeout``, _CalledOffError when called off."""
+        if self.cancel is None:
+            return proc.wait(timeout=timeout)
+        end = None if timeout is None else time.monotonic() + timeout
+        while True:
+            step = CANCEL_POLL_S if end is None else min(CANCEL_POLL_S, end - time.monotonic())
+            try:
+                return proc.wait(timeout=max(step, 0.0))
+            except subprocess.TimeoutExpired:
+                if end is not None and time.monotonic() >= end:
+                    raise
+            reason = self.cancel()
+            if reason:
+                raise _CalledOffError(reason)
+
+
+class _CalledOffError(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def _pump(stream: IO[bytes], sink: OutputSink) -> threading.Thread:

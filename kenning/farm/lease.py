@@ -88,6 +88,13 @@ class Lease:
         self._thread.start()
 
     def _refresh_loop(self) -> None:
+        try:
+            self._refresh_until_lost()
+        finally:  # whatever ends the loop but a release, the lease no longer reads as held
+            if not self._stop.is_set() and self.lost is None:
+                self.lost = "its lease stopped being refreshed"
+
+    def _refresh_until_lost(self) -> None:
         while not self._stop.wait(self.refresh):
             deadline = time.monotonic() + min(self.session.timeout, self.refresh)
             try:
@@ -102,16 +109,25 @@ class Lease:
                     return
                 self._write(deadline)
                 self.session.poll_reservation(self.token, deadline)
-            except FarmError as exc:
+            except Exception as exc:  # noqa: BLE001 - any failure is retried until the lease runs out
                 if time.time() > self._until:
-                    self.lost = f"the lease expired: refreshing failed for {self.timeout:.0f} s"
+                    self.lost = (
+                        f"the lease expired: refreshing failed for {self.timeout:.0f} s "
+                        f"(last: {type(exc).__name__}: {exc})"
+                    )
                     return
                 log.warning(
-                    "place %s: refreshing the lease failed (will retry): %s", self.place, exc
+                    "place %s: refreshing the lease failed (will retry): %s: %s",
+                    self.place,
+                    type(exc).__name__,
+                    exc,
                 )
 
     def check(self) -> None:
         """Raise :class:`LeaseLostError` if the place was lost while held."""
+        if self.lost is None and self._thread is not None and not self._thread.is_alive():
+            if not self._stop.is_set():
+                self.lost = "its lease stopped being refreshed"
         if self.lost:
             raise LeaseLostError(self.session.coordinator, self.place, self.lost)
 

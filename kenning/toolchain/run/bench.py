@@ -21,7 +21,11 @@ from kenning.core.recorder import outputs_path
 from kenning.core.results import load_results, write_atomically
 from kenning.executors.base import ExecutionRecord, Executor
 from kenning.executors.boarderrors import BoardError
-from kenning.executors.errors import ExecutionError, ExecutionTimeoutError
+from kenning.executors.errors import (
+    ExecutionCancelledError,
+    ExecutionError,
+    ExecutionTimeoutError,
+)
 from kenning.executors.local import LocalExecutor
 from kenning.toolchain.run.artifacts import Artifacts
 from kenning.toolchain.run.compile import run_plan
@@ -125,8 +129,10 @@ def bench_deployment(
                 build, f"{name}-{board.name}-benchmark" + (f"-{number}" if number > 1 else "")
             )
             try:
+                # a farm board lost mid-run stops the benchmark at once (it keeps its samples)
+                executor = LocalExecutor(cancel=getattr(board, "lost", None))
                 done[target] = planned.tester_step(target, endpoint, extra).run(
-                    LocalExecutor(), log=tester_log, timeout=deadline
+                    executor, log=tester_log, timeout=deadline
                 )
             except ExecutionError as exc:  # raised once the board is stopped, its log fetched
                 failure = (target, tester_log, exc)
@@ -139,6 +145,8 @@ def bench_deployment(
         why = error.stderr_tail[-1] if error.stderr_tail else f"exit {error.exit_code}"
         if isinstance(error, ExecutionTimeoutError):
             why = f"no exit status within {error.timeout_s:g} s, stopped; see {tester_log}"
+        if isinstance(error, ExecutionCancelledError):
+            why = f"stopped at once: {error.reason}"
         raise BoardError(
             board.name,
             f"benchmarking {name}",

@@ -82,6 +82,16 @@ class FarmBoard:
         self.lease.check()
         return self.board.serve(runtime, suffix, folder, args)
 
+    def lost(self) -> str | None:
+        """Why the run must stop using this board at once (its place was lost), else None.
+
+        A running benchmark asks this while it runs (``LocalExecutor(cancel=...)``): it is
+        stopped within a fraction of a second of the lease's refresh finding the place gone.
+        """
+        if self.lease.lost is None:
+            return None
+        return f"farm place {self.lease.place} was lost: {self.lease.lost}"
+
     def preflight(self) -> None:
         """The board's own check."""
         self.board.preflight()
