@@ -98,6 +98,11 @@ class MeasureSettings(BaseModel):
             repeats=getattr(args, "repeats", 1),
         )
 
+    def identity(self) -> dict[str, object]:
+        """Each setting that defines a run, by its flag (``repeats`` counts runs: not one)."""
+        values = self.model_dump(exclude={"repeats"})
+        return {_FLAGS.get(k, "--" + k.replace("_", "-")): v for k, v in values.items()}
+
     def to_argv(self) -> list[str]:
         """The flags that give these settings to one run (``repeats`` is the caller's)."""
         return [
