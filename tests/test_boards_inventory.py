@@ -164,6 +164,51 @@ INVALID = [
         "'twenty-two': input should be a valid integer",
     ),
     (
+        "boolean ssh port",
+        """\
+        rpi4-1:
+          host: rpi4-1.lan
+          port: true
+          user: pi
+          arch: arm64
+          runtimes: [tvm]
+        """,
+        7,
+        "rpi4-1",
+        "port",
+        "True: input should be a valid integer",
+    ),
+    (
+        "boolean protocol port",
+        """\
+        rpi4-1:
+          host: rpi4-1.lan
+          user: pi
+          arch: arm64
+          runtimes: [tvm]
+          protocol: {kind: network, port: true}
+        """,
+        10,
+        "rpi4-1",
+        "protocol.port",
+        "True: input should be a valid integer",
+    ),
+    (
+        "boolean baud",
+        """\
+        rpi4-1:
+          host: rpi4-1.lan
+          user: pi
+          arch: arm64
+          runtimes: [tvm]
+          protocol: {kind: serial, device: /dev/ttyUSB0, baud: false}
+        """,
+        10,
+        "rpi4-1",
+        "protocol.baud",
+        "False: input should be a valid integer",
+    ),
+    (
         "unknown key",
         """\
         rpi4-1:
