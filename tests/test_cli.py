@@ -122,3 +122,17 @@ def test_a_measurement_flag_beyond_its_maximum_is_one_error(tmp_path: Path) -> N
     )
     assert not (tmp_path / "r.json").exists()
     assert "--min-samples 1000000000000: input should be less than or equal to 10000000" in line
+
+
+def test_a_scenario_name_too_long_for_a_folder_is_refused_at_check(tmp_path: Path) -> None:
+    bad = tmp_path / "long.yaml"
+    bad.write_text(
+        f"name: {'a' * 1000}\nmodel: {{wrapper: torch-digits-cnn, train: {{epochs: 2}}}}\n"
+        "dataset: {class: digits}\ndeployments: {x: {runtime: onnxruntime, chain: [onnx]}}\n"
+    )
+    done = kenning("run", str(bad), "--check")
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith(f"error: {bad}:1: key 'name': 'aaaa"), line
+    assert "(1,000 characters): string should have at most 100 characters" in line, line
+    assert len(line) < 300

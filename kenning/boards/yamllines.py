@@ -107,4 +107,7 @@ def describe(error: Mapping[str, Any], valid_keys: Callable[[Loc], str]) -> str:
     message = message[:1].lower() + message[1:]
     if isinstance(value, Mapping | list) or value is None:
         return message
-    return f"{value!r}: {message}"
+    shown = repr(value)
+    if len(shown) > 60:  # a long value would hide the message: its start and its length
+        shown = f"{shown[:40]}... ({len(str(value)):,} characters)"
+    return f"{shown}: {message}"

@@ -172,7 +172,7 @@ class Deployment(_Strict):
 class Scenario(_Strict):
     """A whole scenario file."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    name: str = Field(max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     title: str = ""
     model: ModelSource | None = None
     models: dict[str, ModelSource] = {}
