@@ -28,12 +28,13 @@ from pathlib import Path
 from kenning.core.recorder import outputs_path
 from kenning.reports.render import FORMATS, REPORT_TYPES, render_report
 from kenning.scenarios.common import check_output_path, run
+from kenning.utils.argparser import ArgumentParser
 from kenning.utils.errors import ConfigurationError
 
 
 def parser() -> argparse.ArgumentParser:
     """The command line of the scenario."""
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="python -m kenning.scenarios.render_report",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
