@@ -230,6 +230,7 @@ def run_bench(
                     refused[name] = exc
                 else:
                     log.error("reference run of %s failed: %s", name, exc)
+                exc = job.as_given(exc, name, build)
                 failures[f"{name} (framework)"] = exc
             advance(1)
         runs = bench_boards(

@@ -216,6 +216,10 @@ class Scenario(_Strict):
         """A path of the file, relative to the file's folder."""
         return (self._base / relative) if not Path(relative).is_absolute() else Path(relative)
 
+    def has(self, *loc: str | int) -> bool:
+        """Whether the file itself has the key at ``loc`` (not a default)."""
+        return loc in self._lines
+
     def where(self, *loc: str | int) -> str:
         """``FILE:LINE`` of the longest part of ``loc`` the file has (for later checks)."""
         for end in range(len(loc), 0, -1):
