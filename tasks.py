@@ -273,7 +273,7 @@ def boards(
     try:
         inventory = load_inventory()
     except KenningError as exc:
-        raise Exit(str(exc), code=1) from exc
+        raise Exit(f"error: {exc}", code=1) from exc
     if not check:
         print(format_boards(inventory, color=sys.stdout.isatty()), end="")
         return
@@ -281,7 +281,7 @@ def boards(
         statuses = check_boards(inventory, list(board or []) or None,
                                 trust_unknown_host=trust_host_key)  # fmt: skip
     except KenningError as exc:
-        raise Exit(str(exc), code=1) from exc
+        raise Exit(f"error: {exc}", code=1) from exc
     print(format_table(statuses), end="")
     failing = [s.name for s in statuses if not s.ok]
     if failing:

@@ -55,7 +55,7 @@ def _bench(folder: Path, inventory: Path, workers: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, allow_abbrev=False)
     parser.add_argument("--setup", choices=["local", "uart", "both"], default="both")
     parser.add_argument("--samples", type=int, default=300)
     args = parser.parse_args()

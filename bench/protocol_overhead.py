@@ -14,7 +14,7 @@ from protocol_common import emit, micro, network_session
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, allow_abbrev=False)
     parser.add_argument("--samples", type=int, default=10_000)
     parser.add_argument("--input-floats", type=int, default=38_400, help="150 KB of float32")
     args = parser.parse_args()

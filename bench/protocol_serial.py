@@ -24,7 +24,7 @@ from kenning.runtimeprotocols.serial import SerialProtocol
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, allow_abbrev=False)
     parser.add_argument("--baudrate", type=int, default=115200)
     parser.add_argument("--model-kib", type=int, default=48)
     parser.add_argument("--samples", type=int, default=20)

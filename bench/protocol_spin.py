@@ -80,7 +80,7 @@ def one(mode: str, same_core: bool, samples: int, floats: int) -> dict[str, floa
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, allow_abbrev=False)
     parser.add_argument("--samples", type=int, default=5000)
     parser.add_argument("--input-floats", type=int, default=16, help="16 floats: 64 bytes")
     parser.add_argument("--modes", nargs="+", default=list(READ_MODES), choices=READ_MODES)

@@ -15,7 +15,7 @@ from protocol_common import emit, micro, network_session
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, allow_abbrev=False)
     parser.add_argument("--samples", type=int, default=10_000)
     parser.add_argument("--input-floats", type=int, default=64)
     args = parser.parse_args()

@@ -19,7 +19,7 @@ from kenning.runtimeprotocols.network import NetworkProtocol
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, allow_abbrev=False)
     parser.add_argument("--size-mib", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--packet-size", type=int, default=1 << 16)

@@ -110,7 +110,7 @@ def durations(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--runs", type=int, default=3, help="runs a side")
     parser.add_argument("--duration-ms", type=float, default=1.0, help="busy time per call")

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 
 import kenning
 from kenning.core.registry import FAMILIES, SHORT_NAMES
+from kenning.utils.argparser import ArgumentParser
 from kenning.utils.cli import run as run_main
 from kenning.utils.errors import ConfigurationError
 
@@ -37,7 +38,7 @@ def scenarios() -> list[str]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="kenning",
         description=(__doc__ or "").split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,

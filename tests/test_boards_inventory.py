@@ -164,6 +164,51 @@ INVALID = [
         "'twenty-two': input should be a valid integer",
     ),
     (
+        "boolean ssh port",
+        """\
+        rpi4-1:
+          host: rpi4-1.lan
+          port: true
+          user: pi
+          arch: arm64
+          runtimes: [tvm]
+        """,
+        7,
+        "rpi4-1",
+        "port",
+        "True: input should be a valid integer",
+    ),
+    (
+        "boolean protocol port",
+        """\
+        rpi4-1:
+          host: rpi4-1.lan
+          user: pi
+          arch: arm64
+          runtimes: [tvm]
+          protocol: {kind: network, port: true}
+        """,
+        10,
+        "rpi4-1",
+        "protocol.port",
+        "True: input should be a valid integer",
+    ),
+    (
+        "boolean baud",
+        """\
+        rpi4-1:
+          host: rpi4-1.lan
+          user: pi
+          arch: arm64
+          runtimes: [tvm]
+          protocol: {kind: serial, device: /dev/ttyUSB0, baud: false}
+        """,
+        10,
+        "rpi4-1",
+        "protocol.baud",
+        "False: input should be a valid integer",
+    ),
+    (
         "unknown key",
         """\
         rpi4-1:
@@ -406,3 +451,41 @@ def test_aliases_are_refused_at_once_with_their_line(tmp_path: Path, document: s
     with pytest.raises(InventoryError, match=r"inventory.yaml:2: invalid YAML: aliases are not"):
         load_inventory(path)
     assert time.monotonic() - start < 1.0
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        "boards:\n  x:\n" + "".join("  " * (i + 2) + f"k{i}:\n" for i in range(5000)),
+        "boards:\n  x: " + "[" * 5000 + "]" * 5000 + "\n",
+        "boards:\n  x:\n" + "".join("  " * (i + 2) + "-\n" for i in range(5000)),
+    ],
+    ids=["mappings", "flow-lists", "block-lists"],
+)
+def test_a_deeply_nested_inventory_is_one_error_line(tmp_path: Path, document: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "inventory.yaml"
+    path.write_text(document)
+    done = subprocess.run(
+        [sys.executable, "-m", "kenning.cli", "boards"], capture_output=True, text=True,
+        timeout=120, env=dict(os.environ, KENNING_INVENTORY=str(path)),
+    )  # fmt: skip
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith(f"error: {path}:") and "invalid YAML" in line, line
+    assert "nest" in line, line
+
+
+def test_a_large_inventory_keeps_its_lines_and_duplicates(tmp_path: Path) -> None:
+    boards = "".join(
+        f"  b{i}:\n    host: h{i}\n    user: pi\n    arch: arm64\n    runtimes: [tflite]\n"
+        for i in range(3000)
+    )
+    path = write(tmp_path, HEAD + boards + "  b7:\n    host: again\n")
+    with pytest.raises(InventoryError) as caught:
+        load_inventory(path)
+    assert f"{path}:15005: board 'b7'" in str(caught.value), str(caught.value)
+    assert "appears twice (lines 40 and 15005)" in str(caught.value)

@@ -76,3 +76,63 @@ def test_completion_is_a_bash_script() -> None:
     assert done.returncode == 0 and "complete -F _kenning kenning" in script
     checked = subprocess.run(["bash", "-n"], input=script, capture_output=True, text=True)
     assert checked.returncode == 0, checked.stderr
+
+
+def test_a_scenario_gets_every_bad_setting_its_bounds_and_no_booleans_for_numbers(
+    tmp_path: Path,
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "name: bad\nmodel: {wrapper: torch-digits-cnn, train: {epochs: true, batch-size: 2}}\n"
+        "dataset: {class: digits}\ndeployments: {x: {runtime: onnxruntime, chain: [onnx]}}\n"
+    )
+    done = kenning("run", str(bad), "--check")
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert f"{bad}:2: key 'model.train.epochs': True: input should be a valid integer" in (
+        done.stderr
+    )
+    bad.write_text(
+        "name: bad\nmodel: {wrapper: torch-digits-cnn, train: {epochs: 2}}\n"
+        "dataset: {class: digits}\ndeployments: {x: {runtime: onnxruntime, chain: [onnx]}}\n"
+        "measure: {min-samples: 1000000000000000000000000000000, warmup: true,\n"
+        "          min-duration: 100000.5, bogus: 1}\n"
+    )
+    done = kenning("run", str(bad), "--check")
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    text = done.stderr
+    assert "key 'measure.bogus': unknown key" in text, text
+    assert "--min-samples 1000000000000000000000000000000: input should be less than or " \
+        "equal to 10000000" in text, text  # fmt: skip
+    assert "--warmup True: input should be a valid integer" in text, text
+    assert "--min-duration 100000.5: input should be less than or equal to 86400" in text
+
+
+def test_a_measurement_flag_beyond_its_maximum_is_one_error(tmp_path: Path) -> None:
+    from conftest import run_kenning
+
+    done = run_kenning(["kenning.scenarios.inference_tester", "onnx-model", "onnx",
+                        "onnxruntime", "digits", tmp_path / "r.json", "--model-path",
+                        tmp_path / "m.onnx", "--compiled-model-path", tmp_path / "c.onnx",
+                        "--min-samples", "1000000000000",
+                        "--warmup", "2000000"], timeout=120)  # fmt: skip
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith(
+        "error: --warmup 2000000: input should be less than or equal to 1000000"
+    )
+    assert not (tmp_path / "r.json").exists()
+    assert "--min-samples 1000000000000: input should be less than or equal to 10000000" in line
+
+
+def test_a_scenario_name_too_long_for_a_folder_is_refused_at_check(tmp_path: Path) -> None:
+    bad = tmp_path / "long.yaml"
+    bad.write_text(
+        f"name: {'a' * 1000}\nmodel: {{wrapper: torch-digits-cnn, train: {{epochs: 2}}}}\n"
+        "dataset: {class: digits}\ndeployments: {x: {runtime: onnxruntime, chain: [onnx]}}\n"
+    )
+    done = kenning("run", str(bad), "--check")
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith(f"error: {bad}:1: key 'name': 'aaaa"), line
+    assert "(1,000 characters): string should have at most 100 characters" in line, line
+    assert len(line) < 300

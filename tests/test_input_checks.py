@@ -56,6 +56,22 @@ def test_a_report_never_replaces_its_results(tmp_path: Path) -> None:
     assert results.read_text() == '{"precious": true}'
 
 
+@pytest.mark.parametrize("second", [False, True])
+def test_a_report_never_replaces_the_outputs_beside_its_results(
+    tmp_path: Path, second: bool
+) -> None:
+    results = tmp_path / "r.json"
+    results.write_text('{"precious": true}')
+    outputs = tmp_path / "r.outputs.npz"
+    outputs.write_bytes(b"the outputs")
+    inputs = [tmp_path / "other.json", results] if second else [results]
+    done = run_kenning(["kenning.scenarios.render_report", *inputs, "T", outputs], timeout=60)
+    line = _one_error(done)
+    assert f"would replace the outputs file {outputs} of the results {results}" in line, line
+    assert "choose another output path" in line
+    assert outputs.read_bytes() == b"the outputs" and results.read_text() == '{"precious": true}'
+
+
 def test_text_from_a_target_is_sanitised() -> None:
     error = RemoteError("MODEL", "bad\x1b[2J\x07 model\nsecond line")
     assert "\x1b" not in str(error) and "\x07" not in str(error) and "\n" not in str(error)

@@ -208,7 +208,7 @@ def test_resume_refuses_the_results_of_another_artifact(tmp_path: Path) -> None:
         "b" * 64,
         MeasureSettings(),
     )
-    with pytest.raises(ConfigurationError, match="holds results of another run"):
+    with pytest.raises(ConfigurationError, match=r"another run \(model file SHA-256 a+ → b+"):
         resumed_samples(_previous(tmp_path, [0, 1]), fresh, 1)
 
 

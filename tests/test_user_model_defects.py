@@ -173,3 +173,21 @@ def test_an_onnx_model_with_external_data_runs_everywhere(models: Path) -> None:
         res = load_results(models / "build-external" / "results" / "local" / f"{name}.json")
         assert res.status == "complete", name
         assert res.agreement is not None and res.agreement.agrees, (name, res.agreement)
+
+
+@pytest.mark.parametrize("reference", [True, False])
+def test_not_a_model_names_the_users_file_and_the_scenario_line(
+    tmp_path: Path, reference: bool
+) -> None:
+    (tmp_path / "net.keras").write_text("this is not a model")
+    done = run_scenario_file(tmp_path, "mine", (
+        "name: mine\nmodel:\n  file: net.keras\ndataset: {synthetic: {samples: 8}}\n"
+        "deployments: {lite: {chain: [tflite], runtime: tflite}}\n"
+        f"measure: {{min-samples: 10}}\nreference: {str(reference).lower()}\n"
+    ))  # fmt: skip
+    assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    line = done.stderr.strip().splitlines()[-1]
+    assert line.startswith("error: "), line
+    assert f"{tmp_path / 'net.keras'} ({tmp_path / 'mine.yaml'}:3, key 'model.file') is not a " \
+        "Keras model file" in line, line  # fmt: skip
+    assert "build-mine" not in line and "models/mine.keras" not in line, line

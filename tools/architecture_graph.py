@@ -108,7 +108,9 @@ def mermaid(found: dict[str, set[str]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Write (or ``--check``) the picture; 0 when done or current, 1 when stale."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0] if __doc__ else None, allow_abbrev=False
+    )
     parser.add_argument("--check", action="store_true", help="exit 1 if the picture is stale")
     parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "architecture.md")
     args = parser.parse_args(argv)

@@ -96,7 +96,7 @@ class BoardEntry(BaseModel):
         description="aarch64 and x86_64 are accepted; a local board defaults to this machine",
     )
     host: str | None = Field(None, validate_default=True)
-    port: int = Field(22, ge=1, le=65535, description="SSH port")
+    port: int = Field(22, strict=True, ge=1, le=65535, description="SSH port")
     user: str | None = Field(None, validate_default=True)
     key: Path | None = Field(None, description="private key file (~ expanded)")
     agent: bool = Field(False, description="authenticate with the SSH agent")

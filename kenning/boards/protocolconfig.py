@@ -23,7 +23,7 @@ class NetworkProtocolConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: Literal["network"] = "network"
-    port: int = Field(12345, ge=1, le=65535, description="port the server listens on")
+    port: int = Field(12345, strict=True, ge=1, le=65535, description="port the server listens on")
     expose: bool = Field(
         False, description="listen on every interface of the board, not only its loopback"
     )
@@ -59,7 +59,7 @@ class SerialProtocolConfig(BaseModel):
         description="the board's end of the line, where kenning starts its inference_server "
         "(e.g. /dev/ttyS1, or a pseudo-terminal for a local board); needed by `invoke bench`",
     )
-    baud: int = Field(115200, gt=0)
+    baud: int = Field(115200, strict=True, gt=0)
 
 
 ProtocolConfig = Annotated[

@@ -1,6 +1,6 @@
 """YAML read with the line of every key, and pydantic errors turned into ``file:line`` problems.
 
-:func:`load_with_lines` composes the document with :class:`MarkedLoader`, which records
+:func:`load_with_lines` reads the document with :class:`MarkedLoader`, which records
 the line (``start_mark.line + 1``) of every mapping key and list item by its path, e.g.
 ``("boards", "rpi4-1", "arch") -> 14``. :func:`locate` maps the ``loc`` of a pydantic error
 onto that table and :func:`describe` words the error for a person editing the file.
@@ -16,70 +16,9 @@ from typing import Any
 import yaml
 
 from kenning.boards.errors import InventoryError, InventoryProblem
+from kenning.boards.yamlloader import MAX_DEPTH, Loc, MarkedLoader
 
-#: a path into the document: mapping keys (str) and list indexes (int)
-Loc = tuple[str | int, ...]
-
-
-class AliasRefused(yaml.MarkedYAMLError):
-    """An alias (``*name``) in the inventory: refused, so that no document can expand."""
-
-
-class MarkedLoader(yaml.SafeLoader):
-    """A SafeLoader that also returns the line of every mapping key and list item.
-
-    Aliases are refused as they are read: a few hundred bytes of nested aliases (a
-    "billion laughs" document) would otherwise expand into gigabytes when the values are
-    walked and validated. An inventory writes its values out.
-    """
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise AliasRefused(
-                None,
-                None,
-                f"aliases are not supported (*{event.anchor}); write the value out",
-                event.start_mark,
-            )
-        return super().compose_node(parent, index)
-
-    def load_with_lines(self) -> tuple[Any, dict[Loc, int], list[tuple[Loc, int, int]]]:
-        """The document, ``{path: line}``, and ``(path, first line, line)`` of duplicate keys."""
-        node = self.get_single_node()
-        if node is None:
-            return None, {(): 1}, []
-        lines: dict[Loc, int] = {(): node.start_mark.line + 1}
-        duplicates: list[tuple[Loc, int, int]] = []
-        self._record(node, (), lines, duplicates, set())
-        return self.construct_document(node), lines, duplicates
-
-    def _record(
-        self,
-        node: yaml.Node,
-        path: Loc,
-        lines: dict[Loc, int],
-        duplicates: list[tuple[Loc, int, int]],
-        active: set[int],
-    ) -> None:
-        if id(node) in active:  # a recursive alias: its lines are already recorded
-            return
-        active.add(id(node))
-        if isinstance(node, yaml.MappingNode):
-            for key_node, value_node in node.value:
-                if not isinstance(key_node, yaml.ScalarNode) or key_node.value == "<<":
-                    continue
-                child = (*path, str(self.construct_object(key_node)))
-                line = key_node.start_mark.line + 1
-                if child in lines:
-                    duplicates.append((child, lines[child], line))
-                lines[child] = line
-                self._record(value_node, child, lines, duplicates, active)
-        elif isinstance(node, yaml.SequenceNode):
-            for index, item in enumerate(node.value):
-                lines[(*path, index)] = item.start_mark.line + 1
-                self._record(item, (*path, index), lines, duplicates, active)
-        active.discard(id(node))
+__all__ = ["MAX_DEPTH", "Loc", "MarkedLoader", "describe", "load_with_lines", "locate"]
 
 
 def load_with_lines(text: str, display: str, path: Path) -> tuple[Any, dict[Loc, int]]:
@@ -97,7 +36,8 @@ def load_with_lines(text: str, display: str, path: Path) -> tuple[Any, dict[Loc,
     Raises
     ------
     InventoryError
-        For a syntax error (with its line) or a key given twice in one mapping.
+        For a syntax error (with its line), an alias, nesting deeper than
+        :data:`MAX_DEPTH`, or a key given twice in one mapping.
     """
     loader = MarkedLoader(text)
     try:
@@ -167,4 +107,7 @@ def describe(error: Mapping[str, Any], valid_keys: Callable[[Loc], str]) -> str:
     message = message[:1].lower() + message[1:]
     if isinstance(value, Mapping | list) or value is None:
         return message
-    return f"{value!r}: {message}"
+    shown = repr(value)
+    if len(shown) > 60:  # a long value would hide the message: its start and its length
+        shown = f"{shown[:40]}... ({len(str(value)):,} characters)"
+    return f"{shown}: {message}"

@@ -18,33 +18,56 @@ from collections.abc import Iterator
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, StrictFloat, ValidationError, field_validator
 
 from kenning.core.figures import DEFAULT_CONFIDENCE, DEFAULT_PERCENTILES, samples_needed
 from kenning.utils.argtypes import checked, non_negative_float, non_negative_int, positive_int
 from kenning.utils.errors import ConfigurationError
 
+#: the largest value of each setting: beyond them a run would not end (or a seed not be one)
+MAX_WARMUP = 1_000_000
+MAX_SAMPLES = 10_000_000
+MAX_SECONDS = 86_400.0
+MAX_SEED = 2**32 - 1
+MAX_CORES = 1024.0
+
 
 class MeasureSettings(BaseModel):
     """What a run was asked to measure (stored in the results file as ``measure``)."""
 
-    warmup: int = Field(10, ge=0, description="inferences run and discarded before measuring")
-    warmup_s: float = Field(0.0, ge=0.0, description="... or at least this many seconds")
-    min_samples: int = Field(1000, ge=1, description="measure at least this many samples")
-    min_duration_s: float = Field(
-        1.0, ge=0.0, description="... for at least this long (the load check needs 1 s)"
+    warmup: int = Field(
+        10, strict=True, ge=0, le=MAX_WARMUP, description="inferences discarded before measuring"
     )
-    seed: int = Field(0, ge=0, description="seed of the sample order (each pass reshuffled)")
-    percentiles: list[float] = Field(default_factory=lambda: list(DEFAULT_PERCENTILES))
-    confidence: float = Field(DEFAULT_CONFIDENCE, gt=0.5, lt=1.0)
+    warmup_s: float = Field(
+        0.0, strict=True, ge=0.0, le=MAX_SECONDS, description="... or at least this many seconds"
+    )
+    min_samples: int = Field(
+        1000, strict=True, ge=1, le=MAX_SAMPLES, description="measure at least this many samples"
+    )
+    min_duration_s: float = Field(
+        1.0,
+        strict=True,
+        ge=0.0,
+        le=MAX_SECONDS,
+        description="... for at least this long (the load check needs 1 s)",
+    )
+    seed: int = Field(
+        0, strict=True, ge=0, le=MAX_SEED, description="seed of the sample order (reshuffled)"
+    )
+    percentiles: list[StrictFloat] = Field(default_factory=lambda: list(DEFAULT_PERCENTILES))
+    confidence: float = Field(DEFAULT_CONFIDENCE, strict=True, gt=0.5, lt=1.0)
     max_other_load: float = Field(
-        0.5, ge=0.0, description="cores of CPU load from other processes on the target tolerated"
+        0.5,
+        strict=True,
+        ge=0.0,
+        le=MAX_CORES,
+        description="cores of CPU load from other processes on the target tolerated",
     )
     subset: Literal["validation", "all"] = Field(
         "validation", description="the samples measured: the validation split, or every one"
     )
     repeats: int = Field(
-        3, ge=1, le=100, description="runs of each deployment a benchmark makes (own processes)"
+        3, strict=True, ge=1, le=100, description="runs of each deployment (own processes)"
     )
 
     @field_validator("percentiles")
@@ -67,25 +90,33 @@ class MeasureSettings(BaseModel):
 
     @classmethod
     def checked(cls, **values: object) -> MeasureSettings:
-        """Settings from option values, or one ConfigurationError naming the bad one.
+        """Settings from option values, or one ConfigurationError naming every bad one.
 
         Raises
         ------
         ConfigurationError
-            If a value is out of range (``min_samples: ...``).
+            Naming every value that is out of range or of the wrong type, with its bounds.
         """
         try:
             return cls.model_validate(values)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            field = str(first["loc"][0]) if first["loc"] else ""
-            flag = _FLAGS.get(field, "--" + field.replace("_", "-"))
-            raise ConfigurationError(f"{flag}: {first['msg']}") from None
+            problems = []
+            for error in exc.errors(include_url=False):
+                field = str(error["loc"][0]) if error["loc"] else ""
+                flag = _FLAGS.get(field, "--" + field.replace("_", "-"))
+                problems.append(f"{flag} {error.get('input')!r}: {error['msg'].lower()}")
+            raise ConfigurationError("; ".join(problems)) from None
 
     @classmethod
     def from_argparse(cls, args: argparse.Namespace) -> MeasureSettings:
-        """The settings of parsed :data:`MEASURE_ARGUMENTS`."""
-        return cls(
+        """The settings of parsed :data:`MEASURE_ARGUMENTS`.
+
+        Raises
+        ------
+        ConfigurationError
+            Naming every value out of range (``--min-samples`` above its maximum, ...).
+        """
+        return cls.checked(
             warmup=args.warmup,
             warmup_s=args.warmup_s,
             min_samples=args.min_samples,
@@ -97,6 +128,11 @@ class MeasureSettings(BaseModel):
             subset=getattr(args, "subset", "validation"),
             repeats=getattr(args, "repeats", 1),
         )
+
+    def identity(self) -> dict[str, object]:
+        """Each setting that defines a run, by its flag (``repeats`` counts runs: not one)."""
+        values = self.model_dump(exclude={"repeats"})
+        return {_FLAGS.get(k, "--" + k.replace("_", "-")): v for k, v in values.items()}
 
     def to_argv(self) -> list[str]:
         """The flags that give these settings to one run (``repeats`` is the caller's)."""

@@ -153,6 +153,9 @@ class DatasetInfo(BaseModel):
     class_names: list[str]
     batch_size: int
     task: str = Field("classification", description="classification, regression or none")
+    parameters: dict[str, Any] = Field(
+        {}, description="the dataset's flags (split seed, fraction, batch size, root, ...)"
+    )
 
     model_config = ConfigDict(populate_by_name=True)
 

@@ -244,7 +244,9 @@ def _emit(sample: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Sample every ``--interval`` seconds until told to stop or the owner goes away."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0] if __doc__ else None, allow_abbrev=False
+    )
     parser.add_argument("--interval", type=float, default=0.2)
     parser.add_argument("--owner", type=int, default=os.getppid())
     parser.add_argument("--clock-root", default="/")

@@ -15,7 +15,6 @@ environment variable, then ``~/.cache/kenning/mxnet-venv``. MXNet ships one
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from kenning.core.onnxresults import ConversionError, EnvironmentUnavailableError
+from kenning.utils.argparser import ArgumentParser
 from kenning.utils.errors import ConfigurationError
 
 ENV_VARIABLE = "KENNING_MXNET_VENV"
@@ -142,7 +142,7 @@ def create(venv: Path, python: str = sys.executable) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: create the venv (or only ``--check`` it)."""
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m kenning.onnxconverters.mxnet_env", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--path", type=Path, default=default_venv(), help="venv folder")

@@ -184,7 +184,7 @@ def _failure(step: str, exc: BaseException, unsupported: str) -> dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     """Run one command and write its JSON result; exit 0 unless the result cannot be written."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("command", choices=["probe", "export", "import"])
     parser.add_argument("--result", required=True, type=Path)
     parser.add_argument("--model")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from kenning.core.registry import load_class, short_names
+from kenning.utils.argparser import ArgumentParser
 from kenning.utils.cli import EXIT_ERROR, EXIT_INTERRUPTED, run
 from kenning.utils.errors import ConfigurationError
 
@@ -88,14 +89,12 @@ def build_parser(
     UnknownClassError
         If a class name does not resolve.
     """
-    first = argparse.ArgumentParser(prog=prog, description=description, add_help=False)
+    first = ArgumentParser(prog=prog, description=description, add_help=False)
     for slot in slots:
         _add_slot(first, slot)
     known, _ = first.parse_known_args(argv) if _has_positionals(slots, argv) else (None, None)
 
-    full = argparse.ArgumentParser(
-        prog=prog, description=description, formatter_class=_HelpFormatter
-    )
+    full = ArgumentParser(prog=prog, description=description, formatter_class=_HelpFormatter)
     for slot in slots:
         _add_slot(full, slot)
     add_arguments(full)

@@ -42,6 +42,7 @@ from kenning.core.results import (
     SampleResult,
     load_results,
 )
+from kenning.core.runidentity import check_same_run, dataset_parameters
 from kenning.core.summary import summary_line
 from kenning.runtimeprotocols.session import RemoteSession, file_sha256
 from kenning.scenarios.common import ClassSlot, build_parser, check_output_path, run
@@ -112,7 +113,8 @@ def resumed_samples(output: Path, fresh: Results, batch_size: int) -> list[Sampl
     Raises
     ------
     ConfigurationError
-        If ``output`` is the results of another scenario, artifact, runtime or sample order.
+        If ``output`` is the results of another scenario or another run (any setting of
+        :func:`kenning.core.runidentity.run_identity` differs).
     """
     if not output.is_file():
         log.warning("nothing to resume: %s does not exist; starting from the first sample", output)
@@ -120,26 +122,7 @@ def resumed_samples(output: Path, fresh: Results, batch_size: int) -> list[Sampl
     previous = load_results(output)
     if previous.scenario != "inference_tester":
         raise ConfigurationError(f"{output} was written by {previous.scenario}; cannot resume it")
-    mine = (fresh.model.sha256, fresh.model.runtime, fresh.model.wrapper, fresh.dataset.cls)
-    theirs = (
-        previous.model.sha256,
-        previous.model.runtime,
-        previous.model.wrapper,
-        previous.dataset.cls,
-    )
-    if mine != theirs:
-        raise ConfigurationError(
-            f"{output} holds results of another run (model {previous.model.path}, SHA-256 "
-            f"{previous.model.sha256}, runtime {previous.model.runtime}); --resume continues "
-            "only the same artifact: choose another OUTPUT or drop --resume"
-        )
-    if (
-        previous.measure is not None
-        and previous.measure.seed != (fresh.measure or MeasureSettings()).seed
-    ):
-        raise ConfigurationError(
-            f"{output} was measured with --sample-seed {previous.measure.seed}; resume with it"
-        )
+    check_same_run(output, previous, fresh)
     kept: list[SampleResult] = []
     for sample in sorted(previous.samples, key=lambda s: s.seq):
         if sample.seq != len(kept):
@@ -195,7 +178,11 @@ def main(argv: Sequence[str]) -> int:
     with session:
         results = _new_results(model, dataset, compiler, session, protocol)
         results.measure = settings
+        results.dataset.parameters = dataset_parameters(classes["datasetcls"], args)
         kept = resumed_samples(output, results, dataset.batch_size) if args.resume else []
+        if kept and load_results(output).status == "complete":
+            print(f"{output} is complete ({len(kept)} samples): nothing to resume, left as it was")
+            return 0
         if kept:
             results.samples.extend(kept)
             results.parts = resumed_parts(output, results, dataset.batch_size)

@@ -32,6 +32,7 @@ from kenning.core.onnxresults import ModelReport
 from kenning.core.registry import load_class, short_names
 from kenning.onnxconverters import support_table
 from kenning.scenarios.common import check_output_path, run
+from kenning.utils.argparser import ArgumentParser
 from kenning.utils.errors import ConfigurationError
 from kenning.utils.progress import progress
 
@@ -43,7 +44,7 @@ _CHATTY = ("onnx_ir", "onnxscript", "tf2onnx", "tensorflow", "torch.onnx", "torc
 
 
 def _parser(classes: Sequence[type[Any]]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("models_directory", type=Path, help="folder for the ONNX files")
@@ -73,7 +74,7 @@ def _parser(classes: Sequence[type[Any]]) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str]) -> int:
     """Parse ``argv``, run every converter over its models and write the table."""
-    first = argparse.ArgumentParser(add_help=False)
+    first = ArgumentParser(add_help=False)
     first.add_argument("--converters-list", nargs="+", default=short_names("onnxconverter"))
     known, _ = first.parse_known_args(argv)
     classes = [load_class(name, "onnxconverter") for name in known.converters_list]

@@ -25,14 +25,16 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
+from kenning.core.recorder import outputs_path
 from kenning.reports.render import FORMATS, REPORT_TYPES, render_report
 from kenning.scenarios.common import check_output_path, run
+from kenning.utils.argparser import ArgumentParser
 from kenning.utils.errors import ConfigurationError
 
 
 def parser() -> argparse.ArgumentParser:
     """The command line of the scenario."""
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="python -m kenning.scenarios.render_report",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -65,16 +67,31 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _refuse_inputs_as_output(output: Path, inputs: Sequence[Path]) -> None:
+    """Refuse an output path that is one of the results files or the outputs beside one.
+
+    Raises
+    ------
+    ConfigurationError
+        Naming the file the report would replace.
+    """
+    taken: dict[Path, str] = {}
+    for results in inputs:
+        companion = outputs_path(results)
+        taken[companion.resolve()] = f"the outputs file {companion} of the results {results}"
+        taken[results.resolve()] = f"the results file {results}"
+    if output.resolve() in taken:
+        raise ConfigurationError(
+            f"the report {output} would replace {taken[output.resolve()]}; "
+            "choose another output path (e.g. report.html)"
+        )
+
+
 def main(argv: Sequence[str]) -> int:
     """Parse ``argv`` and render the report."""
     args = parser().parse_args(argv)
+    _refuse_inputs_as_output(args.output, args.results)
     output = check_output_path(args.output)
-    for results in args.results:
-        if results.resolve() == output.resolve():
-            raise ConfigurationError(
-                f"the report {output} would replace the results file {results}; "
-                "choose another output path"
-            )
     written = render_report(
         args.results,
         args.report_name,

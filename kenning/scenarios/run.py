@@ -19,11 +19,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from kenning.scenarios.common import add_verbosity_argument, configure_logging
+from kenning.utils.argparser import ArgumentParser
 from kenning.utils.cli import run
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m kenning.scenarios.run",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,

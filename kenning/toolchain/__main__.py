@@ -19,12 +19,13 @@ from typing import Any
 from kenning.executors.errors import ImageNotFoundError
 from kenning.toolchain.images.base import ARCHS, build_base_image
 from kenning.toolchain.images.catalogue import CATALOGUE
+from kenning.utils.argparser import ArgumentParser
 from kenning.utils.cli import run
 from kenning.utils.provenance import work_tree
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m kenning.toolchain",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,

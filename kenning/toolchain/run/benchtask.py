@@ -65,18 +65,23 @@ def load_job(
     scenario = load_scenario(path, overrides)
     models = check_scenario(scenario)
     values: dict[str, Any] = {}
+    problems: list[str] = []
     for key, value in scenario.measure.items():
-        if key not in MEASURE_KEYS:
-            raise ScenarioError(
+        if key in MEASURE_KEYS:
+            values[MEASURE_KEYS[key]] = value
+        else:
+            problems.append(
                 f"{scenario.where('measure', key)}: key 'measure.{key}': unknown "
                 f"key; valid keys: {', '.join(MEASURE_KEYS)}"
             )
-        values[MEASURE_KEYS[key]] = value
     values.update(measure or {})
+    settings = MeasureSettings()
     try:
         settings = MeasureSettings.checked(**values)
     except KenningError as exc:
-        raise ScenarioError(f"{scenario.where('measure')}: {exc}") from exc
+        problems.append(f"{scenario.where('measure')}: {exc}")
+    if problems:  # every bad setting at once, one line each
+        raise ScenarioError("\n".join(problems))
     return Job(scenario, models, settings)
 
 
@@ -225,6 +230,7 @@ def run_bench(
                     refused[name] = exc
                 else:
                     log.error("reference run of %s failed: %s", name, exc)
+                exc = job.as_given(exc, name, build)
                 failures[f"{name} (framework)"] = exc
             advance(1)
         runs = bench_boards(

@@ -7,6 +7,7 @@ so they all read the same steps.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from kenning.toolchain.scenario.chains import (
     chain_precision,
 )
 from kenning.toolchain.scenario.schema import Scenario
+from kenning.utils.errors import ConfigurationError, KenningError, ModelError
 
 
 @dataclass
@@ -50,6 +52,31 @@ class Job:
     def model_of(self, deployment: str) -> SourceModel:
         """The model deployment ``deployment`` deploys."""
         return self.models[str(self.scenario.deployments[deployment].model)]
+
+    def as_given(self, error: KenningError, name: str, build: Path) -> KenningError:
+        """``error`` naming model ``name``'s file as the user gave it, not its staged copy.
+
+        Steps read the copy in ``build/models/``; a person knows their own file and the
+        scenario line that names it, so an error about the copy names those instead.
+        """
+        model = self.models[name]
+        if model.origin is None:
+            return error
+        staged = model.path(build)
+        copies = sorted({str(staged), str(staged.absolute()), str(staged.resolve())}, key=len)
+        key = ("model", "file") if self.scenario.has("model") else ("models", name, "file")
+        where = f"{model.origin} ({self.scenario.where(*key)}, key '{'.'.join(key)}')"
+        seen: list[str] = []
+
+        def named(_: re.Match[str]) -> str:  # the first mention says where; the others, what
+            seen.append(where)
+            return where if len(seen) == 1 else str(model.origin)
+
+        text = re.sub("|".join(re.escape(c) for c in reversed(copies)), named, str(error))
+        if text == str(error):
+            return error
+        given = ConfigurationError(text) if isinstance(error, ConfigurationError) else None
+        return given or ModelError(text, model.origin)
 
     def model_plan(self, name: str, build: Path) -> ModelPlan:
         """Model ``name``'s plan in ``build``."""

@@ -92,6 +92,7 @@ def bench_boards(
                 if refusal is not None:  # a step refused its input: its reason, not its command
                     log.debug("%s on %s: %s", name, board.name, exc)
                     exc = ConfigurationError(refusal)
+                exc = job.as_given(exc, source, build)
                 # said once, in the run's closing error; here only that it happened
                 log.info("%s on %s failed (reported at the end)", name, board.name)
                 with runs.lock:

@@ -12,7 +12,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StrictFloat,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
 
 from kenning.core.agreement import TOP1_TOLERANCE, OutputRule
 
@@ -26,9 +35,9 @@ class _Strict(BaseModel):
 class Training(_Strict):
     """How the toolchain trains a model (in its framework's image)."""
 
-    epochs: int = Field(10, ge=1)
-    batch_size: int | None = Field(None, ge=1, alias="batch-size")
-    learning_rate: float | None = Field(None, gt=0, alias="learning-rate")
+    epochs: int = Field(10, strict=True, ge=1)
+    batch_size: int | None = Field(None, strict=True, ge=1, alias="batch-size")
+    learning_rate: float | None = Field(None, strict=True, gt=0, alias="learning-rate")
 
 
 class ModelSource(_Strict):
@@ -66,10 +75,10 @@ class ModelSource(_Strict):
 class Preprocessing(_Strict):
     """How a folder's inputs become model inputs."""
 
-    resize: list[int] | None = Field(None, min_length=2, max_length=2)
-    scale: float = 1.0
-    mean: list[float] | None = None
-    std: list[float] | None = None
+    resize: list[StrictInt] | None = Field(None, min_length=2, max_length=2)
+    scale: float = Field(1.0, strict=True)
+    mean: list[StrictFloat] | None = None
+    std: list[StrictFloat] | None = None
     layout: str = Field("NHWC", pattern="^(NHWC|NCHW)$")
 
     @field_validator("scale")
@@ -83,8 +92,8 @@ class Preprocessing(_Strict):
 class Synthetic(_Strict):
     """Seeded random inputs from the model's I/O specification."""
 
-    samples: int = Field(256, ge=1)
-    seed: int = Field(0, ge=0)
+    samples: int = Field(256, strict=True, ge=1)
+    seed: int = Field(0, strict=True, ge=0)
 
 
 class DatasetSource(_Strict):
@@ -163,7 +172,7 @@ class Deployment(_Strict):
 class Scenario(_Strict):
     """A whole scenario file."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    name: str = Field(max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     title: str = ""
     model: ModelSource | None = None
     models: dict[str, ModelSource] = {}
@@ -172,7 +181,9 @@ class Scenario(_Strict):
     boards: list[str] = ["local"]
     measure: dict[str, Scalar | list[float]] = {}
     reference: bool = Field(True, description="run the model in its framework on this host")
-    agreement: float = Field(TOP1_TOLERANCE, ge=0, le=1, description="least top-1 agreement")
+    agreement: float = Field(
+        TOP1_TOLERANCE, strict=True, ge=0, le=1, description="least top-1 agreement"
+    )
 
     #: the folder paths in the file are relative to, and where each key is (the loader's)
     _base: Path = PrivateAttr(default_factory=lambda: Path("."))
@@ -204,6 +215,10 @@ class Scenario(_Strict):
     def path(self, relative: str) -> Path:
         """A path of the file, relative to the file's folder."""
         return (self._base / relative) if not Path(relative).is_absolute() else Path(relative)
+
+    def has(self, *loc: str | int) -> bool:
+        """Whether the file itself has the key at ``loc`` (not a default)."""
+        return loc in self._lines
 
     def where(self, *loc: str | int) -> str:
         """``FILE:LINE`` of the longest part of ``loc`` the file has (for later checks)."""
