@@ -12,6 +12,7 @@
         │   ├── CommandError          ... as a local subprocess
         │   ├── ContainerError        ... in a container (also carries the image)
         │   ├── ExecutionTimeoutError ... did not finish in time and was stopped
+        │   ├── ExecutionCancelledError ... called off by its caller (a lost board) and stopped
         │   └── RemoteCommandError    ... on a board over SSH (also carries board, step)
         └── BoardError                a step on a board failed (carries board, step, log tail)
             ├── BoardUnreachableError      not resolved, refused, timed out, connection lost
