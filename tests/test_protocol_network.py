@@ -210,9 +210,9 @@ def test_idle_client_is_dropped_and_the_next_one_served(tmp_path: Path) -> None:
     with thread_server(tmp_path, idle_timeout=0.3) as srv:
         idle = socket.create_connection(("127.0.0.1", srv.port))
         time.sleep(0.6)
-        idle.settimeout(2)
-        assert idle.recv(10) == b""  # the server hung up on it
+        frames = recv_frames(idle, timeout=2)  # told why, then the server hung up on it
         idle.close()
+        assert frames == [(MessageType.ERROR, b"idle for 0.3 s: closing")]
         client = ready_client(srv.port, tmp_path)
         full_exchange(client)
         client.close()
@@ -239,6 +239,9 @@ def test_client_sees_a_dead_server_as_closed_connection(tmp_path: Path) -> None:
     with thread_server(tmp_path) as srv:
         client = ready_client(srv.port, tmp_path)
         srv.server.stop_event.set()
+    # the server's last words (it stopped while waiting for this idle host), then nothing
+    with pytest.raises(RemoteError, match="idle for 5 s: closing"):
+        full_exchange(client)
     with pytest.raises(ConnectionClosedError):
         full_exchange(client)
     client.close()

@@ -47,6 +47,10 @@ class _RequestError(KenningError):
     """A request the server cannot fulfil; its text becomes the ERROR reply."""
 
 
+class _IdleError(ProtocolError):
+    """The host sent nothing for ``--idle-timeout`` seconds; it is told so, then dropped."""
+
+
 class InferenceServer:
     """Serve inference requests on a protocol with a runtime.
 
@@ -142,9 +146,9 @@ class InferenceServer:
         log.info("host connected: %s", peer)
         self.clients_served += 1
         protocol = self.protocol
+        self.gate.reset()  # every host proves the secret, on a line too (it starts at HELLO)
         if protocol.has_connections:
             self._forget_model()  # each host sends its own model
-            self.gate.reset()
             self.gate.start(protocol, self.handshake_timeout)
         self.load.new_host(protocol.peer_process())
         since = time.strftime("%Y-%m-%dT%H:%M:%S%z")
@@ -152,7 +156,7 @@ class InferenceServer:
         try:
             with protocol.busy(lambda: f"busy: serving {peer} since {since}"):
                 reason = self._serve_requests(peer)
-        except (DeadlineError, AuthenticationError) as exc:
+        except (DeadlineError, AuthenticationError, _IdleError) as exc:
             reason = f"dropped: {exc}"
             self._reply_error(str(exc))
         except ConnectionClosedError as exc:
@@ -185,7 +189,12 @@ class InferenceServer:
 
     def _handle_one(self) -> None:
         protocol, gate = self.protocol, self.gate
-        header = protocol.reader.read_header(protocol.timeout, self.idle_timeout)
+        try:
+            header = protocol.reader.read_header(protocol.timeout, self.idle_timeout)
+        except DeadlineError:
+            raise
+        except ProtocolTimeoutError as exc:  # nothing of a frame arrived: the host idles
+            raise _IdleError(f"idle for {self.idle_timeout:g} s: closing") from exc
         if header.type in (MessageType.HELLO, MessageType.AUTH):
             gate.answer(protocol, header, self.handshake_timeout)
             return
