@@ -3,11 +3,18 @@
 Real servers (threads, and ``inference_server`` processes where a limit must apply to the
 server's own process), real sockets, a real pseudo-terminal line and real files: a host on a
 serial line proves the secret even after another was dropped, a host dropped for idling is
-told so first.
+told so first, and a disk that fails (a file too large for the server's RLIMIT_FSIZE, a
+folder where the model goes, a folder planted at a name the server might use) is an ERROR to
+the host naming the path and the system's error: nothing of the user's moves, and the server
+serves on.
 """
 
 from __future__ import annotations
 
+import os
+import resource
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -15,16 +22,19 @@ from pathlib import Path
 
 import pytest
 from conftest_protocol import (
+    ROOT,
     SPEC,
     full_exchange,
     model_file,
     raw_connection,
     recv_frames,
+    stop_process,
     thread_server,
 )
 
 from kenning.runtimeprotocols.client import ProtocolClient
 from kenning.runtimeprotocols.errors import RemoteError
+from kenning.runtimeprotocols.network import NetworkProtocol
 from kenning.runtimeprotocols.ptylink import PtyLink
 from kenning.runtimeprotocols.serial import SerialProtocol
 from kenning.runtimeprotocols.server import InferenceServer
@@ -95,3 +105,95 @@ def test_a_host_dropped_for_idling_is_told_so_first(tmp_path: Path) -> None:
             frames = recv_frames(sock, timeout=5)
         assert frames == [(MessageType.ERROR, b"idle for 0.3 s: closing")]
         assert time.monotonic() - start < 3
+
+
+def _client(port: int, timeout: float = 10.0) -> ProtocolClient:
+    client = ProtocolClient(NetworkProtocol(port=port, timeout=timeout))
+    client.connect()
+    client.upload_io_spec(SPEC)
+    return client
+
+
+def test_a_file_too_large_for_the_disk_is_an_error_and_the_server_serves_on(
+    tmp_path: Path,
+) -> None:
+    limit = 64 << 10
+    saved = tmp_path / "target" / "model.bin"
+
+    def cap() -> None:  # in the server's process only: "File too large" (EFBIG)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    command = [sys.executable, "-m", "kenning.scenarios.inference_server", "network", "null",
+               "--save-model-path", str(saved), "--port", "0", "--timeout", "5"]  # fmt: skip
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=ROOT, preexec_fn=cap)  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith("listening on "), line
+        port = int(line.rsplit(":", 1)[1])
+        client = _client(port)
+        with pytest.raises(RemoteError, match=rf"cannot store {saved}: File too large"):
+            client.upload_model(model_file(tmp_path, 4 * limit))
+        client.upload_model(model_file(tmp_path, 1000))  # the same session goes on
+        assert full_exchange(client)[2] == bytes(40)
+        client.close()
+        client = _client(port)  # and the next host is served
+        client.upload_model(model_file(tmp_path, 2000))
+        assert full_exchange(client)[2] == bytes(40)
+        client.close()
+        assert proc.poll() is None
+        assert saved.stat().st_size == 2000
+        assert sorted(p.name for p in saved.parent.iterdir()) == [
+            "model.bin",
+            "model.bin.iospec.json",
+        ]
+    finally:
+        stop_process(proc)
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def test_a_folder_made_at_the_model_path_after_start_is_an_error_and_is_left_alone(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "target" / "model.bin"
+    with thread_server(tmp_path, idle_timeout=10) as srv:
+        folder.mkdir(parents=True)
+        (folder / "mine.txt").write_text("the user's")
+        client = _client(srv.port)
+        with pytest.raises(RemoteError, match=rf"cannot store {folder}: a folder is there"):
+            client.upload_model(model_file(tmp_path, 1000))
+        assert (folder / "mine.txt").read_text() == "the user's"
+        assert sorted(p.name for p in folder.parent.iterdir()) == [
+            "model.bin",
+            "model.bin.iospec.json",
+        ]
+        os.remove(folder / "mine.txt")
+        folder.rmdir()
+        client.upload_model(model_file(tmp_path, 1000))  # the session goes on
+        assert full_exchange(client)[2] == bytes(40)
+        client.close()
+        assert srv.thread.is_alive()
+
+
+def test_a_folder_planted_where_the_old_model_went_is_never_touched(tmp_path: Path) -> None:
+    target = tmp_path / "target"
+    with thread_server(tmp_path, idle_timeout=10) as srv:
+        client = _client(srv.port)
+        client.upload_model(model_file(tmp_path, 1000))
+        planted = target / ".model.bin.previous"
+        planted.mkdir()
+        (planted / "mine.txt").write_text("the user's")
+        client.upload_model(model_file(tmp_path, 3000))  # replaces the first model
+        assert full_exchange(client)[2] == bytes(40)
+        client.close()
+        assert srv.thread.is_alive()
+    assert (planted / "mine.txt").read_text() == "the user's"
+    assert (target / "model.bin").stat().st_size == 3000
+    assert sorted(p.name for p in target.iterdir()) == [
+        ".model.bin.previous",
+        "model.bin",
+        "model.bin.iospec.json",
+    ]

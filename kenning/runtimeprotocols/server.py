@@ -31,8 +31,8 @@ from kenning.runtimeprotocols.errors import (
 )
 from kenning.runtimeprotocols.framed import FramedProtocol
 from kenning.runtimeprotocols.gate import LIMITS, Gate
-from kenning.runtimeprotocols.loading import load_received
-from kenning.runtimeprotocols.store import check_destination, store_bytes, store_stream
+from kenning.runtimeprotocols.loading import receive_model
+from kenning.runtimeprotocols.store import check_destination, store_bytes
 from kenning.runtimeprotocols.targetload import TargetLoad
 from kenning.runtimeprotocols.wire import FrameHeader, MessageType, type_name
 from kenning.utils.errors import KenningError, ProtocolError
@@ -266,19 +266,5 @@ class InferenceServer:
         return b""
 
     def _receive_model(self, header: FrameHeader) -> None:
-        """Stream a MODEL message to disk chunk by chunk, then load it."""
-        path = self.runtime.save_model_path
         self._forget_model()
-        previous = path.with_name(f".{path.name}.previous")
-        chunks = self.protocol.reader.iter_payload(header, self.protocol.timeout)
-        sha256 = store_stream(path, chunks, keep=previous)
-        try:
-            self._load_model(header.message_length, sha256)
-        finally:
-            previous.unlink(missing_ok=True)
-
-    def _load_model(self, size: int, sha256: str) -> None:
-        self.model_loaded, reply = load_received(self.runtime, size, sha256)
-        self.protocol.send_message(
-            MessageType.OK if self.model_loaded else MessageType.ERROR, reply
-        )
+        self.model_loaded = receive_model(self.protocol, self.runtime, header)
