@@ -2,17 +2,19 @@
 
 Real servers (threads, and ``inference_server`` processes where a limit must apply to the
 server's own process), real sockets, a real pseudo-terminal line and real files: a host on a
-serial line proves the secret even after another was dropped, a host dropped for idling is
-told so first, and a disk that fails (a file too large for the server's RLIMIT_FSIZE, a
-folder where the model goes, a folder planted at a name the server might use) is an ERROR to
-the host naming the path and the system's error: nothing of the user's moves, and the server
-serves on.
+serial line proves the secret even after another was dropped; a host dropped for idling is
+told so first; connections that never finish the handshake hold nothing (several handshakes
+run at once, a bounded number); a host told "busy" is closed at once; and a disk that fails
+(a file too large for the server's RLIMIT_FSIZE, a folder where the model goes, a folder
+planted at a name the server might use) is an ERROR to the host naming the path and the
+system's error: nothing of the user's moves, and the server serves on.
 """
 
 from __future__ import annotations
 
 import os
 import resource
+import socket
 import subprocess
 import sys
 import threading
@@ -27,6 +29,7 @@ from conftest_protocol import (
     full_exchange,
     model_file,
     raw_connection,
+    raw_handshake,
     recv_frames,
     stop_process,
     thread_server,
@@ -34,6 +37,7 @@ from conftest_protocol import (
 
 from kenning.runtimeprotocols.client import ProtocolClient
 from kenning.runtimeprotocols.errors import RemoteError
+from kenning.runtimeprotocols.lobby import MAX_PENDING
 from kenning.runtimeprotocols.network import NetworkProtocol
 from kenning.runtimeprotocols.ptylink import PtyLink
 from kenning.runtimeprotocols.serial import SerialProtocol
@@ -197,3 +201,106 @@ def test_a_folder_planted_where_the_old_model_went_is_never_touched(tmp_path: Pa
         "model.bin",
         "model.bin.iospec.json",
     ]
+
+
+def _closed(sock: socket.socket, within: float) -> bool:
+    """Whether the server closes ``sock`` within ``within`` seconds (reading what it sent)."""
+    sock.settimeout(within)
+    deadline = time.monotonic() + within
+    try:
+        while sock.recv(4096):
+            if time.monotonic() > deadline:
+                return False
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+    return True
+
+
+def test_silent_clients_reconnecting_in_a_loop_do_not_keep_real_hosts_out(
+    tmp_path: Path,
+) -> None:
+    stop = threading.Event()
+
+    def silent() -> None:  # connects, says nothing, reconnects as soon as it is dropped
+        while not stop.is_set():
+            try:
+                with socket.create_connection(("127.0.0.1", srv.port), timeout=1) as sock:
+                    while not stop.is_set():
+                        try:
+                            if not sock.recv(4096):
+                                break
+                        except TimeoutError:
+                            continue
+            except OSError:
+                time.sleep(0.01)
+
+    with thread_server(tmp_path, timeout=3.0, handshake_timeout=10.0) as srv:
+        squatters = [threading.Thread(target=silent) for _ in range(4)]
+        for thread in squatters:
+            thread.start()
+        try:
+            time.sleep(0.3)  # every squatter connected
+            for round_ in range(4):
+                start = time.monotonic()
+                client = _client(srv.port, timeout=3.0)
+                client.upload_model(model_file(tmp_path, 1000 + round_))
+                assert full_exchange(client)[2] == bytes(40)
+                client.close()
+                assert time.monotonic() - start < 2.0, round_
+        finally:
+            stop.set()
+            for thread in squatters:
+                thread.join(5)
+
+
+def test_pending_handshakes_are_bounded_and_the_excess_is_closed_at_once(
+    tmp_path: Path,
+) -> None:
+    with thread_server(tmp_path, timeout=3.0, handshake_timeout=10.0) as srv:
+        silent = [socket.create_connection(("127.0.0.1", srv.port)) for _ in range(MAX_PENDING)]
+        try:
+            time.sleep(0.5)  # the lobby took every one of them
+            with socket.create_connection(("127.0.0.1", srv.port)) as extra:
+                start = time.monotonic()
+                assert _closed(extra, 2.0)  # closed without a word
+                assert time.monotonic() - start < 1.0
+        finally:
+            for sock in silent:
+                sock.close()
+        client = _client(srv.port, timeout=5.0)  # their handshakes ended with them
+        client.upload_model(model_file(tmp_path, 1000))
+        assert full_exchange(client)[2] == bytes(40)
+        client.close()
+
+
+def test_a_host_told_busy_is_closed_at_once_and_cannot_pin_the_server(tmp_path: Path) -> None:
+    with thread_server(tmp_path, timeout=3.0, idle_timeout=30) as srv:
+        served = _client(srv.port)
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as pinner:
+            assert not raw_handshake(pinner)  # busy
+            stop = threading.Event()
+
+            def drip() -> None:  # a byte every 0.5 s, as long as the socket takes them
+                while not stop.wait(0.5):
+                    try:
+                        pinner.sendall(b"K")
+                    except OSError:
+                        return
+
+            dripper = threading.Thread(target=drip)
+            dripper.start()
+            try:
+                assert _closed(pinner, 1.5)
+                for _ in range(3):  # other hosts are answered at once meanwhile
+                    with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as other:
+                        start = time.monotonic()
+                        assert not raw_handshake(other)
+                        assert time.monotonic() - start < 1.0
+            finally:
+                stop.set()
+                dripper.join(5)
+        served.upload_model(model_file(tmp_path, 1000))
+        assert full_exchange(served)[2] == bytes(40)
+        served.close()

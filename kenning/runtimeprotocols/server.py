@@ -1,12 +1,14 @@
 """The target side of a session: answer the host's requests with a runtime.
 
 One host at a time is served, and only one that proves it holds the run's secret
-within ``handshake_timeout`` seconds (:mod:`kenning.runtimeprotocols.handshake`); any
-other host that connects meanwhile is told ``busy`` at once. When the host leaves, breaks
-a frame, misses a message's deadline or goes quiet for ``idle_timeout`` seconds, the
-server drops it and waits for the next. No request, however malformed, and no model,
-however broken, stops the server: each gets an ``ERROR`` reply naming what was wrong
-(when the connection still allows a reply). See ``docs/protocol.md`` for the message flow.
+within ``handshake_timeout`` seconds (:mod:`kenning.runtimeprotocols.handshake`; on TCP
+in the :mod:`~kenning.runtimeprotocols.lobby`, several at once, so none holds the server
+before it has); any other host that proves it meanwhile is told ``busy`` at once. When
+the host leaves, breaks a frame, misses a message's deadline or goes quiet for
+``idle_timeout`` seconds, the server drops it and waits for the next. No request, however
+malformed, no model, however broken, and no disk fault stops the server: each gets an
+``ERROR`` reply naming what was wrong (when the connection still allows a reply). See
+``docs/protocol.md`` for the message flow.
 """
 
 from __future__ import annotations
@@ -88,6 +90,7 @@ class InferenceServer:
         self.idle_timeout = idle_timeout
         self.handshake_timeout = handshake_timeout
         self.gate = Gate(protocol.secret)  # before listening: a bad secret file fails now
+        protocol.handshake_timeout = handshake_timeout
         protocol.reader.limits = LIMITS
         self.stop_event = threading.Event()
         self.clients_served = 0
@@ -149,7 +152,10 @@ class InferenceServer:
         self.gate.reset()  # every host proves the secret, on a line too (it starts at HELLO)
         if protocol.has_connections:
             self._forget_model()  # each host sends its own model
-            self.gate.start(protocol, self.handshake_timeout)
+            if protocol.authenticated:  # it proved the secret before it took the slot
+                self.gate.admit()
+            else:
+                self.gate.start(protocol, self.handshake_timeout)
         self.load.new_host(protocol.peer_process())
         since = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         reason = "host disconnected"
