@@ -255,24 +255,24 @@ def test_silent_clients_reconnecting_in_a_loop_do_not_keep_real_hosts_out(
                 thread.join(5)
 
 
-def test_pending_handshakes_are_bounded_and_the_excess_is_closed_at_once(
+def test_pending_handshakes_are_bounded_and_silent_ones_cannot_keep_a_host_out(
     tmp_path: Path,
 ) -> None:
     with thread_server(tmp_path, timeout=3.0, handshake_timeout=10.0) as srv:
         silent = [socket.create_connection(("127.0.0.1", srv.port)) for _ in range(MAX_PENDING)]
         try:
-            time.sleep(0.5)  # the lobby took every one of them
-            with socket.create_connection(("127.0.0.1", srv.port)) as extra:
-                start = time.monotonic()
-                assert _closed(extra, 2.0)  # closed without a word
-                assert time.monotonic() - start < 1.0
+            time.sleep(0.5)  # the lobby holds every one of them
+            start = time.monotonic()
+            client = _client(srv.port, timeout=5.0)  # one more: the oldest silent one goes
+            assert time.monotonic() - start < 1.0
+            assert _closed(silent[0], 1.0)  # without a word
+            assert not _closed(silent[-1], 0.2)  # the others still wait for their deadline
+            client.upload_model(model_file(tmp_path, 1000))
+            assert full_exchange(client)[2] == bytes(40)
+            client.close()
         finally:
             for sock in silent:
                 sock.close()
-        client = _client(srv.port, timeout=5.0)  # their handshakes ended with them
-        client.upload_model(model_file(tmp_path, 1000))
-        assert full_exchange(client)[2] == bytes(40)
-        client.close()
 
 
 def test_a_host_told_busy_is_closed_at_once_and_cannot_pin_the_server(tmp_path: Path) -> None:

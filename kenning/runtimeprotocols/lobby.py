@@ -5,8 +5,10 @@ client that said nothing held it for ``--handshake-timeout`` seconds, and a few 
 reconnecting in a loop kept real hosts out without knowing any secret. :class:`Lobby`
 accepts connections on the listening socket in a thread of its own and runs each one's
 handshake (:class:`~kenning.runtimeprotocols.gate.Gate`) in a thread of its own, under one
-deadline from the moment it connected; at most ``max_pending`` handshakes run at once, and a
-connection beyond them is closed at once. Only a host that proved it holds the secret goes
+deadline from the moment it connected. At most ``max_pending`` handshakes run at once: a
+connection beyond them closes the oldest one still under way, so clients that connect and
+say nothing cannot keep out a host that proves the secret in the time a handshake takes
+(milliseconds), whatever their number. Only a host that proved it holds the secret goes
 further: it takes the serving slot, or, while another host holds it, is told ``busy`` and
 closed at once (nothing it sends afterwards can hold the lobby).
 """
@@ -35,7 +37,7 @@ from kenning.utils.errors import ProtocolError
 
 log = logging.getLogger("kenning.server")
 
-#: handshakes that may run at once; a connection beyond them is closed at once
+#: handshakes that may run at once; a connection beyond them closes the oldest
 MAX_PENDING = 16
 #: seconds between checks of whether the lobby closes
 _POLL_S = 0.1
@@ -74,6 +76,14 @@ def _send(sock: socket.socket, type_: MessageType, payload: bytes, timeout: floa
     return True
 
 
+def _shut(sock: socket.socket) -> None:
+    """End a connection another thread reads: its read returns at once, and it closes."""
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
 class Lobby:
     """Accept connections on ``listener`` and run their handshakes until :meth:`close`.
 
@@ -100,7 +110,8 @@ class Lobby:
         self.max_pending = max_pending
         self.reason: Callable[[], str] = lambda: "busy: serving another host"
         self._lock = threading.Lock()
-        self._pending: set[socket.socket] = set()
+        #: connections whose handshake is under way, oldest first, and their peers
+        self._pending: dict[socket.socket, str] = {}
         self._serving = False
         self._ready: queue.Queue[tuple[socket.socket, str]] = queue.Queue()
         self._closed = threading.Event()
@@ -141,10 +152,7 @@ class Lobby:
         with self._lock:
             pending = list(self._pending)
         for sock in pending:  # their threads see the connection end and return
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            _shut(sock)
         while not self._ready.empty():
             self._ready.get_nowait()[0].close()
 
@@ -163,13 +171,20 @@ class Lobby:
                 continue
             peer = f"{address[0]}:{address[1]}"
             with self._lock:
-                full = len(self._pending) >= self.max_pending
-                if not full:
-                    self._pending.add(sock)
-            if full:
-                log.info("closed %s: %d handshakes already under way", peer, self.max_pending)
-                sock.close()
-                continue
+                oldest = next(iter(self._pending.items()), None)
+                if len(self._pending) < self.max_pending:
+                    oldest = None
+                elif oldest is not None:
+                    del self._pending[oldest[0]]
+                self._pending[sock] = peer
+            if oldest is not None:  # its thread sees the connection end and closes it
+                log.info(
+                    "closed %s for %s: %d handshakes under way",
+                    oldest[1],
+                    peer,
+                    len(self._pending),
+                )
+                _shut(oldest[0])
             threading.Thread(
                 target=self._handshake, args=(sock, peer), name=f"handshake {peer}", daemon=True
             ).start()
@@ -179,7 +194,7 @@ class Lobby:
             proof = self._prove(sock, peer)
         finally:
             with self._lock:
-                self._pending.discard(sock)
+                self._pending.pop(sock, None)
         if proof is None or self._closed.is_set():
             sock.close()
             return
