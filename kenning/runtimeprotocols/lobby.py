@@ -96,7 +96,7 @@ class Lobby:
         has from being accepted to finish the handshake), ``timeout`` (for any one read or
         write) and ``max_payload_size``.
     max_pending : int
-        Handshakes that may run at once.
+        Handshakes that may run at once (one more closes the oldest).
     """
 
     def __init__(
@@ -147,10 +147,10 @@ class Lobby:
 
     def close(self) -> None:
         """Stop accepting; end every handshake and drop hosts not taken yet."""
-        self._closed.set()
-        self._thread.join(timeout=2 * _POLL_S + 1)
-        with self._lock:
+        with self._lock:  # a handshake that ends from now on finds the lobby closed
+            self._closed.set()
             pending = list(self._pending)
+        self._thread.join(timeout=2 * _POLL_S + 1)
         for sock in pending:  # their threads see the connection end and return
             _shut(sock)
         while not self._ready.empty():
@@ -207,11 +207,13 @@ class Lobby:
             _send(sock, MessageType.ERROR, text.encode(), self.timeout)
             sock.close()  # at once: what it sends next holds nothing
             return
-        if not _send(sock, MessageType.OK, proof, self.timeout):
-            self.release()
-            sock.close()
-            return
-        self._ready.put((sock, peer))
+        if _send(sock, MessageType.OK, proof, self.timeout):
+            with self._lock:
+                if not self._closed.is_set():
+                    self._ready.put((sock, peer))
+                    return
+        self.release()
+        sock.close()
 
     def _prove(self, sock: socket.socket, peer: str) -> bytes | None:
         """Run one connection's handshake; the server's proof for its ``OK``, or ``None``."""
