@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import resource
+import select
 import socket
 import subprocess
 import sys
@@ -133,6 +134,8 @@ def test_a_file_too_large_for_the_disk_is_an_error_and_the_server_serves_on(
                             cwd=ROOT, preexec_fn=cap)  # fmt: skip
     try:
         assert proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], 60)
+        assert ready, "the server did not start within 60 s"
         line = proc.stdout.readline()
         assert line.startswith("listening on "), line
         port = int(line.rsplit(":", 1)[1])
