@@ -94,6 +94,7 @@ class InferenceServer:
         protocol.reader.limits = LIMITS
         self.stop_event = threading.Event()
         self.clients_served = 0
+        self._heard = False
         self._handlers: dict[MessageType, Callable[[bytes | bytearray], bytes]] = {
             MessageType.DATA: self._data,
             MessageType.PROCESS: self._process,
@@ -148,6 +149,7 @@ class InferenceServer:
         """Answer one host's requests until it leaves or must be dropped."""
         log.info("host connected: %s", peer)
         self.clients_served += 1
+        self._heard = self.protocol.has_connections  # on a line: once a frame came
         protocol = self.protocol
         self.gate.reset()  # every host proves the secret, on a line too (it starts at HELLO)
         if protocol.has_connections:
@@ -200,7 +202,10 @@ class InferenceServer:
         except DeadlineError:
             raise
         except ProtocolTimeoutError as exc:  # nothing of a frame arrived: the host idles
+            if not self._heard:  # a quiet line: nobody to tell
+                raise
             raise _IdleError(f"idle for {self.idle_timeout:g} s: closing") from exc
+        self._heard = True
         if header.type in (MessageType.HELLO, MessageType.AUTH):
             gate.answer(protocol, header, self.handshake_timeout)
             return
