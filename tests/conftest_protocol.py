@@ -149,7 +149,11 @@ def recv_frame(sock: socket.socket) -> tuple[int, bytes]:
 
 
 def raw_handshake(sock: socket.socket, secret: bytes = b"") -> bool:
-    """HELLO and AUTH by hand, as docs/protocol.md lays them out; False: the server is busy."""
+    """HELLO and AUTH by hand, as docs/protocol.md lays them out; False: the server is busy.
+
+    A server busy with another host says so in reply to a correct AUTH (before issue 26:
+    to the HELLO).
+    """
     ours = os.urandom(32)
     sock.sendall(frame(MessageType.HELLO, ours))
     kind, theirs = recv_frame(sock)
@@ -158,6 +162,8 @@ def raw_handshake(sock: socket.socket, secret: bytes = b"") -> bool:
     assert kind == MessageType.HELLO, (kind, theirs)
     sock.sendall(frame(MessageType.AUTH, host_proof(secret, theirs, ours)))
     kind, proof = recv_frame(sock)
+    if kind == MessageType.ERROR and proof.startswith(b"busy:"):
+        return False
     assert kind == MessageType.OK, (kind, proof)
     assert proof == target_proof(secret, ours, theirs)
     return True

@@ -208,11 +208,10 @@ def test_client_disconnecting_mid_model_does_not_take_the_server_down(
 
 def test_idle_client_is_dropped_and_the_next_one_served(tmp_path: Path) -> None:
     with thread_server(tmp_path, idle_timeout=0.3) as srv:
-        idle = socket.create_connection(("127.0.0.1", srv.port))
-        time.sleep(0.6)
-        idle.settimeout(2)
-        assert idle.recv(10) == b""  # the server hung up on it
-        idle.close()
+        with raw_connection(srv.port) as idle:  # past the handshake, then silent
+            time.sleep(0.6)
+            frames = recv_frames(idle, timeout=2)  # told why, then the server hung up on it
+        assert frames == [(MessageType.ERROR, b"idle for 0.3 s: closing")]
         client = ready_client(srv.port, tmp_path)
         full_exchange(client)
         client.close()
@@ -239,6 +238,10 @@ def test_client_sees_a_dead_server_as_closed_connection(tmp_path: Path) -> None:
     with thread_server(tmp_path) as srv:
         client = ready_client(srv.port, tmp_path)
         srv.server.stop_event.set()
+    # when the server stopped while waiting for this host's next request, its last words
+    # were "idle for 5 s: closing"; either way nothing comes after
+    with pytest.raises((RemoteError, ConnectionClosedError), match=r"idle for 5 s|closed"):
+        full_exchange(client)
     with pytest.raises(ConnectionClosedError):
         full_exchange(client)
     client.close()

@@ -57,6 +57,10 @@ class FramedProtocol(RuntimeProtocol):
         super().__init__(packet_size, timeout, max_payload_size)
         self.secret_file = secret_file
         self._secret: bytes | None = None
+        #: (server) seconds a host has from connecting to finish the handshake
+        self.handshake_timeout = 10.0
+        #: (server) whether the host accepted last proved the secret already
+        self.authenticated = False
         self.reader = FrameReader(self.read_some, max_payload_size, min_rate=min_rate)
 
     @property

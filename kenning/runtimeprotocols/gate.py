@@ -53,6 +53,10 @@ class Gate:
         self.open = False
         self._client = self._server = b""
 
+    def admit(self) -> None:
+        """The host proved the secret already (the transport ran the handshake)."""
+        self.open = True
+
     def hello(self, payload: bytes | bytearray) -> bytes:
         """Answer a host's HELLO: the server's fresh nonce.
 

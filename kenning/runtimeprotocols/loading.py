@@ -1,4 +1,8 @@
-"""Loading a received model into the server's runtime, and what the host is told about it."""
+"""Storing and loading a received model in the server's runtime, and what the host is told.
+
+A model the disk cannot take (:class:`~kenning.runtimeprotocols.store.StorageError`) or the
+runtime cannot load is an ``ERROR`` to its host, never the end of the server.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,9 @@ import time
 
 from kenning.core.monitor import peak_rss_bytes
 from kenning.core.runtime import Runtime
+from kenning.runtimeprotocols.framed import FramedProtocol
+from kenning.runtimeprotocols.store import StorageError, store_stream
+from kenning.runtimeprotocols.wire import FrameHeader, MessageType
 from kenning.utils.errors import KenningError
 
 log = logging.getLogger("kenning.server")
@@ -41,3 +48,37 @@ def load_received(runtime: Runtime, size: int, sha256: str) -> tuple[bool, bytes
     }
     log.info("model of %d bytes loaded with %s %s", size, name, version)
     return True, json.dumps(info).encode()
+
+
+def receive_model(protocol: FramedProtocol, runtime: Runtime, header: FrameHeader) -> bool:
+    """Stream the MODEL that ``header`` starts to disk chunk by chunk, load it, answer the host.
+
+    Returns
+    -------
+    bool
+        Whether a model is loaded now.
+
+    Raises
+    ------
+    ProtocolError
+        If the message cannot be read or the reply sent.
+    """
+    chunks = protocol.reader.iter_payload(header, protocol.timeout)
+    try:
+        sha256, previous = store_stream(runtime.save_model_path, chunks, keep=True)
+    except StorageError as exc:
+        for _ in chunks:  # the rest of the message, so the stream stays in sync
+            pass
+        log.warning("MODEL not stored: %s", exc)
+        protocol.send_message(MessageType.ERROR, str(exc).encode())
+        return False
+    try:
+        loaded, reply = load_received(runtime, header.message_length, sha256)
+        protocol.send_message(MessageType.OK if loaded else MessageType.ERROR, reply)
+    finally:
+        if previous is not None:  # after the reply: freeing a large file is slow
+            try:
+                previous.unlink()
+            except OSError as exc:
+                log.warning("could not remove the previous model %s: %s", previous, exc)
+    return loaded

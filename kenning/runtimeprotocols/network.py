@@ -20,13 +20,13 @@ from typing import Any, ClassVar
 
 from kenning.core.args import Arg
 from kenning.core.runtimeprotocol import Buffer
-from kenning.runtimeprotocols.busy import BusyResponder
 from kenning.runtimeprotocols.errors import (
     ConnectionClosedError,
     ProtocolTimeoutError,
     TransportError,
 )
 from kenning.runtimeprotocols.framed import FramedProtocol
+from kenning.runtimeprotocols.lobby import Lobby
 from kenning.utils.errors import ConfigurationError
 
 _SOCKET_BUFFER = 4 << 20
@@ -106,6 +106,7 @@ class NetworkProtocol(FramedProtocol):
         self.read_mode = read_mode
         self._spin_paid = True  # adaptive: the last wait ended inside the polling window
         self.listener: socket.socket | None = None
+        self.lobby: Lobby | None = None
         self.sock: socket.socket | None = None
         self._read_timeout: float | bool | None = False  # False: not set yet
 
@@ -162,23 +163,21 @@ class NetworkProtocol(FramedProtocol):
         self.listener = listener
 
     def accept_client(self, timeout: float | None) -> str:
+        """The next host that proved the secret (:mod:`~kenning.runtimeprotocols.lobby`)."""
         if self.listener is None:
             raise TransportError("initialize_server() must be called before accept_client()")
-        self.listener.settimeout(timeout)
-        try:
-            sock, peer = self.listener.accept()
-        except TimeoutError as exc:
-            raise ProtocolTimeoutError("a client to connect", timeout) from exc
-        except OSError as exc:
-            raise TransportError(f"accepting a client failed: {exc.strerror or exc}") from exc
+        if self.lobby is None:
+            self.lobby = Lobby(self.listener, self)
+        sock, peer = self.lobby.next_host(timeout)
         self._use(sock)
-        return f"{peer[0]}:{peer[1]}"
+        self.authenticated = True
+        return peer
 
     def busy(self, reason: Callable[[], str]) -> Any:
-        """Answer other hosts that connect during the block with ``ERROR <reason()>``."""
-        if self.listener is None:
+        """Tell hosts that prove the secret during the block ``ERROR <reason()>``."""
+        if self.lobby is None:
             return super().busy(reason)
-        return BusyResponder(self.listener, reason)
+        return self.lobby.serving(reason)
 
     def initialize_client(self) -> None:
         try:
@@ -215,9 +214,15 @@ class NetworkProtocol(FramedProtocol):
             finally:
                 self.sock = None
                 self.reader.reset()
+                self.authenticated = False
+                if self.lobby is not None:
+                    self.lobby.release()
 
     def close(self) -> None:
         self.disconnect()
+        if self.lobby is not None:
+            self.lobby.close()
+            self.lobby = None
         if self.listener is not None:
             self.listener.close()
             self.listener = None

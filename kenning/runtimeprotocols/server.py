@@ -1,12 +1,14 @@
 """The target side of a session: answer the host's requests with a runtime.
 
 One host at a time is served, and only one that proves it holds the run's secret
-within ``handshake_timeout`` seconds (:mod:`kenning.runtimeprotocols.handshake`); any
-other host that connects meanwhile is told ``busy`` at once. When the host leaves, breaks
-a frame, misses a message's deadline or goes quiet for ``idle_timeout`` seconds, the
-server drops it and waits for the next. No request, however malformed, and no model,
-however broken, stops the server: each gets an ``ERROR`` reply naming what was wrong
-(when the connection still allows a reply). See ``docs/protocol.md`` for the message flow.
+within ``handshake_timeout`` seconds (:mod:`kenning.runtimeprotocols.handshake`; on TCP
+in the :mod:`~kenning.runtimeprotocols.lobby`, several at once, so none holds the server
+before it has); any other host that proves it meanwhile is told ``busy`` at once. When
+the host leaves, breaks a frame, misses a message's deadline or goes quiet for
+``idle_timeout`` seconds, the server drops it and waits for the next. No request, however
+malformed, no model, however broken, and no disk fault stops the server: each gets an
+``ERROR`` reply naming what was wrong (when the connection still allows a reply). See
+``docs/protocol.md`` for the message flow.
 """
 
 from __future__ import annotations
@@ -31,8 +33,8 @@ from kenning.runtimeprotocols.errors import (
 )
 from kenning.runtimeprotocols.framed import FramedProtocol
 from kenning.runtimeprotocols.gate import LIMITS, Gate
-from kenning.runtimeprotocols.loading import load_received
-from kenning.runtimeprotocols.store import check_destination, store_bytes, store_stream
+from kenning.runtimeprotocols.loading import receive_model
+from kenning.runtimeprotocols.store import check_destination, store_bytes
 from kenning.runtimeprotocols.targetload import TargetLoad
 from kenning.runtimeprotocols.wire import FrameHeader, MessageType, type_name
 from kenning.utils.errors import KenningError, ProtocolError
@@ -45,6 +47,10 @@ TARGET_TIME = struct.Struct("<d")
 
 class _RequestError(KenningError):
     """A request the server cannot fulfil; its text becomes the ERROR reply."""
+
+
+class _IdleError(ProtocolError):
+    """The host sent nothing for ``--idle-timeout`` seconds; it is told so, then dropped."""
 
 
 class InferenceServer:
@@ -84,9 +90,11 @@ class InferenceServer:
         self.idle_timeout = idle_timeout
         self.handshake_timeout = handshake_timeout
         self.gate = Gate(protocol.secret)  # before listening: a bad secret file fails now
+        protocol.handshake_timeout = handshake_timeout
         protocol.reader.limits = LIMITS
         self.stop_event = threading.Event()
         self.clients_served = 0
+        self._heard = False
         self._handlers: dict[MessageType, Callable[[bytes | bytearray], bytes]] = {
             MessageType.DATA: self._data,
             MessageType.PROCESS: self._process,
@@ -141,18 +149,22 @@ class InferenceServer:
         """Answer one host's requests until it leaves or must be dropped."""
         log.info("host connected: %s", peer)
         self.clients_served += 1
+        self._heard = self.protocol.has_connections  # on a line: once a frame came
         protocol = self.protocol
+        self.gate.reset()  # every host proves the secret, on a line too (it starts at HELLO)
         if protocol.has_connections:
             self._forget_model()  # each host sends its own model
-            self.gate.reset()
-            self.gate.start(protocol, self.handshake_timeout)
+            if protocol.authenticated:  # it proved the secret before it took the slot
+                self.gate.admit()
+            else:
+                self.gate.start(protocol, self.handshake_timeout)
         self.load.new_host(protocol.peer_process())
         since = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         reason = "host disconnected"
         try:
             with protocol.busy(lambda: f"busy: serving {peer} since {since}"):
                 reason = self._serve_requests(peer)
-        except (DeadlineError, AuthenticationError) as exc:
+        except (DeadlineError, AuthenticationError, _IdleError) as exc:
             reason = f"dropped: {exc}"
             self._reply_error(str(exc))
         except ConnectionClosedError as exc:
@@ -185,7 +197,15 @@ class InferenceServer:
 
     def _handle_one(self) -> None:
         protocol, gate = self.protocol, self.gate
-        header = protocol.reader.read_header(protocol.timeout, self.idle_timeout)
+        try:
+            header = protocol.reader.read_header(protocol.timeout, self.idle_timeout)
+        except DeadlineError:
+            raise
+        except ProtocolTimeoutError as exc:  # nothing of a frame arrived: the host idles
+            if not self._heard:  # a quiet line: nobody to tell
+                raise
+            raise _IdleError(f"idle for {self.idle_timeout:g} s: closing") from exc
+        self._heard = True
         if header.type in (MessageType.HELLO, MessageType.AUTH):
             gate.answer(protocol, header, self.handshake_timeout)
             return
@@ -257,19 +277,5 @@ class InferenceServer:
         return b""
 
     def _receive_model(self, header: FrameHeader) -> None:
-        """Stream a MODEL message to disk chunk by chunk, then load it."""
-        path = self.runtime.save_model_path
         self._forget_model()
-        previous = path.with_name(f".{path.name}.previous")
-        chunks = self.protocol.reader.iter_payload(header, self.protocol.timeout)
-        sha256 = store_stream(path, chunks, keep=previous)
-        try:
-            self._load_model(header.message_length, sha256)
-        finally:
-            previous.unlink(missing_ok=True)
-
-    def _load_model(self, size: int, sha256: str) -> None:
-        self.model_loaded, reply = load_received(self.runtime, size, sha256)
-        self.protocol.send_message(
-            MessageType.OK if self.model_loaded else MessageType.ERROR, reply
-        )
+        self.model_loaded = receive_model(self.protocol, self.runtime, header)
