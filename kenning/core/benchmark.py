@@ -14,7 +14,7 @@ import itertools
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -173,7 +173,7 @@ def run_benchmark(
                 finished = round(time.monotonic() - monitor.start_time, 6)
                 regression = dataset.task == "regression"
                 detection = dataset.task == "detection"
-                top = [[]] * len(chunk) if detection else dataset.evaluate(outcome.outputs)
+                top: Any = [[]] * len(chunk) if detection else dataset.evaluate(outcome.outputs)
                 for i, (_, sample) in enumerate(chunk):
                     recorder.capture(sample, outcome.sample_outputs(i))
                     recorder.add(

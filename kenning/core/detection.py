@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -79,7 +80,7 @@ def detection_metrics(
         raise ValueError("no images to compute detection metrics from")
     coco_module = require("pycocotools.coco", "detection")
     cocoeval = require("pycocotools.cocoeval", "detection")
-    annotations = []
+    annotations: list[dict[str, Any]] = []
     for image, rows in enumerate(truth):
         for row in rows:
             box = _xywh(row)
