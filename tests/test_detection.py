@@ -101,9 +101,13 @@ def test_box_agreement_tells_identical_from_shifted_and_collapsed() -> None:
     assert shifted.matched_fraction == 1.0 and any("mean IoU" in r for r in shifted.reasons)
     collapsed = compare_boxes(dict(enumerate(_found(BOXES, scale=0.05))), reference)
     assert collapsed is not None and not collapsed.agrees and collapsed.matched == 0
-    assert any("matched" in r for r in collapsed.reasons)
+    assert any("of boxes matched" in r for r in collapsed.reasons)
     missing = compare_boxes({0: _found(BOXES)[0][:1], 1: _found(BOXES)[1]}, reference)
     assert missing is not None and missing.matched_fraction == pytest.approx(2 / 3)
+    assert not missing.agrees and missing.mean_iou == 1.0
+    assert missing.reasons == [
+        "detections: 0.6667 of boxes matched (IoU >= 0.5, same class) < 0.98"
+    ]
     # int8's tolerances are looser; a scenario's own replace them
     assert compare_boxes(dict(enumerate(_found(BOXES, shift=0.5))), reference, "int8").agrees
     loose = compare_boxes(dict(enumerate(_found(BOXES, shift=2.0))), reference, min_iou=0.5)
