@@ -277,10 +277,11 @@ def check_comparison(doc: Rendered, raws: dict[str, dict[str, Any]]) -> dict[str
         assert row[7] == raw["status"]
         close(row[8], quality(raw)["accuracy"])
         assert row[9] == NOT_AVAILABLE  # no regression targets
-        close(row[10], raw["model"]["size_bytes"] / 1024)
+        assert row[10] == row[11] == NOT_AVAILABLE  # no boxes: no mAP
+        close(row[12], raw["model"]["size_bytes"] / 1024)
         latency = compared_latency_ms(raw)
-        close(row[11], float(np.percentile(latency, 50)))
-        close(row[12], float(np.percentile(latency, 99)))
+        close(row[13], float(np.percentile(latency, 50)))
+        close(row[14], float(np.percentile(latency, 99)))
         assert (
             said[1] == "fastest"
             or said[1].startswith(("within noise", "slower by"))
@@ -309,7 +310,7 @@ def check_comparison(doc: Rendered, raws: dict[str, dict[str, Any]]) -> dict[str
     for model in dict.fromkeys(models.values()):  # a Pareto front per model, never mixed
         names = [n for n in points if models[n] == model]
         for name, optimal in zip(names, pareto([points[n] for n in names]), strict=True):
-            assert by_key[keys[name]][13] == ("yes" if optimal else "no")
+            assert by_key[keys[name]][15] == ("yes" if optimal else "no")
             front += [keys[name]] if optimal else []
     assert re.search(r"Pareto-optimal runs .*: " + ", ".join(sorted(front)) + r"\.", doc.text)
     return keys

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, Field
 
+from kenning.core.boxagreement import BoxAgreement
 from kenning.core.outputcheck import (
     DEFAULT_TOLERANCES,
     OutputAgreement,
@@ -59,6 +60,9 @@ class Agreement(BaseModel):
     max_abs_error: float = 0.0
     max_rel_error: float = 0.0
     tolerance: float | None = Field(None, description="the scored output's least top-1")
+    boxes: BoxAgreement | None = Field(
+        None, description="detection: the decoded boxes against the reference's, IoU-matched"
+    )
 
     def line(self) -> str:
         """The scored output's measures, or ``DISAGREES:`` and every reason (for tables)."""
@@ -67,7 +71,18 @@ class Agreement(BaseModel):
         more = f", {len(self.outputs)} outputs" if len(self.outputs) > 1 else ""
         unchecked = ", ".join(self.unchecked)
         text = f"{self.outputs[0].line()} (n={self.samples}{more})"
+        if self.boxes is not None:
+            text = f"{self.boxes.line()}; {text}"
         return f"{text}; not compared (size varies): {unchecked}" if unchecked else text
+
+
+def with_boxes(agreement: Agreement, boxes: BoxAgreement | None) -> Agreement:
+    """``agreement`` with the box agreement added: it disagrees when the boxes do."""
+    if boxes is not None:
+        agreement.boxes = boxes
+        agreement.agrees = agreement.agrees and boxes.agrees
+        agreement.reasons = [*agreement.reasons, *boxes.reasons]
+    return agreement
 
 
 @dataclass

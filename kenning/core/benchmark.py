@@ -14,11 +14,12 @@ import itertools
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from kenning.core.dataset import Dataset, Subset
+from kenning.core.detection import detection_rows
 from kenning.core.measure import MeasureSettings, WarmupRecord, sample_order
 from kenning.core.monitor import SystemMonitor
 from kenning.core.recorder import ResultsRecorder
@@ -170,18 +171,21 @@ def run_benchmark(
                 outcome = infer(inputs)
                 end_to_end = outcome.end_to_end_s or time.perf_counter() - start
                 finished = round(time.monotonic() - monitor.start_time, 6)
-                top = dataset.evaluate(outcome.outputs)
                 regression = dataset.task == "regression"
+                detection = dataset.task == "detection"
+                top: Any = [[]] * len(chunk) if detection else dataset.evaluate(outcome.outputs)
                 for i, (_, sample) in enumerate(chunk):
                     recorder.capture(sample, outcome.sample_outputs(i))
                     recorder.add(
                         SampleResult(
                             index=sample,
                             seq=seq + i,
-                            ground_truth=-1 if regression else int(labels[i]),
+                            ground_truth=-1 if regression or detection else int(labels[i]),
                             predictions=[int(c) for c in top[i]],
                             target=float(labels[i]) if regression else None,
                             value=float(np.ravel(outcome.outputs[i])[0]) if regression else None,
+                            detections=detection_rows(outcome.outputs[i]) if detection else None,
+                            boxes=np.asarray(labels[i]).tolist() if detection else None,
                             inference_s=outcome.inference_s,
                             end_to_end_s=end_to_end,
                             preprocess_s=outcome.preprocess_s,

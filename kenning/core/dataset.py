@@ -34,7 +34,8 @@ class Dataset(ArgumentsHandler):
         Arg("--split-seed", int, 12345, "seed of the train/validation split"),
     )
 
-    #: what :meth:`evaluate` scores; only classification exists so far
+    #: what the data scores: ``classification``, ``regression`` or ``detection`` (labels are
+    #: boxes, the scored output decoded rows ``x1, y1, x2, y2, score, class``)
     task: ClassVar[str] = "classification"
 
     def __init__(

@@ -51,6 +51,12 @@ class Tolerance(BaseModel):
     max_abs: float | None = Field(
         None, alias="max-abs", ge=0, description="largest absolute error allowed"
     )
+    box_matched: float | None = Field(
+        None, alias="box-matched", ge=0, le=1, description="detection: least matched fraction"
+    )
+    box_iou: float | None = Field(
+        None, alias="box-iou", ge=0, le=1, description="detection: least mean IoU of matches"
+    )
 
     def over(self, base: Tolerance) -> Tolerance:
         """These tolerances where set, ``base``'s elsewhere."""

@@ -28,12 +28,19 @@ SHORT_NAMES: dict[str, dict[str, str]] = {
         "pet": "kenning.datasets.pet_dataset.PetDataset",
         "folder": "kenning.datasets.folder.FolderDataset",
         "synthetic": "kenning.datasets.synthetic.SyntheticDataset",
+        "shapes": "kenning.datasets.shapes.ShapesDataset",
     },
     "modelwrapper": {
         "tf-digits-cnn": (
             "kenning.modelwrappers.classification.tensorflow_digits.TensorFlowDigitsCNN"
         ),
         "torch-digits-cnn": "kenning.modelwrappers.classification.pytorch_digits.PyTorchDigitsCNN",
+        "torch-shapes-detector": (
+            "kenning.modelwrappers.detection.pytorch_shapes.PyTorchShapesDetector"
+        ),
+        "tf-shapes-detector": (
+            "kenning.modelwrappers.detection.tensorflow_shapes.TensorFlowShapesDetector"
+        ),
         "onnx-model": "kenning.modelwrappers.onnx.ONNXModel",
         "keras-model": "kenning.modelwrappers.keras.KerasModel",
         "tflite-model": "kenning.modelwrappers.tflite.TFLiteModel",

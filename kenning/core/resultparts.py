@@ -68,6 +68,12 @@ class SampleResult(BaseModel):
     ok_interval_s: float | None = Field(None, description="diagnostic: between the two OKs")
     target: float | None = Field(None, description="regression: the true value")
     value: float | None = Field(None, description="regression: the model's first output")
+    detections: list[list[float]] | None = Field(
+        None, description="detection: the decoded detections, rows x1, y1, x2, y2, score, class"
+    )
+    boxes: list[list[float]] | None = Field(
+        None, description="detection: the true boxes, rows x1, y1, x2, y2, class"
+    )
     batch: int = Field(0, description="number of the inference call the sample was in")
     timestamp_s: float | None = Field(
         None, description="when the sample finished, in seconds on the system series' clock"
@@ -152,7 +158,9 @@ class DatasetInfo(BaseModel):
     num_samples: int
     class_names: list[str]
     batch_size: int
-    task: str = Field("classification", description="classification, regression or none")
+    task: str = Field(
+        "classification", description="classification, regression, detection or none"
+    )
     parameters: dict[str, Any] = Field(
         {}, description="the dataset's flags (split seed, fraction, batch size, root, ...)"
     )

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 import kenning
 from kenning.core.agreement import Agreement
+from kenning.core.detection import DetectionMetrics, detection_metrics
 from kenning.core.figures import FIGURES, PRIMARY, FigureSummary, summarise
 from kenning.core.measure import MeasureSettings, WarmupRecord
 from kenning.core.metrics import (
@@ -86,6 +87,9 @@ class Results(BaseModel):
     measurements: dict[str, Any] = {}
     metrics: ClassificationMetrics | None = None
     regression: RegressionMetrics | None = None
+    detection: DetectionMetrics | None = Field(
+        None, description="detection: mAP by pycocotools over the distinct samples"
+    )
     figures: dict[str, FigureSummary] = {}
     verdict: RunVerdict | None = None
     parts: list[RunPart] = Field(
@@ -103,6 +107,10 @@ class Results(BaseModel):
         for sample in sorted(self.samples, key=lambda s: s.seq):
             first.setdefault(sample.index, sample)
         return list(first.values())
+
+    def detections_by_index(self) -> dict[int, list[list[float]]]:
+        """Each distinct sample's decoded detections, by dataset index (detection runs)."""
+        return {s.index: s.detections for s in self.distinct_samples() if s.detections is not None}
 
     def figure_values(self, name: str = PRIMARY) -> list[float]:
         """The value of figure ``name`` for each runtime call, in run order.
@@ -132,6 +140,16 @@ class Results(BaseModel):
         self.regression = (
             regression_metrics([s.value or 0.0 for s in scored], [s.target or 0.0 for s in scored])
             if scored
+            else None
+        )
+        boxed = [s for s in distinct if s.boxes is not None and s.detections is not None]
+        self.detection = (
+            detection_metrics(
+                [s.detections or [] for s in boxed],
+                [s.boxes or [] for s in boxed],
+                len(self.dataset.class_names),
+            )
+            if boxed
             else None
         )
         labelled = bool(self.dataset.class_names) and self.dataset.task == "classification"

@@ -24,6 +24,9 @@ def summary_line(results: Results, path: Path) -> str:
     if results.metrics is not None:
         m = results.metrics
         quality = f"accuracy {m.accuracy:.4f}, top-5 {m.top5_accuracy:.4f}"
+    elif results.detection is not None:
+        d = results.detection
+        quality = f"mAP@0.5 {d.map50:.4f}, mAP@0.5:0.95 {d.map50_95:.4f}"
     elif results.regression is not None:
         quality = f"MAE {results.regression.mae:.4g}, RMSE {results.regression.rmse:.4g}"
     else:

@@ -49,7 +49,14 @@ class Entry:
     agreement: str = "-"
     model_key: str = ""
     mae: float | None = None
+    map50: float | None = None
+    map50_95: float | None = None
     runs: tuple[Results, ...] = ()
+
+    @property
+    def score(self) -> float | None:
+        """What the Pareto front weighs against latency: accuracy, else mAP@0.5:0.95."""
+        return self.accuracy if self.accuracy is not None else self.map50_95
 
 
 def entries(runs: Sequence[tuple[Path, Results]]) -> list[Entry]:
@@ -77,6 +84,8 @@ def entries(runs: Sequence[tuple[Path, Results]]) -> list[Entry]:
                 verdict=verdict_text(repeats),
                 agreement=_agreement(results),
                 mae=results.regression.mae if results.regression else None,
+                map50=done.detection.map50 if done.detection else None,
+                map50_95=done.detection.map50_95 if done.detection else None,
                 model_key=metadata.model_name(results),
                 runs=tuple(repeats),
             )
@@ -120,7 +129,7 @@ def model_fronts(runs: Sequence[Entry]) -> list[int]:
     for model in dict.fromkeys(e.model_key for e in runs):
         members = [i for i, e in enumerate(runs) if e.model_key == model]
         chosen = pareto_front(
-            [runs[i].p50_ms or 0.0 for i in members], [runs[i].accuracy or 0.0 for i in members]
+            [runs[i].p50_ms or 0.0 for i in members], [runs[i].score or 0.0 for i in members]
         )
         front += [members[i] for i in chosen]
     return sorted(front)
@@ -160,6 +169,8 @@ BARS = (
     ("top5_accuracy", "Top-5 accuracy", "", 4),
     ("g_mean", "G-mean", "", 4),
     ("mae", "Mean absolute error", "", 4),
+    ("map50", "mAP@0.5", "", 4),
+    ("map50_95", "mAP@0.5:0.95", "", 4),
     ("p50_ms", "Latency p50", "ms", 3),
     ("p99_ms", "Latency p99", "ms", 3),
     ("size_kib", "Model size", "KiB", 1),
@@ -168,7 +179,7 @@ BARS = (
 
 def comparison_section(runs: list[Entry], stem: str = "") -> dict[str, Any]:
     """The comparison table, the latency-accuracy plot and one bar plot per metric."""
-    measured = [e for e in runs if e.accuracy is not None and e.p50_ms is not None]
+    measured = [e for e in runs if e.score is not None and e.p50_ms is not None]
     front_idx = model_fronts(measured)
     front = {measured[i].key for i in front_idx}
     listing = Table("Runs compared", ["#", "Label", "Created", "Results file"])
@@ -185,6 +196,8 @@ def comparison_section(runs: list[Entry], stem: str = "") -> dict[str, Any]:
             "Status",
             "Accuracy",
             "MAE",
+            "mAP@0.5",
+            "mAP@0.5:0.95",
             "Size (KiB)",
             "Latency p50 (ms)",
             "Latency p99 (ms)",
@@ -208,6 +221,8 @@ def comparison_section(runs: list[Entry], stem: str = "") -> dict[str, Any]:
             r.status,
             fixed(e.accuracy, 4),
             fixed(e.mae, 4),
+            fixed(e.map50, 4),
+            fixed(e.map50_95, 4),
             fixed(e.size_kib, 1),
             fixed(e.p50_ms, 3),
             fixed(e.p99_ms, 3),
@@ -219,10 +234,11 @@ def comparison_section(runs: list[Entry], stem: str = "") -> dict[str, Any]:
         figures.append(
             Figure(
                 f"{stem}_pareto",
-                "Latency (p50) against accuracy; stars and the dashed line mark the Pareto front",
+                "Latency (p50) against accuracy (detection: mAP@0.5:0.95); stars and the dashed "
+                "line mark the Pareto front",
                 lambda: plots.pareto_plot(
                     [e.p50_ms or 0.0 for e in measured],
-                    [e.accuracy or 0.0 for e in measured],
+                    [e.score or 0.0 for e in measured],
                     [e.key for e in measured],
                     [e.label for e in measured],
                     front_idx,

@@ -20,6 +20,7 @@ import kenning
 from kenning.core.results import Results, load_results
 from kenning.reports import ReportError, plots
 from kenning.reports.comparison import comparison_section, entries
+from kenning.reports.detection import detection_section
 from kenning.reports.document import Figure
 from kenning.reports.sections import classification_section, performance_section, run_section
 from kenning.utils.errors import ConfigurationError, ResultsError
@@ -137,6 +138,7 @@ def build_context(
             "run": run_section(results, caption),
             "performance": None,
             "classification": None,
+            "detection": None,
         }
         if "performance" in report_types:
             run["performance"] = perf = performance_section(results, caption, part)
@@ -145,7 +147,9 @@ def build_context(
                 figures.append(perf["target"]["figure"])
             if perf["target_system"]:
                 figures += perf["target_system"]["figures"]
-        if "classification" in report_types:
+        if "classification" in report_types and results.dataset.task == "detection":
+            run["detection"] = detection_section(results, caption)
+        elif "classification" in report_types:
             run["classification"] = quality = classification_section(results, caption, part)
             if quality["metrics"] is not None:
                 figures.append(quality["figure"])

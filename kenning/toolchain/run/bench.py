@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from kenning.boards.base import Board
-from kenning.core.agreement import TOP1_TOLERANCE, Agreement, OutputRule, compare_outputs
+from kenning.core.agreement import (
+    TOP1_TOLERANCE,
+    Agreement,
+    OutputRule,
+    compare_outputs,
+    with_boxes,
+)
+from kenning.core.boxagreement import compare_boxes
 from kenning.core.measure import MeasureSettings
 from kenning.core.recorder import outputs_path
 from kenning.core.results import load_results, write_atomically
@@ -216,10 +223,21 @@ def outputs_agreement(
     if not (mine.is_file() and theirs.is_file()):
         return None
     try:
-        task = load_results(reference).dataset.task
+        source = load_results(reference)
+        task = source.dataset.task
         agreement = compare_outputs(
             mine, theirs, rules, precision=precision, task=task, top1=top1, label=str(reference)
         )
+        if task == "detection" and agreement.outputs:
+            rule = rules.get(agreement.outputs[0].name) or rules.get("0") or OutputRule()
+            boxes = compare_boxes(
+                load_results(results).detections_by_index(),
+                source.detections_by_index(),
+                precision,
+                rule.box_matched,
+                rule.box_iou,
+            )
+            agreement = with_boxes(agreement, boxes)
         if not agreement.agrees:
             calibration = load_results(results).provenance.get("calibration") or {}
             agreement.reasons += [f"likely cause: {m}" for m in calibration.get("mismatch", [])]
