@@ -90,7 +90,7 @@ def test_registry_short_and_dotted_names() -> None:
 @pytest.mark.parametrize(
     ("name", "family", "fragment"),
     [
-        ("nope", "dataset", "valid short names: digits, folder, pet, synthetic"),
+        ("nope", "dataset", "valid short names: digits, folder, pet, shapes, synthetic"),
         ("kenning.datasets.digits.Missing", "dataset", "has no class Missing"),
         ("kenning.nothing_here.Cls", "dataset", "cannot import kenning.nothing_here"),
         ("kenning.datasets.digits.DigitsDataset", "modelwrapper", "is not a ModelWrapper"),
