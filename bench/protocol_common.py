@@ -88,25 +88,35 @@ def run_exchanges(client: Any, data: bytes, count: int) -> dict[str, list[float]
     return {"exchange": exchange, "host": host, "target": target}
 
 
-def network_session(
-    input_floats: int, samples: int, warmup: int
-) -> tuple[dict[str, list[float]], float]:
-    """Full exchanges with a null-runtime server over TCP: per-exchange timings and wall time."""
-    import time
-
+@contextmanager
+def null_client(input_floats: int, extra: Sequence[str] = ()) -> Iterator[tuple[Any, bytes]]:
+    """A connected client of a null-runtime server over TCP, its model sent; and one input."""
     from kenning.runtimeprotocols.client import ProtocolClient
     from kenning.runtimeprotocols.network import NetworkProtocol
 
     spec = float_spec(input_floats, 10)
     data = np.random.default_rng(0).random(input_floats, dtype=np.float32).tobytes()
-    with server("network", ["--port", "0"]) as endpoint, tempfile.TemporaryDirectory() as tmp:
+    with (
+        server("network", ["--port", "0", *extra]) as endpoint,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         host, port = endpoint.rsplit(":", 1)
         model = Path(tmp) / "model.bin"
         model.write_bytes(b"\0" * 1024)
         with ProtocolClient(NetworkProtocol(host, int(port))) as client:
             client.upload_io_spec(spec)
             client.upload_model(model)
-            run_exchanges(client, data, warmup)
-            start = time.perf_counter()
-            timings = run_exchanges(client, data, samples)
-            return timings, time.perf_counter() - start
+            yield client, data
+
+
+def network_session(
+    input_floats: int, samples: int, warmup: int
+) -> tuple[dict[str, list[float]], float]:
+    """Full exchanges with a null-runtime server over TCP: per-exchange timings and wall time."""
+    import time
+
+    with null_client(input_floats) as (client, data):
+        run_exchanges(client, data, warmup)
+        start = time.perf_counter()
+        timings = run_exchanges(client, data, samples)
+        return timings, time.perf_counter() - start

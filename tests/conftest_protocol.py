@@ -23,10 +23,11 @@ import pytest
 
 from kenning.core.iospec import IOSpec, TensorSpec
 from kenning.runtimeprotocols.client import ProtocolClient
+from kenning.runtimeprotocols.frameauth import TAG_SIZE
 from kenning.runtimeprotocols.handshake import host_proof, target_proof
 from kenning.runtimeprotocols.network import NetworkProtocol
 from kenning.runtimeprotocols.server import InferenceServer
-from kenning.runtimeprotocols.wire import HEADER_SIZE, MessageType, encode_frames
+from kenning.runtimeprotocols.wire import HEADER_SIZE, Flags, MessageType, encode_frames
 from kenning.runtimes.null import NullRuntime
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,9 +54,14 @@ def thread_server(
     inference_time: float = 0.0,
     secret: bytes = b"",
     handshake_timeout: float = 10.0,
+    frame_auth: str = "auto",
     **protocol_args: int,
 ) -> Iterator[ThreadServer]:
-    """An InferenceServer with a NullRuntime on 127.0.0.1:<free port>, in a thread."""
+    """An InferenceServer with a NullRuntime on 127.0.0.1:<free port>, in a thread.
+
+    ``frame_auth="none"`` for tests that send hand-made frames after the handshake (what an
+    authenticated host's broken frames do to the server), which carry no tags.
+    """
     protocol = NetworkProtocol(port=0, timeout=timeout, **protocol_args)
     protocol.use_secret(secret)
     protocol.initialize_server()
@@ -65,6 +71,7 @@ def thread_server(
         idle_timeout=idle_timeout,
         monitor_interval=0.05,
         handshake_timeout=handshake_timeout,
+        frame_auth=frame_auth,
     )
     thread = threading.Thread(
         target=server.serve, kwargs={"initialize": False, "poll": 0.05}, daemon=True
@@ -80,7 +87,8 @@ def thread_server(
 
 @pytest.fixture
 def null_server(tmp_path: Path) -> Iterator[ThreadServer]:
-    with thread_server(tmp_path) as server:
+    """A server whose hosts may send untagged frames (``raw_connection``) after the handshake."""
+    with thread_server(tmp_path, frame_auth="none") as server:
         yield server
 
 
@@ -140,12 +148,13 @@ def recv_frame(sock: socket.socket) -> tuple[int, bytes]:
         assert chunk, "the server closed the connection"
         head += chunk
     length = int.from_bytes(head[12:16], "little")
+    length += TAG_SIZE if head[6] & Flags.TAGGED else 0
     body = b""
     while len(body) < length:
         chunk = sock.recv(length - len(body))
         assert chunk, "the server closed the connection"
         body += chunk
-    return head[5], body
+    return head[5], body[: int.from_bytes(head[12:16], "little")]
 
 
 def raw_handshake(sock: socket.socket, secret: bytes = b"") -> bool:
@@ -156,16 +165,17 @@ def raw_handshake(sock: socket.socket, secret: bytes = b"") -> bool:
     """
     ours = os.urandom(32)
     sock.sendall(frame(MessageType.HELLO, ours))
-    kind, theirs = recv_frame(sock)
-    if kind == MessageType.ERROR and theirs.startswith(b"busy:"):
+    kind, hello = recv_frame(sock)
+    if kind == MessageType.ERROR and hello.startswith(b"busy:"):
         return False
-    assert kind == MessageType.HELLO, (kind, theirs)
-    sock.sendall(frame(MessageType.AUTH, host_proof(secret, theirs, ours)))
+    assert kind == MessageType.HELLO, (kind, hello)
+    theirs, suite = hello[:32], hello[32]
+    sock.sendall(frame(MessageType.AUTH, host_proof(secret, theirs, ours, suite)))
     kind, proof = recv_frame(sock)
     if kind == MessageType.ERROR and proof.startswith(b"busy:"):
         return False
     assert kind == MessageType.OK, (kind, proof)
-    assert proof == target_proof(secret, ours, theirs)
+    assert proof == target_proof(secret, ours, theirs, suite)
     return True
 
 
@@ -187,7 +197,8 @@ def recv_frames(sock: socket.socket, timeout: float = 5.0) -> list[tuple[int, by
         frames.append(
             (data[offset + 5], data[offset + HEADER_SIZE : offset + HEADER_SIZE + length])
         )
-        offset += HEADER_SIZE + length
+        tag = TAG_SIZE if data[offset + 6] & Flags.TAGGED else 0
+        offset += HEADER_SIZE + length + tag
     return frames
 
 

@@ -184,7 +184,10 @@ def test_bad_frames_get_error_naming_the_problem_and_the_server_serves_on(
 
 
 def test_truncated_frame_gets_error_after_the_timeout(tmp_path: Path) -> None:
-    with thread_server(tmp_path, timeout=0.3) as srv, raw_connection(srv.port) as sock:
+    with (
+        thread_server(tmp_path, timeout=0.3, frame_auth="none") as srv,
+        raw_connection(srv.port) as sock,
+    ):
         sock.sendall(frame(MessageType.DATA, SAMPLE)[:40])
         start = time.monotonic()
         replies = recv_frames(sock, timeout=5)

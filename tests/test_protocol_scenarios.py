@@ -69,6 +69,7 @@ def assert_same_as_host(remote: Results, host: Results, protocol: str) -> None:
     calls = len(remote.samples) + remote.warmup.count  # type: ignore[union-attr]
     assert len(target["inference_time_s"]) == calls
     assert target["runtime"] == "onnxruntime" and target["model_bytes"] > 0
+    assert target["frame_auth"] == "aes-gcm"  # on by default, whatever the line
     assert target["sha256"] == remote.model.sha256 and target["peak_rss_bytes"] > 10 << 20
     assert remote.verdict is not None and remote.target_system is not None
 

@@ -41,9 +41,10 @@ from conftest_protocol import (
 
 from kenning.runtimeprotocols.client import ProtocolClient
 from kenning.runtimeprotocols.errors import AuthenticationError, RemoteError
+from kenning.runtimeprotocols.frameauth import AES_GCM
 from kenning.runtimeprotocols.handshake import host_proof
 from kenning.runtimeprotocols.network import NetworkProtocol
-from kenning.runtimeprotocols.wire import MessageType, encode_header
+from kenning.runtimeprotocols.wire import Flags, MessageType, encode_header
 from kenning.utils.errors import ConfigurationError
 
 SECRET = b"5e" * 32
@@ -74,7 +75,8 @@ def test_only_a_host_with_the_secret_is_served_and_nothing_loads_for_the_others(
             ours = os.urandom(32)
             sock.sendall(frame(MessageType.HELLO, ours))
             kind, _ = recv_frame(sock)
-            sock.sendall(frame(MessageType.AUTH, host_proof(SECRET, os.urandom(32), ours)))
+            proof = host_proof(SECRET, os.urandom(32), ours, AES_GCM)
+            sock.sendall(frame(MessageType.AUTH, proof))
             frames = recv_frames(sock)
         assert kind == MessageType.HELLO and b"authentication failed" in frames[0][1]
         assert not saved.exists() and not srv.server.model_loaded
@@ -92,7 +94,7 @@ def test_a_host_sends_nothing_to_a_server_that_cannot_prove_the_secret() -> None
         sock = listener.accept()[0]
         sock.settimeout(2)
         recv_frame(sock)  # HELLO
-        sock.sendall(frame(MessageType.HELLO, os.urandom(32)))
+        sock.sendall(frame(MessageType.HELLO, os.urandom(32) + bytes([AES_GCM])))
         recv_frame(sock)  # AUTH
         sock.sendall(frame(MessageType.OK, bytes(32)))
         try:
@@ -260,7 +262,8 @@ def test_a_256_mib_data_header_under_a_600_mb_cap_costs_nothing(tmp_path: Path) 
         port = _port(proc)
         claim = 256 << 20
         client = ready_client(port, tmp_path, secret=secret.encode())
-        client.protocol.write([encode_header(MessageType.DATA, 0, claim, claim, 0)])
+        tagged = Flags.TAGGED  # past the header check of an authenticated session
+        client.protocol.write([encode_header(MessageType.DATA, tagged, claim, claim, 0)])
         client.protocol.write([bytes(1 << 20)])
         client.close()  # and gone
         client = ready_client(port, tmp_path, secret=secret.encode())

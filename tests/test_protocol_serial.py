@@ -9,14 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest_protocol import SAMPLE, SPEC, frame, full_exchange, model_file
+from conftest_protocol import SAMPLE, SPEC, full_exchange, model_file
 
 from kenning.runtimeprotocols.client import ProtocolClient
 from kenning.runtimeprotocols.errors import RemoteError, TransportError
 from kenning.runtimeprotocols.ptylink import PtyLink
 from kenning.runtimeprotocols.serial import SerialProtocol
 from kenning.runtimeprotocols.server import InferenceServer
-from kenning.runtimeprotocols.wire import MessageType
+from kenning.runtimeprotocols.wire import HEADER_SIZE, MessageType, encode_frames
 from kenning.runtimes.null import NullRuntime
 
 
@@ -110,12 +110,27 @@ def test_serial_server_resyncs_after_garbage_and_serves_on(
     client.close()
     client.connect()
     assert full_exchange(client)[2] == bytes(40)
-    corrupted = bytearray(frame(MessageType.DATA, SAMPLE))
-    corrupted[-1] ^= 0x55
+    # line noise in a frame of the session: its tag (which replaces the payload CRC) fails,
+    # and the session ends; the host proves the secret again and is served
+    corrupted = bytearray(
+        b"".join(encode_frames(MessageType.DATA, SAMPLE, tagger=protocol.tagger))
+    )
+    corrupted[HEADER_SIZE + 5] ^= 0x55
+    protocol.send_data(bytes(corrupted))
+    with pytest.raises(RemoteError, match="frame 4 of the session failed its aes-gcm check"):
+        client._reply("DATA")
+    client.close()
+    client.connect()
+    assert full_exchange(client)[2] == bytes(40)
+    # an untagged frame's payload CRC still refuses line noise alone: the session goes on
+    protocol.stop_tagging()
+    protocol.send_data(b"".join(encode_frames(MessageType.HELLO, bytes(32))))
+    client._reply("HELLO", MessageType.HELLO)  # a new handshake: its frames are untagged
+    corrupted = bytearray(b"".join(encode_frames(MessageType.HELLO, bytes(32))))
+    corrupted[HEADER_SIZE + 5] ^= 0x55
     protocol.send_data(bytes(corrupted))
     with pytest.raises(RemoteError, match="payload checksum mismatch"):
-        client._reply("DATA")
-    assert full_exchange(client)[2] == bytes(40)  # in sync: no drain needed
+        client._reply("HELLO")
     client.close()
 
 

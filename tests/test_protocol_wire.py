@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kenning.runtimeprotocols.errors import ConnectionClosedError, FrameError, ProtocolTimeoutError
+from kenning.runtimeprotocols.frameauth import AES_GCM
 from kenning.runtimeprotocols.handshake import host_proof, target_proof
 from kenning.runtimeprotocols.reader import FrameReader
 from kenning.runtimeprotocols.wire import (
@@ -27,33 +28,37 @@ ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = {
     "ok": (
         (MessageType.OK, b"", 1 << 16),
-        "4b 45 4e 4e 02 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 99 1b bf 43",
+        "4b 45 4e 4e 03 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 08 8a d7 ed",
     ),
     "data": (
         (MessageType.DATA, b"\x01\x02\x03", 1 << 16),
-        "4b 45 4e 4e 02 02 00 00 03 00 00 00 03 00 00 00 1d 80 bc 55 16 af 1f 02 01 02 03",
+        "4b 45 4e 4e 03 02 00 00 03 00 00 00 03 00 00 00 1d 80 bc 55 87 3e 77 ac 01 02 03",
     ),
     "model-chunked": (
         (MessageType.MODEL, b"abcdef", 4),
-        "4b 45 4e 4e 02 03 01 00 06 00 00 00 04 00 00 00 11 cd 82 ed 69 6a 66 02 61 62 63 64 "
-        "4b 45 4e 4e 02 03 00 00 06 00 00 00 02 00 00 00 70 49 82 fd c6 b1 17 21 65 66",
+        "4b 45 4e 4e 03 03 01 00 06 00 00 00 04 00 00 00 11 cd 82 ed f8 fb 0e ac 61 62 63 64 "
+        "4b 45 4e 4e 03 03 00 00 06 00 00 00 02 00 00 00 70 49 82 fd 57 20 7f 8f 65 66",
     ),
     "process-finished": (
         (MessageType.OK, struct.pack("<d", 0.00125), 1 << 16),
-        "4b 45 4e 4e 02 00 00 00 08 00 00 00 08 00 00 00 03 60 58 91 92 66 5e 39 "
+        "4b 45 4e 4e 03 00 00 00 08 00 00 00 08 00 00 00 03 60 58 91 03 f7 36 97 "
         "7b 14 ae 47 e1 7a 54 3f",
     ),
 }
 
 
 HANDSHAKE_KEY = b"0123456789abcdef0123456789abcdef"
-HANDSHAKE = {  # client nonce 00..1f, server nonce 20..3f, secret HANDSHAKE_KEY
+SUITE = AES_GCM
+HANDSHAKE = {  # client nonce 00..1f, server nonce 20..3f, secret HANDSHAKE_KEY, AES-GCM tags
     "hello-host": (MessageType.HELLO, bytes(range(32))),
-    "hello-target": (MessageType.HELLO, bytes(range(32, 64))),
-    "auth": (MessageType.AUTH, host_proof(HANDSHAKE_KEY, bytes(range(32, 64)), bytes(range(32)))),
+    "hello-target": (MessageType.HELLO, bytes(range(32, 64)) + bytes([SUITE])),
+    "auth": (
+        MessageType.AUTH,
+        host_proof(HANDSHAKE_KEY, bytes(range(32, 64)), bytes(range(32)), SUITE),
+    ),
     "ok-proof": (
         MessageType.OK,
-        target_proof(HANDSHAKE_KEY, bytes(range(32)), bytes(range(32, 64))),
+        target_proof(HANDSHAKE_KEY, bytes(range(32)), bytes(range(32, 64)), SUITE),
     ),
 }
 

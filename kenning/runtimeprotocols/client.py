@@ -12,7 +12,6 @@ import json
 import logging
 import os
 import time
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +24,11 @@ from kenning.runtimeprotocols.errors import (
     RemoteError,
     UnexpectedMessageError,
 )
+from kenning.runtimeprotocols.frameauth import NONE, SUITES, session_keys
 from kenning.runtimeprotocols.framed import FramedProtocol
 from kenning.runtimeprotocols.handshake import NONCE_SIZE, host_proof, nonce, same, target_proof
 from kenning.runtimeprotocols.server import TARGET_TIME
-from kenning.runtimeprotocols.wire import Flags, Message, MessageType, encode_header
+from kenning.runtimeprotocols.wire import Message, MessageType, encode_frame
 from kenning.utils.errors import ModelError, ProtocolError
 
 log = logging.getLogger("kenning.client")
@@ -91,17 +91,27 @@ class ProtocolClient:
         protocol.initialize_client()
         try:
             ours = nonce()
-            theirs = self.request(MessageType.HELLO, ours, expect=MessageType.HELLO)
-            if len(theirs) != NONCE_SIZE:
+            hello = self.request(MessageType.HELLO, ours, expect=MessageType.HELLO)
+            if len(hello) != NONCE_SIZE + 1:
                 raise UnexpectedMessageError(
-                    f"the target's HELLO has {len(theirs)} bytes, not a {NONCE_SIZE}-byte nonce"
+                    f"the target's HELLO has {len(hello)} bytes, not a {NONCE_SIZE}-byte nonce "
+                    "and a frame suite (a server of another protocol version?)"
                 )
-            proof = self.request(MessageType.AUTH, host_proof(secret, bytes(theirs), ours))
-            if not same(proof, target_proof(secret, ours, bytes(theirs))):
+            theirs, suite = bytes(hello[:NONCE_SIZE]), hello[NONCE_SIZE]
+            if suite not in SUITES:
+                raise UnexpectedMessageError(f"the target tags frames with unknown suite {suite}")
+            proof = self.request(MessageType.AUTH, host_proof(secret, theirs, ours, suite))
+            if not same(proof, target_proof(secret, ours, theirs, suite)):
                 raise AuthenticationError(
                     f"the server at {protocol.describe()} does not hold this run's secret: it "
                     "is not the server started for this run (another program on that port?)"
                 )
+            if suite == NONE and not protocol.private_line():
+                raise AuthenticationError(
+                    f"the server at {protocol.describe()} does not authenticate frames, on a "
+                    "line others may reach; start it without --frame-auth none"
+                )
+            protocol.start_tagging(suite, session_keys(secret, ours, theirs, suite), "host")
         except BaseException:
             protocol.close()
             raise
@@ -185,10 +195,10 @@ class ProtocolClient:
                 sent += count
                 if (count == 0 and sent < total) or sent > total:
                     raise ModelError(f"{path} changed size while it was being sent", path)
-                more = Flags.MORE if sent < total else Flags.NONE
-                header = encode_header(MessageType.MODEL, more, total, count, zlib.crc32(chunk))
+                more = sent < total
+                frame = encode_frame(MessageType.MODEL, more, total, chunk, protocol.tagger)
                 try:
-                    protocol.write([header, chunk] if count else [header])
+                    protocol.write(frame)
                 except ConnectionClosedError:
                     self._raise_early_error("MODEL")
                     raise

@@ -10,6 +10,7 @@ Every one derives from :class:`kenning.utils.errors.ProtocolError`::
     ├── TransportError             the transport could not be opened or used
     ├── RemoteError                the peer answered ERROR, with its reason
     ├── AuthenticationError        a peer that does not prove it holds the run's secret
+    │   └── ForgedFrameError       a frame after the handshake that fails its tag
     └── UnexpectedMessageError     the peer answered with a message that makes no sense here
 
 Socket and serial exceptions are converted in the transports
@@ -100,6 +101,32 @@ class DeadlineError(ProtocolTimeoutError):
 
 class AuthenticationError(ProtocolError):
     """The peer did not prove it holds the run's secret (or skipped the handshake)."""
+
+
+class ForgedFrameError(AuthenticationError):
+    """A frame after the handshake whose tag is not the sender's (see ``frameauth``).
+
+    Parameters
+    ----------
+    number : int
+        The frame's number in its direction of the session (0: the first after the
+        handshake); ``-1`` for a frame that came without a tag.
+    suite : str
+        The suite the session's frames are tagged with.
+    """
+
+    def __init__(self, number: int, suite: str) -> None:
+        self.number = number
+        self.suite = suite
+        what = (
+            "a frame without a tag"
+            if number < 0
+            else f"frame {number} of the session failed its {suite} check"
+        )
+        super().__init__(
+            f"{what}: it was corrupted, changed, injected, replayed or reordered on the way "
+            "(frames after the handshake are authenticated); the session ends"
+        )
 
 
 class ConnectionClosedError(ProtocolError):

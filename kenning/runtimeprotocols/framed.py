@@ -12,6 +12,7 @@ from typing import ClassVar
 
 from kenning.core.args import Arg
 from kenning.core.runtimeprotocol import Buffer, RuntimeProtocol
+from kenning.runtimeprotocols.frameauth import AES_GCM, NONE, FrameTagger, suite_name
 from kenning.runtimeprotocols.handshake import read_secret
 from kenning.runtimeprotocols.reader import FrameReader
 from kenning.runtimeprotocols.wire import MAX_MESSAGE_LENGTH, VERSION, Message, encode_frames
@@ -61,7 +62,13 @@ class FramedProtocol(RuntimeProtocol):
         self.handshake_timeout = 10.0
         #: (server) whether the host accepted last proved the secret already
         self.authenticated = False
+        #: (server) the suite this server's frames are tagged with after the handshake
+        self.frame_suite = AES_GCM
+        #: (server) the keys of the session the lobby handed over with its host
+        self.handed_keys: dict[str, bytes] = {}
         self.reader = FrameReader(self.read_some, max_payload_size, min_rate=min_rate)
+        #: tags the frames this side sends once the handshake is done
+        self.tagger: FrameTagger | None = None
 
     @property
     def secret(self) -> bytes:
@@ -81,9 +88,36 @@ class FramedProtocol(RuntimeProtocol):
         """Use ``secret`` instead of reading ``--secret-file`` (for embedding and tests)."""
         self._secret = bytes(secret)
 
+    def private_line(self) -> bool:
+        """Whether nobody can be on the path to the peer (TCP on loopback); not a serial line."""
+        return False
+
+    def start_tagging(self, suite: int, keys: dict[str, bytes], side: str) -> None:
+        """Tag every frame from now on with this session's keys (``side``: host or target)."""
+        if suite == NONE:
+            self.stop_tagging()
+            return
+        other = "target" if side == "host" else "host"
+        self.tagger = FrameTagger(suite, keys[side])
+        self.reader.tagger = FrameTagger(suite, keys[other])
+
+    def stop_tagging(self) -> None:
+        """The session ended (or a new handshake starts): frames are not tagged."""
+        self.tagger = self.reader.tagger = None
+
+    def reset_session(self) -> None:
+        """A new connection, or a new host on a line: no partial input, no session keys."""
+        self.reader.reset()
+        self.stop_tagging()
+
+    @property
+    def frame_auth(self) -> str:
+        """The suite this session's frames are tagged with (``none`` before the handshake)."""
+        return self.tagger.name if self.tagger is not None else suite_name(NONE)
+
     def send_message(self, type: int, payload: Buffer = b"") -> None:
         """Send one message, split into frames of at most ``packet_size`` payload bytes."""
-        self.write(encode_frames(type, payload, self.packet_size))
+        self.write(encode_frames(type, payload, self.packet_size, self.tagger))
 
     def receive_message(
         self, timeout: float | None = None, first_timeout: float | None = None

@@ -2,7 +2,8 @@
 
 :class:`Gate` keeps one connection's state: the nonces exchanged and whether the host
 proved it holds the secret. The server lets nothing but ``HELLO`` and ``AUTH`` through
-until it has, and only for ``--handshake-timeout`` seconds.
+until it has, and only for ``--handshake-timeout`` seconds; from its ``OK`` on, every frame
+either way is tagged with the session's keys (:mod:`~kenning.runtimeprotocols.frameauth`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import time
 from typing import Any
 
 from kenning.runtimeprotocols.errors import AuthenticationError
+from kenning.runtimeprotocols.frameauth import session_keys
 from kenning.runtimeprotocols.handshake import (
     NONCE_SIZE,
     PROOF_SIZE,
@@ -41,16 +43,22 @@ class Gate:
     ----------
     secret : bytes
         The run's secret (empty: none was given, the exchange proves nothing).
+    suite : int
+        The suite this server tags frames with after the handshake (``frameauth``).
     """
 
-    def __init__(self, secret: bytes) -> None:
+    def __init__(self, secret: bytes, suite: int) -> None:
         self.secret = secret
+        self.suite = suite
         self.open = False
+        #: the session's keys, once the host proved the secret
+        self.keys: dict[str, bytes] = {}
         self._client = self._server = b""
 
     def reset(self) -> None:
         """A new host: it has proved nothing yet."""
         self.open = False
+        self.keys = {}
         self._client = self._server = b""
 
     def admit(self) -> None:
@@ -58,7 +66,7 @@ class Gate:
         self.open = True
 
     def hello(self, payload: bytes | bytearray) -> bytes:
-        """Answer a host's HELLO: the server's fresh nonce.
+        """Answer a host's HELLO: the server's fresh nonce and its frame suite.
 
         Raises
         ------
@@ -71,7 +79,7 @@ class Gate:
                 f"HELLO carries {len(payload)} bytes, not a {NONCE_SIZE}-byte nonce"
             )
         self._client, self._server = bytes(payload), nonce()
-        return self._server
+        return self._server + bytes([self.suite])
 
     def auth(self, payload: bytes | bytearray) -> bytes:
         """Check a host's AUTH; the server's own proof for the OK.
@@ -83,14 +91,15 @@ class Gate:
         """
         if not self._server:
             raise AuthenticationError("AUTH before HELLO: send HELLO first (docs/protocol.md)")
-        if not same(payload, host_proof(self.secret, self._server, self._client)):
+        if not same(payload, host_proof(self.secret, self._server, self._client, self.suite)):
             self.reset()
             raise AuthenticationError(
                 "authentication failed: the host does not hold this run's secret "
                 "(a host of another run, or a missing or wrong --secret-file)"
             )
         self.open = True
-        return target_proof(self.secret, self._client, self._server)
+        self.keys = session_keys(self.secret, self._client, self._server, self.suite)
+        return target_proof(self.secret, self._client, self._server, self.suite)
 
     @staticmethod
     def start(protocol: Any, seconds: float) -> None:
@@ -109,6 +118,7 @@ class Gate:
         """
         message = protocol.reader.read_body(header, protocol.timeout)
         if message.type == MessageType.HELLO:
+            protocol.stop_tagging()  # the session so far ends here
             if not protocol.has_connections:  # a new host on a serial line starts here
                 self.start(protocol, seconds)
             protocol.send_message(MessageType.HELLO, self.hello(message.payload))
@@ -116,6 +126,7 @@ class Gate:
         proof = self.auth(message.payload)
         protocol.reader.deadline = None
         protocol.send_message(MessageType.OK, proof)
+        protocol.start_tagging(self.suite, self.keys, "target")
 
     @staticmethod
     def refuse(type_name: str) -> AuthenticationError:

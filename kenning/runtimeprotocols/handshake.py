@@ -5,13 +5,15 @@ host outside the protocol (over SSH, in a file only its owner reads); it never a
 command line. Then, before anything else, on every connection (see ``docs/protocol.md``)::
 
     host -> HELLO  client nonce (32 random bytes)
-    target -> HELLO  server nonce (32 random bytes)
-    host -> AUTH   HMAC-SHA256(secret, b"kenning host v2" + server nonce + client nonce)
-    target -> OK   HMAC-SHA256(secret, b"kenning target v2" + client nonce + server nonce)
+    target -> HELLO  server nonce (32 random bytes), frame suite (1 byte)
+    host -> AUTH   HMAC-SHA256(secret, b"kenning host v3" + server nonce + client nonce + suite)
+    target -> OK   HMAC-SHA256(secret, b"kenning target v3" + client nonce + server nonce + suite)
 
 The target's nonce makes a recorded AUTH useless on the next connection; the host's makes
 the target's proof fresh, so a host never sends its model to a server that does not know the
 secret (another program on the port). A wrong proof gets ``ERROR`` and the connection ends.
+Both proofs cover the suite with which every later frame is tagged
+(:mod:`kenning.runtimeprotocols.frameauth`), so nobody on the path can change it.
 A server started without a secret uses the empty one: the exchange is the same, and proves
 nothing, which is why such a server may only listen on loopback.
 """
@@ -35,8 +37,8 @@ NONCE_SIZE = 32
 PROOF_SIZE = 32
 #: the fewest secret bytes a secret file may hold
 MIN_SECRET_BYTES = 16
-_HOST = b"kenning host v2"
-_TARGET = b"kenning target v2"
+_HOST = b"kenning host v3"
+_TARGET = b"kenning target v3"
 
 
 def nonce() -> bytes:
@@ -44,14 +46,15 @@ def nonce() -> bytes:
     return os.urandom(NONCE_SIZE)
 
 
-def host_proof(secret: bytes, server_nonce: bytes, client_nonce: bytes) -> bytes:
+def host_proof(secret: bytes, server_nonce: bytes, client_nonce: bytes, suite: int) -> bytes:
     """What the host sends in AUTH."""
-    return hmac.new(secret, _HOST + server_nonce + client_nonce, sha256).digest()
+    return hmac.new(secret, _HOST + server_nonce + client_nonce + bytes([suite]), sha256).digest()
 
 
-def target_proof(secret: bytes, client_nonce: bytes, server_nonce: bytes) -> bytes:
+def target_proof(secret: bytes, client_nonce: bytes, server_nonce: bytes, suite: int) -> bytes:
     """What the target answers a correct AUTH with."""
-    return hmac.new(secret, _TARGET + client_nonce + server_nonce, sha256).digest()
+    message = _TARGET + client_nonce + server_nonce + bytes([suite])
+    return hmac.new(secret, message, sha256).digest()
 
 
 def same(a: bytes | bytearray, b: bytes) -> bool:

@@ -121,6 +121,7 @@ class Lobby:
     ) -> None:
         self.listener = listener
         self.secret = owner.secret
+        self.suite = owner.frame_suite
         self.handshake_timeout = owner.handshake_timeout
         self.timeout = owner.timeout
         self.max_payload_size = owner.max_payload_size
@@ -130,13 +131,18 @@ class Lobby:
         #: connections whose handshake is under way, oldest first, and their peers
         self._pending: dict[socket.socket, str] = {}
         self._serving = False
-        self._ready: queue.Queue[tuple[socket.socket, str]] = queue.Queue()
+        self._ready: queue.Queue[tuple[socket.socket, str, dict[str, bytes]]] = queue.Queue()
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._accept, name="lobby", daemon=True)
         self._thread.start()
 
-    def next_host(self, timeout: float | None) -> tuple[socket.socket, str]:
+    def next_host(self, timeout: float | None) -> tuple[socket.socket, str, dict[str, bytes]]:
         """The next host that proved the secret, and now holds the slot (see :meth:`release`).
+
+        Returns
+        -------
+        tuple
+            Its connection, its address and the session's keys (``frameauth``).
 
         Raises
         ------
@@ -208,7 +214,7 @@ class Lobby:
 
     def _handshake(self, sock: socket.socket, peer: str) -> None:
         try:
-            proof = self._prove(sock, peer)
+            proof, keys = self._prove(sock, peer)
         finally:
             with self._lock:
                 self._pending.pop(sock, None)
@@ -227,17 +233,17 @@ class Lobby:
         if _send(sock, MessageType.OK, proof, self.timeout):
             with self._lock:
                 if not self._closed.is_set():
-                    self._ready.put((sock, peer))
+                    self._ready.put((sock, peer, keys))
                     return
         self.release()
         sock.close()
 
-    def _prove(self, sock: socket.socket, peer: str) -> bytes | None:
-        """Run one connection's handshake; the server's proof for its ``OK``, or ``None``."""
+    def _prove(self, sock: socket.socket, peer: str) -> tuple[bytes | None, dict[str, bytes]]:
+        """Run one connection's handshake: the proof for its ``OK`` (or ``None``), the keys."""
         reader = _reader(sock, self.max_payload_size)
         reader.deadline = time.monotonic() + self.handshake_timeout
         reader.deadline_what = f"the handshake (HELLO, AUTH) within {self.handshake_timeout:g} s"
-        gate = Gate(self.secret)
+        gate = Gate(self.secret, self.suite)
         try:
             while True:
                 header = reader.read_header(self.timeout, self.handshake_timeout)
@@ -245,9 +251,9 @@ class Lobby:
                     raise gate.refuse(type_name(header.type))
                 message = reader.read_body(header, self.timeout)
                 if message.type == MessageType.AUTH:
-                    return gate.auth(message.payload)
+                    return gate.auth(message.payload), gate.keys
                 if not _send(sock, MessageType.HELLO, gate.hello(message.payload), self.timeout):
-                    return None
+                    return None, {}
         except ProtocolError as exc:  # a wrong proof, a bad frame, a deadline, a close
             if isinstance(exc, FrameError):
                 log.warning("bad frame from %s in the handshake: %s", peer, exc)
@@ -255,4 +261,4 @@ class Lobby:
                 log.info("%s: no handshake: %s", peer, exc)
             if not isinstance(exc, ConnectionClosedError):
                 _send(sock, MessageType.ERROR, str(exc).encode(), self.timeout)
-            return None
+            return None, {}

@@ -10,7 +10,6 @@ poll followed by the read.
 from __future__ import annotations
 
 import errno
-import ipaddress
 import os
 import socket
 import struct
@@ -27,6 +26,7 @@ from kenning.runtimeprotocols.errors import (
 )
 from kenning.runtimeprotocols.framed import FramedProtocol
 from kenning.runtimeprotocols.lobby import Lobby
+from kenning.runtimeprotocols.peers import is_loopback, peer_pid
 from kenning.utils.errors import ConfigurationError
 
 _SOCKET_BUFFER = 4 << 20
@@ -39,16 +39,6 @@ _BROKEN = (errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED, errno.ENOTCONN, er
 _IOV_MAX = 512
 #: TCP keepalive: first probe after 30 s of silence, then every 10 s, give up after 3
 _KEEPALIVE = (("TCP_KEEPIDLE", 30), ("TCP_KEEPINTVL", 10), ("TCP_KEEPCNT", 3))
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` is a loopback address (or ``localhost``)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _timeval(timeout: float | None) -> bytes:
@@ -121,13 +111,14 @@ class NetworkProtocol(FramedProtocol):
     def peer_process(self) -> int | None:
         if self.sock is None:
             return None
-        from kenning.runtimeprotocols.peers import peer_pid
-
         try:
             local, peer = self.sock.getsockname(), self.sock.getpeername()
         except OSError:
             return None
         return peer_pid(local, peer)
+
+    def private_line(self) -> bool:
+        return is_loopback(self.host)
 
     def describe(self) -> str:
         host, port = self.address
@@ -168,9 +159,10 @@ class NetworkProtocol(FramedProtocol):
             raise TransportError("initialize_server() must be called before accept_client()")
         if self.lobby is None:
             self.lobby = Lobby(self.listener, self)
-        sock, peer = self.lobby.next_host(timeout)
+        sock, peer, keys = self.lobby.next_host(timeout)
         self._use(sock)
         self.authenticated = True
+        self.handed_keys = keys
         return peer
 
     def busy(self, reason: Callable[[], str]) -> Any:
@@ -205,7 +197,7 @@ class NetworkProtocol(FramedProtocol):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _timeval(self.timeout))
         self.sock = sock
         self._read_timeout = False
-        self.reader.reset()
+        self.reset_session()
 
     def disconnect(self) -> None:
         if self.sock is not None:
@@ -213,7 +205,7 @@ class NetworkProtocol(FramedProtocol):
                 self.sock.close()
             finally:
                 self.sock = None
-                self.reader.reset()
+                self.reset_session()
                 self.authenticated = False
                 if self.lobby is not None:
                     self.lobby.release()

@@ -1,12 +1,23 @@
-"""Which process on this machine is at the other end of a loopback connection.
+"""Loopback peers: whether an address is loopback, and which process is at the other end.
 
 A server on a local board counts the host's tester as part of the measurement (its CPU is not
-other load): this finds it from the connection's addresses.
+other load): this finds it from the connection's addresses. Nobody can be on the path of a
+loopback connection, so frames there may go without tags (``frameauth``).
 """
 
 from __future__ import annotations
 
-import psutil
+import ipaddress
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address (or ``localhost``)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def peer_pid(local: tuple[str, int], peer: tuple[str, int]) -> int | None:
@@ -16,6 +27,8 @@ def peer_pid(local: tuple[str, int], peer: tuple[str, int]) -> int | None:
     """
     if not peer[0].startswith("127.") and peer[0] != "::1":
         return None
+    import psutil
+
     try:
         connections = psutil.net_connections(kind="tcp")
     except (psutil.Error, OSError):

@@ -15,6 +15,11 @@ its first byte, and its payload ``timeout + length / min_rate`` seconds after
 the header (a peer dripping a byte every few seconds is dropped, whatever the
 per-read timeout). The owner may set an overall :attr:`FrameReader.deadline`
 too (the server's handshake).
+
+After the handshake the session sets :attr:`FrameReader.tagger`: from then on every frame
+must carry its tag (:mod:`kenning.runtimeprotocols.frameauth`), checked once the frame's
+payload is in; a frame without one (but a ``HELLO``, which starts a new handshake) or with
+a wrong one raises :class:`~kenning.runtimeprotocols.errors.ForgedFrameError`.
 """
 
 from __future__ import annotations
@@ -22,12 +27,14 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterator, Mapping
 
-from kenning.runtimeprotocols.errors import FrameError
+from kenning.runtimeprotocols.errors import ForgedFrameError, FrameError
+from kenning.runtimeprotocols.frameauth import TAG_SIZE, FrameTagger
 from kenning.runtimeprotocols.stream import ByteStream, ReadSome
 from kenning.runtimeprotocols.wire import (
     HEADER_SIZE,
     FrameHeader,
     Message,
+    MessageType,
     decode_header,
     message_type,
     type_name,
@@ -72,6 +79,10 @@ class FrameReader(ByteStream):
         self.max_payload_size = max_payload_size
         self.min_rate = min_rate
         self.limits: Mapping[int, int] = dict(limits or {})
+        #: checks the tags of the peer's frames once the handshake is done
+        self.tagger: FrameTagger | None = None
+        self._header = b""  # the raw header of the frame being read, when it is tagged
+        self._tag = memoryview(bytearray(TAG_SIZE))
 
     def read_header(
         self, timeout: float | None, first_timeout: float | None = None
@@ -102,8 +113,15 @@ class FrameReader(ByteStream):
                 self._start_message(2 * timeout, "a whole frame header")
             self._fill(HEADER_SIZE, timeout, "frame header")
             start = self._start
-        header = decode_header(self._view[start : start + HEADER_SIZE], self.max_payload_size)
+        raw = self._view[start : start + HEADER_SIZE]
+        header = decode_header(raw, self.max_payload_size)
         self._start = start + HEADER_SIZE
+        if header.tagged:
+            if self.tagger is None:
+                raise FrameError("flags", "a tagged frame before the handshake")
+            self._header = bytes(raw)
+        elif self.tagger is not None and header.type != MessageType.HELLO:
+            raise ForgedFrameError(-1, self.tagger.name)  # a HELLO starts a new handshake
         limit = self.limits.get(header.type)
         if limit is not None and header.message_length > limit:
             raise FrameError(
@@ -161,6 +179,8 @@ class FrameReader(ByteStream):
         )
         while True:
             crc, left = 0, header.payload_length
+            tagger = self.tagger if header.tagged else None
+            pieces = tagger.pieces(self._header) if tagger and into is None else None
             while left:
                 if into is not None:  # the whole frame, in place
                     start = offset + header.payload_length - left
@@ -168,15 +188,25 @@ class FrameReader(ByteStream):
                 else:
                     piece = scratch[: min(left, PIECE)]
                 self.read_exact(piece, timeout)
-                crc = zlib.crc32(piece, crc)
+                if pieces is not None:
+                    pieces.update(piece)
+                elif tagger is None:
+                    crc = zlib.crc32(piece, crc)
                 left -= len(piece)
                 yield piece
-            if not bad and crc != header.payload_crc:
+            if tagger is not None:  # the tag checks the payload (its CRC field is 0)
+                self.read_exact(self._tag, timeout)
+                if pieces is not None:
+                    pieces.check(self._tag)
+                else:
+                    end = offset + header.payload_length
+                    tagger.check(self._header, into[offset:end], self._tag)  # type: ignore[index]
+            elif not bad and crc != header.payload_crc:
                 bad = (
                     f"payload checksum mismatch in {type_name(first.type)} frame at byte {offset}"
                 )
             offset += header.payload_length
-            more = bool(header.flags)
+            more = header.more
             if more != (offset < first.message_length):
                 raise FrameError(
                     "sequence",
@@ -229,15 +259,20 @@ class FrameReader(ByteStream):
             As :meth:`read_header`.
         """
         start, length = self._start, header.payload_length
-        if not header.flags and self._end - start >= length:  # all buffered: the usual case
-            payload: bytes | bytearray = bytes(self._view[start : start + length])
-            self._start = start + length
+        tag = TAG_SIZE if header.tagged else 0
+        if not header.more and self._end - start >= length + tag:  # all buffered: usual
+            view = self._view[start : start + length]
+            payload: bytes | bytearray = bytes(view)
+            self._start = start + length + tag
             self._message_deadline = None
             if length != header.message_length:
                 raise FrameError(
                     "sequence", f"{length}-byte frame ends a {header.message_length}-byte message"
                 )
-            if zlib.crc32(payload) != header.payload_crc:
+            tagger = self.tagger if tag else None
+            if tagger is not None:  # the tag checks the payload (its CRC field is 0)
+                tagger.check(self._header, view, self._view[start + length : self._start])
+            elif zlib.crc32(payload) != header.payload_crc:
                 raise FrameError(
                     "checksum",
                     f"payload checksum mismatch in {type_name(header.type)} frame",

@@ -85,7 +85,7 @@ class SerialProtocol(FramedProtocol):
             self.serial.reset_input_buffer()
         except (pyserial.SerialException, OSError, ValueError) as exc:
             raise TransportError(f"cannot open serial port {self.port}: {exc}") from exc
-        self.reader.reset()
+        self.reset_session()
 
     def initialize_server(self) -> None:
         self._open()
@@ -99,8 +99,8 @@ class SerialProtocol(FramedProtocol):
         self._open()
 
     def disconnect(self) -> None:
-        """Drop buffered input; the line itself stays open for the next host."""
-        self.reader.reset()
+        """Drop buffered input and the session's keys; the line stays open for the next host."""
+        self.reset_session()
         if self.serial is not None:
             try:
                 self.serial.reset_input_buffer()
@@ -126,7 +126,7 @@ class SerialProtocol(FramedProtocol):
                 self.serial.close()
             finally:
                 self.serial = None
-                self.reader.reset()
+                self.reset_session()
 
     # -- bytes -------------------------------------------------------------------
     def _port(self) -> Any:

@@ -31,6 +31,7 @@ from kenning.runtimeprotocols.errors import (
     FrameError,
     ProtocolTimeoutError,
 )
+from kenning.runtimeprotocols.frameauth import choose_suite
 from kenning.runtimeprotocols.framed import FramedProtocol
 from kenning.runtimeprotocols.gate import LIMITS, Gate
 from kenning.runtimeprotocols.loading import receive_model
@@ -69,11 +70,16 @@ class InferenceServer:
     handshake_timeout : float
         Seconds a host has from connecting (on a serial line: from its HELLO) to prove it
         holds the secret.
+    frame_auth : str
+        How frames after the handshake are authenticated (``frameauth.CHOICES``): ``auto``
+        (AES-256-GCM, or HMAC-SHA256 without the ``cryptography`` package), a suite by name,
+        or ``none``, which only a server listening on loopback may choose.
 
     Raises
     ------
     ConfigurationError
-        If the model's destination is a folder, or the secret cannot be read.
+        If the model's destination is a folder, the secret cannot be read, or ``none`` is
+        asked for on a line others may reach.
     """
 
     def __init__(
@@ -83,13 +89,18 @@ class InferenceServer:
         idle_timeout: float | None = 600.0,
         monitor_interval: float = 0.2,
         handshake_timeout: float = 10.0,
+        frame_auth: str = "auto",
     ) -> None:
         check_destination(runtime.save_model_path)
+        protocol.frame_suite = choose_suite(
+            frame_auth, protocol.private_line(), protocol.describe()
+        )
         self.protocol = protocol
         self.runtime = runtime
         self.idle_timeout = idle_timeout
         self.handshake_timeout = handshake_timeout
-        self.gate = Gate(protocol.secret)  # before listening: a bad secret file fails now
+        # before listening: a bad secret file fails now
+        self.gate = Gate(protocol.secret, protocol.frame_suite)
         protocol.handshake_timeout = handshake_timeout
         protocol.reader.limits = LIMITS
         self.stop_event = threading.Event()
@@ -156,6 +167,7 @@ class InferenceServer:
             self._forget_model()  # each host sends its own model
             if protocol.authenticated:  # it proved the secret before it took the slot
                 self.gate.admit()
+                protocol.start_tagging(protocol.frame_suite, protocol.handed_keys, "target")
             else:
                 self.gate.start(protocol, self.handshake_timeout)
         self.load.new_host(protocol.peer_process())
@@ -182,11 +194,15 @@ class InferenceServer:
                 self._handle_one()
             except FrameError as exc:
                 log.warning("bad frame from %s: %s", peer, exc)
-                self._reply_error(str(exc))
-                if not exc.in_sync:
+                if exc.in_sync:
+                    self._reply_error(str(exc))
+                elif self.protocol.has_connections:
+                    self._reply_error(str(exc))
                     self.protocol.resync()
-                    if self.protocol.has_connections:
-                        return f"dropped after a bad frame ({exc.kind})"
+                    return f"dropped after a bad frame ({exc.kind})"
+                else:  # a line is drained until quiet first: the host's next frame survives
+                    self.protocol.resync()
+                    self._reply_error(str(exc))
         return "server stopping"
 
     def _reply_error(self, reason: str) -> None:

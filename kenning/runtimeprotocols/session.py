@@ -119,6 +119,7 @@ class RemoteSession:
             self.client.upload_io_spec(self.spec)
             with collector.timed("model_upload_s"):
                 self.info = self.client.upload_model(self.artifact)
+            self.info["frame_auth"] = self.client.protocol.frame_auth
             loaded = self.info.get("sha256")
             if loaded != self.sha256:
                 raise ModelError(

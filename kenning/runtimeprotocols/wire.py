@@ -7,7 +7,8 @@ followed by its payload (the layout is drawn in ``docs/protocol.md``)::
          0    4 magic            b"KENN"
          4    1 version          2
          5    1 type             MessageType
-         6    2 flags            bit 0 MORE: another frame of this message follows
+         6    2 flags            bit 0 MORE: another frame of this message follows,
+                                 bit 1 TAGGED: a 16-byte tag follows the payload
          8    4 message length   payload bytes of the whole message
         12    4 payload length   payload bytes in this frame (<= --packet-size)
         16    4 payload CRC32    zlib.crc32 of this frame's payload
@@ -15,7 +16,9 @@ followed by its payload (the layout is drawn in ``docs/protocol.md``)::
 
 The receiver checks both checksums. Messages longer than ``packet_size`` are
 split into frames of at most ``packet_size`` payload bytes, so a model is
-streamed and checked chunk by chunk. Sessions (who sends what, when) sit above
+streamed and checked chunk by chunk. After the handshake every frame is tagged
+(:mod:`kenning.runtimeprotocols.frameauth`): its tag follows its payload and is not
+counted in either length. Sessions (who sends what, when) sit above
 this module, in :mod:`kenning.runtimeprotocols.client` and
 :mod:`kenning.runtimeprotocols.server`; reading frames off a byte stream is
 :class:`kenning.runtimeprotocols.reader.FrameReader`.
@@ -26,12 +29,15 @@ from __future__ import annotations
 import struct
 import zlib
 from enum import IntEnum, IntFlag
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from kenning.runtimeprotocols.errors import FrameError
 
+if TYPE_CHECKING:
+    from kenning.runtimeprotocols.frameauth import FrameTagger
+
 MAGIC = b"KENN"
-VERSION = 2
+VERSION = 3
 _PREFIX = struct.Struct("<4sBBHIII")
 _CRC = struct.Struct("<I")
 _HEADER = struct.Struct("<4sBBHIIII")
@@ -61,9 +67,12 @@ class Flags(IntFlag):
 
     NONE = 0
     MORE = 1
+    TAGGED = 2
 
 
 _MORE = int(Flags.MORE)
+_TAGGED = int(Flags.TAGGED)
+_KNOWN_FLAGS = _MORE | _TAGGED
 _TYPES = {int(t): t for t in MessageType}
 
 
@@ -86,6 +95,16 @@ class FrameHeader(NamedTuple):
     payload_length: int
     payload_crc: int
 
+    @property
+    def more(self) -> bool:
+        """Another frame of this message follows."""
+        return bool(self.flags & _MORE)
+
+    @property
+    def tagged(self) -> bool:
+        """A tag follows the payload (frames after the handshake)."""
+        return bool(self.flags & _TAGGED)
+
 
 class Message(NamedTuple):
     """A whole received message."""
@@ -102,10 +121,33 @@ def encode_header(
     return prefix + _CRC.pack(zlib.crc32(prefix))
 
 
-def encode_frames(
-    type: int, payload: bytes | bytearray | memoryview = b"", packet_size: int = 1 << 16
+def encode_frame(
+    type: int,
+    more: bool,
+    total: int,
+    chunk: bytes | memoryview,
+    tagger: FrameTagger | None = None,
 ) -> list[bytes | memoryview]:
-    """Headers and payload chunks of one message, ready for one scatter-gather write.
+    """The buffers of one frame: header, payload (not copied) and, when tagged, its tag.
+
+    A tagged frame's payload CRC is 0: its tag checks the payload, and faster.
+    """
+    size = chunk.nbytes if isinstance(chunk, memoryview) else len(chunk)
+    if tagger is None:
+        header = encode_header(type, _MORE if more else 0, total, size, zlib.crc32(chunk))
+        return [header, chunk] if size else [header]
+    header = encode_header(type, (_MORE if more else 0) | _TAGGED, total, size, 0)
+    tag = tagger.tag(header, chunk)
+    return [header, chunk, tag] if size else [header, tag]
+
+
+def encode_frames(
+    type: int,
+    payload: bytes | bytearray | memoryview = b"",
+    packet_size: int = 1 << 16,
+    tagger: FrameTagger | None = None,
+) -> list[bytes | memoryview]:
+    """Headers, payload chunks (and tags) of one message, ready for one scatter-gather write.
 
     Parameters
     ----------
@@ -115,11 +157,13 @@ def encode_frames(
         The whole payload; not copied (chunks are views).
     packet_size : int
         Maximum payload bytes per frame.
+    tagger : FrameTagger, optional
+        This direction's tagger once the handshake is done: every frame gets its tag.
 
     Returns
     -------
     list
-        ``[header, chunk, header, chunk, ...]``; a small message is one buffer.
+        ``[header, chunk, (tag,) header, chunk, (tag,) ...]``; a small message is one buffer.
 
     Raises
     ------
@@ -128,7 +172,8 @@ def encode_frames(
     """
     total = len(payload) if isinstance(payload, bytes) else memoryview(payload).nbytes
     if total <= _SMALL and total <= packet_size:
-        return [encode_header(type, 0, total, total, zlib.crc32(payload)) + payload]
+        whole = payload if isinstance(payload, bytes) else memoryview(payload).cast("B")
+        return [b"".join(encode_frame(type, False, total, whole, tagger))]
     if total > MAX_MESSAGE_LENGTH:
         raise ValueError(f"payload of {total} bytes exceeds the format's 4 GiB limit")
     if packet_size < 1:
@@ -137,8 +182,7 @@ def encode_frames(
     out: list[bytes | memoryview] = []
     for start in range(0, total, packet_size):
         chunk = view[start : start + packet_size]
-        more = _MORE if start + packet_size < total else 0
-        out += [encode_header(type, more, total, len(chunk), zlib.crc32(chunk)), chunk]
+        out += encode_frame(type, start + packet_size < total, total, chunk, tagger)
     return out
 
 
@@ -163,14 +207,14 @@ def decode_header(data: bytes | bytearray | memoryview, max_payload_size: int) -
         )
     if zlib.crc32(memoryview(data)[: _PREFIX.size]) != header_crc:
         raise FrameError("header-checksum", "header checksum mismatch (corrupted header)")
-    if flags & ~_MORE:
-        raise FrameError("flags", f"unknown flag bits 0x{flags & ~_MORE:04x}")
+    if flags & ~_KNOWN_FLAGS:
+        raise FrameError("flags", f"unknown flag bits 0x{flags & ~_KNOWN_FLAGS:04x}")
     if total > max_payload_size:
         raise FrameError(
             "oversized",
             f"{type_name(type_)} message of {total} bytes exceeds the maximum payload size "
             f"of {max_payload_size} bytes (--max-payload-size)",
         )
-    if length > total or (flags and length == 0):
+    if length > total or (flags & _MORE and length == 0):
         raise FrameError("sequence", f"frame of {length} bytes in a {total}-byte message")
     return FrameHeader(type_, flags, total, length, crc)

@@ -19,6 +19,7 @@ import argparse
 import logging
 from collections.abc import Sequence
 
+from kenning.runtimeprotocols.frameauth import CHOICES
 from kenning.runtimeprotocols.server import InferenceServer
 from kenning.scenarios.common import ClassSlot, build_parser, run
 from kenning.utils.argtypes import positive_float, positive_int
@@ -58,6 +59,14 @@ def _scenario_arguments(parser: argparse.ArgumentParser) -> None:
         help="seconds a host has from connecting to prove it holds the run's secret "
         "(default: %(default)s)",
     )
+    parser.add_argument(
+        "--frame-auth",
+        choices=CHOICES,
+        default="auto",
+        help="how every frame after the handshake is authenticated: auto (aes-gcm, or "
+        "hmac-sha256 without the cryptography package), aes-gcm, hmac-sha256, or none "
+        "(only on loopback) (default: %(default)s)",
+    )
 
 
 def main(argv: Sequence[str]) -> int:
@@ -72,7 +81,12 @@ def main(argv: Sequence[str]) -> int:
     protocol = classes["protocolcls"].from_argparse(args)
     runtime = classes["runtimecls"].from_argparse(args)
     server = InferenceServer(
-        protocol, runtime, args.idle_timeout, args.monitor_interval, args.handshake_timeout
+        protocol,
+        runtime,
+        args.idle_timeout,
+        args.monitor_interval,
+        args.handshake_timeout,
+        args.frame_auth,
     )
     runtime.check_ready()  # a missing delegate fails now, not when a model arrives
     protocol.initialize_server()
