@@ -1,11 +1,13 @@
 """Protocol overhead on loopback: host-observed minus on-target time, 150 KB float32 input.
 
-Runs one ``inference_server network null`` subprocess per frame authentication suite
-(``--frame-auth none``, ``hmac-sha256``, ``aes-gcm``) and drives full exchanges (DATA,
-PROCESS, OUTPUT, STATS) with the ProtocolClient, the suites taking turns in rounds so that
-all of them see the same machine; each suite's figures are then given as ratios to ``none``.
+Runs one ``inference_server network null`` subprocess per configuration: each frame
+authentication suite (``--frame-auth none``, ``hmac-sha256``, ``aes-gcm``), each with the
+model in a process of its own (the default), and ``aes-gcm`` with ``--model-in-server``
+(what that process costs). It drives full exchanges (DATA, PROCESS, OUTPUT, STATS) with the
+ProtocolClient, the configurations taking turns in rounds so that all of them see the same
+machine; each one's exchange p50 is then given as a ratio to ``none``'s.
 Definitions: *exchange* is the wall time of one full exchange on the host; *overhead* is the
-host-observed inference time minus the on-target one. Warm-up: 200 exchanges per suite.
+host-observed inference time minus the on-target one. Warm-up: 200 exchanges per configuration.
 Goals: overhead p50 <= 100 us, p99 <= 250 us; no exchange >= 40 ms in 10,000; tagged
 frames cost under 10 % of the exchange p50 at 150 KB. Also measured: the tag throughput of
 each suite on a 150 KB payload, beside CRC32 (which every frame carries anyway).
@@ -25,6 +27,10 @@ from protocol_common import emit, micro, null_client, run_exchanges
 from kenning.runtimeprotocols.frameauth import SUITES, FrameTagger, session_keys, suite_number
 
 SUITE_NAMES = ("none", "hmac-sha256", "aes-gcm")
+CONFIGS = {
+    **{name: ["--frame-auth", name] for name in SUITE_NAMES},
+    "aes-gcm, model in server": ["--frame-auth", "aes-gcm", "--model-in-server"],
+}
 
 
 def tag_throughput(size: int, repeats: int = 2000) -> dict[str, float]:
@@ -50,20 +56,20 @@ def tag_throughput(size: int, repeats: int = 2000) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, allow_abbrev=False)
-    parser.add_argument("--samples", type=int, default=10_000, help="per suite")
-    parser.add_argument("--rounds", type=int, default=20, help="turns each suite takes")
+    parser.add_argument("--samples", type=int, default=10_000, help="per configuration")
+    parser.add_argument("--rounds", type=int, default=20, help="turns each configuration takes")
     parser.add_argument("--input-floats", type=int, default=38_400, help="150 KB of float32")
     args = parser.parse_args()
     per_round = max(1, args.samples // args.rounds)
     timings: dict[str, dict[str, list[float]]] = {}
-    elapsed = dict.fromkeys(SUITE_NAMES, 0.0)
+    elapsed = dict.fromkeys(CONFIGS, 0.0)
     with ExitStack() as stack:
         clients = {
-            name: stack.enter_context(null_client(args.input_floats, ["--frame-auth", name]))
-            for name in SUITE_NAMES
+            name: stack.enter_context(null_client(args.input_floats, extra))
+            for name, extra in CONFIGS.items()
         }
         for name, (client, data) in clients.items():
-            assert client.protocol.frame_auth == name, (name, client.protocol.frame_auth)
+            assert client.protocol.frame_auth == CONFIGS[name][1], name
             run_exchanges(client, data, 200)
             timings[name] = {"exchange": [], "host": [], "target": []}
         for _ in range(args.rounds):
@@ -75,11 +81,11 @@ def main() -> None:
                     timings[name][key] += values
     figures: dict[str, object] = {
         "input_bytes": args.input_floats * 4,  # float32
-        "samples_per_suite": per_round * args.rounds,
+        "samples_per_configuration": per_round * args.rounds,
         "cpu_count": os.cpu_count(),
     }
     base = float(np.median(timings["none"]["exchange"]))
-    for name in SUITE_NAMES:
+    for name in CONFIGS:
         t = timings[name]
         overhead = np.asarray(t["host"]) - np.asarray(t["target"])
         exchange = np.asarray(t["exchange"])

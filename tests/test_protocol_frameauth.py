@@ -165,7 +165,7 @@ def test_a_changed_payload_with_its_crcs_fixed_is_refused(tmp_path: Path, suite:
             with pytest.raises(RemoteError, match=f"frame 2 of the session failed its {suite}"):
                 client.upload_input(SAMPLE)
             client.close()
-        assert not srv.server.input_ready
+        assert not srv.server.requests.input_ready
         _server_still_serves(srv.port, tmp_path)
 
 
@@ -234,7 +234,7 @@ def test_the_suite_cannot_be_lowered_on_the_way(tmp_path: Path) -> None:
         with relay(srv.port, lambda f, i: [f], downgrade) as port:
             with pytest.raises(RemoteError, match="authentication failed"):
                 _client(port).connect()
-        assert not srv.server.model_loaded
+        assert not srv.server.requests.model_loaded
 
 
 def test_without_tags_only_on_loopback(tmp_path: Path) -> None:

@@ -61,7 +61,11 @@ def test_the_target_reports_a_known_inference_time(tmp_path: Path, known: float)
         targets = [full_exchange(client)[1] for _ in range(200)]
         client.close()
     assert all(t >= known for t in targets)
-    assert statistics.median(targets) == pytest.approx(known, rel=0.05)
+    # within 5 %, and within 3 us of a 20 us model: the model's process runs its busy loop
+    # while this process's host spins for the reply on the other core, and a loop that
+    # ends on a clock reading overshoots by one reading, which is slower then (~1.5 us here);
+    # timing the model's request to its process instead would add 15 us or more
+    assert statistics.median(targets) == pytest.approx(known, rel=0.05, abs=3e-6)
 
 
 def test_process_replies_ok_then_ok_with_the_target_time(null_server: ThreadServer) -> None:

@@ -40,7 +40,11 @@ from conftest_protocol import (
 )
 
 from kenning.runtimeprotocols.client import ProtocolClient
-from kenning.runtimeprotocols.errors import AuthenticationError, RemoteError
+from kenning.runtimeprotocols.errors import (
+    AuthenticationError,
+    ConnectionClosedError,
+    RemoteError,
+)
 from kenning.runtimeprotocols.frameauth import AES_GCM
 from kenning.runtimeprotocols.handshake import host_proof
 from kenning.runtimeprotocols.network import NetworkProtocol
@@ -79,7 +83,7 @@ def test_only_a_host_with_the_secret_is_served_and_nothing_loads_for_the_others(
             sock.sendall(frame(MessageType.AUTH, proof))
             frames = recv_frames(sock)
         assert kind == MessageType.HELLO and b"authentication failed" in frames[0][1]
-        assert not saved.exists() and not srv.server.model_loaded
+        assert not saved.exists() and not srv.server.requests.model_loaded
         client = ready_client(srv.port, tmp_path, secret=SECRET)
         assert full_exchange(client)[2] == bytes(40)
         client.close()
@@ -142,7 +146,7 @@ def test_a_fuzzed_handshake_leaves_the_server_serving(tmp_path: Path) -> None:
                     sock.sendall(_fuzz_session(rng))
                 except OSError:  # the server may have hung up already
                     pass
-        assert srv.thread.is_alive() and not srv.server.model_loaded
+        assert srv.thread.is_alive() and not srv.server.requests.model_loaded
         assert not (tmp_path / "target" / "model.bin").exists()
         client = ready_client(srv.port, tmp_path, timeout=10, secret=SECRET)
         assert full_exchange(client)[2] == bytes(40)
@@ -267,9 +271,14 @@ def test_a_256_mib_data_header_under_a_600_mb_cap_costs_nothing(tmp_path: Path) 
         client.protocol.write([bytes(1 << 20)])
         client.close()  # and gone
         client = ready_client(port, tmp_path, secret=secret.encode())
-        with pytest.raises(RemoteError) as refused:  # a whole 256 MiB input: not fatal
+        # a whole 256 MiB input: not fatal. Whether the server runs out of memory reading
+        # it (ERROR "no memory for ...", and the connection is closed while the host still
+        # sends, which the host sees as a reset) or copying it for the model (ERROR "out of
+        # memory handling ...") depends on a few MB of this process's address space
+        with pytest.raises((RemoteError, ConnectionClosedError)) as refused:
             client.upload_input(bytes(claim))
-        assert "out of memory" in str(refused.value)
+        if isinstance(refused.value, RemoteError):
+            assert "out of memory" in str(refused.value)
         client.close()
         client = ready_client(port, tmp_path, secret=secret.encode())
         full_exchange(client)

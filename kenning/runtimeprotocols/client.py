@@ -27,7 +27,7 @@ from kenning.runtimeprotocols.errors import (
 from kenning.runtimeprotocols.frameauth import NONE, SUITES, session_keys
 from kenning.runtimeprotocols.framed import FramedProtocol
 from kenning.runtimeprotocols.handshake import NONCE_SIZE, host_proof, nonce, same, target_proof
-from kenning.runtimeprotocols.server import TARGET_TIME
+from kenning.runtimeprotocols.requests import TARGET_TIME
 from kenning.runtimeprotocols.wire import Message, MessageType, encode_frame
 from kenning.utils.errors import ModelError, ProtocolError
 

@@ -1,7 +1,8 @@
-"""Storing and loading a received model in the server's runtime, and what the host is told.
+"""Storing and loading a received model, and what the host is told.
 
 A model the disk cannot take (:class:`~kenning.runtimeprotocols.store.StorageError`) or the
-runtime cannot load is an ``ERROR`` to its host, never the end of the server.
+runtime cannot load (or that crashes the process it loads in) is an ``ERROR`` to its host,
+never the end of the server.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ import json
 import logging
 import time
 
-from kenning.core.monitor import peak_rss_bytes
-from kenning.core.runtime import Runtime
 from kenning.runtimeprotocols.framed import FramedProtocol
+from kenning.runtimeprotocols.modelinline import InlineModel
+from kenning.runtimeprotocols.modelworker import ModelWorker
 from kenning.runtimeprotocols.store import StorageError, store_stream
 from kenning.runtimeprotocols.wire import FrameHeader, MessageType
 from kenning.utils.errors import KenningError
@@ -20,8 +21,8 @@ from kenning.utils.errors import KenningError
 log = logging.getLogger("kenning.server")
 
 
-def load_received(runtime: Runtime, size: int, sha256: str) -> tuple[bool, bytes]:
-    """Load the model the runtime's ``save_model_path`` holds.
+def load_received(model: ModelWorker | InlineModel, size: int, sha256: str) -> tuple[bool, bytes]:
+    """Load the model ``save_model_path`` holds (in its own process, for a worker).
 
     Returns
     -------
@@ -32,25 +33,26 @@ def load_received(runtime: Runtime, size: int, sha256: str) -> tuple[bool, bytes
     """
     start = time.perf_counter()
     try:
-        runtime.prepare_model(None)
+        name, version = model.load(sha256)
     except Exception as exc:  # noqa: BLE001 - any load failure is reported to the host
         text = str(exc) if isinstance(exc, KenningError) else f"{type(exc).__name__}: {exc}"
         log.warning("model failed to load: %s", text)
         return False, f"model failed to load: {text}".encode()
-    name, version = runtime.get_framework_and_version()
     info = {
         "runtime": name,
         "version": version,
         "model_bytes": size,
         "sha256": sha256,
         "load_time_s": time.perf_counter() - start,
-        "peak_rss_after_load_bytes": peak_rss_bytes(),
+        "peak_rss_after_load_bytes": model.peak_rss_bytes(),
     }
     log.info("model of %d bytes loaded with %s %s", size, name, version)
     return True, json.dumps(info).encode()
 
 
-def receive_model(protocol: FramedProtocol, runtime: Runtime, header: FrameHeader) -> bool:
+def receive_model(
+    protocol: FramedProtocol, model: ModelWorker | InlineModel, header: FrameHeader
+) -> bool:
     """Stream the MODEL that ``header`` starts to disk chunk by chunk, load it, answer the host.
 
     Returns
@@ -65,7 +67,7 @@ def receive_model(protocol: FramedProtocol, runtime: Runtime, header: FrameHeade
     """
     chunks = protocol.reader.iter_payload(header, protocol.timeout)
     try:
-        sha256, previous = store_stream(runtime.save_model_path, chunks, keep=True)
+        sha256, previous = store_stream(model.save_model_path, chunks, keep=True)
     except StorageError as exc:
         for _ in chunks:  # the rest of the message, so the stream stays in sync
             pass
@@ -73,7 +75,7 @@ def receive_model(protocol: FramedProtocol, runtime: Runtime, header: FrameHeade
         protocol.send_message(MessageType.ERROR, str(exc).encode())
         return False
     try:
-        loaded, reply = load_received(runtime, header.message_length, sha256)
+        loaded, reply = load_received(model, header.message_length, sha256)
         protocol.send_message(MessageType.OK if loaded else MessageType.ERROR, reply)
     finally:
         if previous is not None:  # after the reply: freeing a large file is slow

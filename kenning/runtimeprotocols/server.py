@@ -7,22 +7,18 @@ before it has); any other host that proves it meanwhile is told ``busy`` at once
 the host leaves, breaks a frame, misses a message's deadline or goes quiet for
 ``idle_timeout`` seconds, the server drops it and waits for the next. No request, however
 malformed, no model, however broken, and no disk fault stops the server: each gets an
-``ERROR`` reply naming what was wrong (when the connection still allows a reply). See
-``docs/protocol.md`` for the message flow.
+``ERROR`` reply naming what was wrong (when the connection still allows a reply). Each model
+runs in a process of its own (:mod:`~kenning.runtimeprotocols.modelworker`), so one that
+crashes is an ``ERROR`` naming the signal too; what a request does to the model is
+:mod:`~kenning.runtimeprotocols.requests`. See ``docs/protocol.md`` for the message flow.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import struct
 import threading
 import time
-from collections.abc import Callable
 
-from pydantic import ValidationError
-
-from kenning.core.iospec import IOSpec
 from kenning.core.runtime import Runtime
 from kenning.runtimeprotocols.errors import (
     AuthenticationError,
@@ -34,20 +30,14 @@ from kenning.runtimeprotocols.errors import (
 from kenning.runtimeprotocols.frameauth import choose_suite
 from kenning.runtimeprotocols.framed import FramedProtocol
 from kenning.runtimeprotocols.gate import LIMITS, Gate
-from kenning.runtimeprotocols.loading import receive_model
-from kenning.runtimeprotocols.store import check_destination, store_bytes
-from kenning.runtimeprotocols.targetload import TargetLoad
-from kenning.runtimeprotocols.wire import FrameHeader, MessageType, type_name
+from kenning.runtimeprotocols.modelinline import InlineModel
+from kenning.runtimeprotocols.modelworker import ModelWorker
+from kenning.runtimeprotocols.requests import ModelRequests, RequestError
+from kenning.runtimeprotocols.store import check_destination
+from kenning.runtimeprotocols.wire import MessageType, type_name
 from kenning.utils.errors import KenningError, ProtocolError
 
 log = logging.getLogger("kenning.server")
-
-#: payload of the second OK to PROCESS: on-target inference time in seconds
-TARGET_TIME = struct.Struct("<d")
-
-
-class _RequestError(KenningError):
-    """A request the server cannot fulfil; its text becomes the ERROR reply."""
 
 
 class _IdleError(ProtocolError):
@@ -74,6 +64,9 @@ class InferenceServer:
         How frames after the handshake are authenticated (``frameauth.CHOICES``): ``auto``
         (AES-256-GCM, or HMAC-SHA256 without the ``cryptography`` package), a suite by name,
         or ``none``, which only a server listening on loopback may choose.
+    model_process : bool
+        Run each model in a process of its own (a crash is an ERROR to the host); ``False``
+        runs it in the server's process (a crash stops the server).
 
     Raises
     ------
@@ -90,6 +83,7 @@ class InferenceServer:
         monitor_interval: float = 0.2,
         handshake_timeout: float = 10.0,
         frame_auth: str = "auto",
+        model_process: bool = True,
     ) -> None:
         check_destination(runtime.save_model_path)
         protocol.frame_suite = choose_suite(
@@ -106,19 +100,11 @@ class InferenceServer:
         self.stop_event = threading.Event()
         self.clients_served = 0
         self._heard = False
-        self._handlers: dict[MessageType, Callable[[bytes | bytearray], bytes]] = {
-            MessageType.DATA: self._data,
-            MessageType.PROCESS: self._process,
-            MessageType.OUTPUT: self._output,
-            MessageType.STATS: self._stats,
-            MessageType.IOSPEC: self._receive_io_spec,
-        }
+        model = ModelWorker(runtime, protocol.timeout) if model_process else InlineModel(runtime)
+        #: what the host's requests do to its model
+        self.requests = ModelRequests(protocol, model, monitor_interval)
         #: inference times and the load series reported by STATS
-        self.load = TargetLoad(monitor_interval)
-        self._forget_model()
-
-    def _forget_model(self) -> None:
-        self.model_loaded = self.input_ready = self.output_ready = False
+        self.load = self.requests.load
 
     # -- loop --------------------------------------------------------------------
     def serve(
@@ -153,6 +139,7 @@ class InferenceServer:
                     continue
                 self.serve_client(peer)
         finally:
+            self.requests.forget()
             self.load.stop()
             self.protocol.close()
 
@@ -164,7 +151,7 @@ class InferenceServer:
         protocol = self.protocol
         self.gate.reset()  # every host proves the secret, on a line too (it starts at HELLO)
         if protocol.has_connections:
-            self._forget_model()  # each host sends its own model
+            self.requests.forget()  # each host sends its own model
             if protocol.authenticated:  # it proved the secret before it took the slot
                 self.gate.admit()
                 protocol.start_tagging(protocol.frame_suite, protocol.handed_keys, "target")
@@ -228,70 +215,23 @@ class InferenceServer:
         if not gate.open:
             raise gate.refuse(type_name(header.type))
         if header.type == MessageType.MODEL:
-            self._receive_model(header)
+            self.requests.receive_model(header)
             return
         try:
             message = protocol.reader.read_body(header, protocol.timeout)
         except MemoryError:
             raise FrameError("oversized", f"no memory for {header.message_length} bytes") from None
         try:
-            reply = self._dispatch(message.type, message.payload)
+            reply = self.requests.dispatch(message.type, message.payload)
         except ProtocolError:
             raise
         except Exception as exc:  # noqa: BLE001 - a broken model or input must not end the server
             text = str(exc) if isinstance(exc, KenningError) else f"{type(exc).__name__}: {exc}"
             if isinstance(exc, MemoryError):
                 text = f"out of memory handling a {len(message.payload)}-byte {message.type.name}"
-            if not isinstance(exc, _RequestError):
+            if not isinstance(exc, RequestError):
                 log.warning("%s failed: %s", message.type.name, text)
+            self.requests.check_model()
             protocol.send_message(MessageType.ERROR, text.encode())
             return
         protocol.send_message(MessageType.OK, reply)
-
-    def _dispatch(self, type_: MessageType, payload: bytes | bytearray) -> bytes:
-        handler = self._handlers.get(type_)
-        if handler is None:
-            raise _RequestError(f"unexpected {type_.name} from the host: it is a reply")
-        return handler(payload)
-
-    # -- requests ------------------------------------------------------------------
-    def _data(self, payload: bytes | bytearray) -> bytes:
-        if not self.model_loaded:
-            raise _RequestError("no model loaded: send IOSPEC and MODEL before DATA")
-        self.input_ready = self.output_ready = False
-        self.runtime.prepare_input(bytes(payload))
-        self.input_ready = True
-        return b""
-
-    def _process(self, payload: bytes | bytearray) -> bytes:
-        if not self.input_ready:
-            raise _RequestError("no input: send DATA before PROCESS")
-        self.protocol.send_message(MessageType.OK)  # inference starts
-        start = time.perf_counter()
-        self.runtime.run()
-        elapsed = time.perf_counter() - start
-        self.load.inference_times.append(elapsed)
-        self.output_ready = True
-        return TARGET_TIME.pack(elapsed)
-
-    def _output(self, payload: bytes | bytearray) -> bytes:
-        if not self.output_ready:
-            raise _RequestError("no output: send PROCESS before OUTPUT")
-        return self.runtime.upload_output()
-
-    def _stats(self, payload: bytes | bytearray) -> bytes:
-        return json.dumps(self.load.report(), separators=(",", ":")).encode()
-
-    def _receive_io_spec(self, payload: bytes | bytearray) -> bytes:
-        try:
-            spec = IOSpec.model_validate_json(payload)
-        except ValidationError as exc:
-            raise _RequestError(f"malformed I/O specification: {exc}") from exc
-        path = self.runtime.save_model_path
-        store_bytes(spec.path_for(path), spec.model_dump_json(indent=2).encode())
-        self._forget_model()
-        return b""
-
-    def _receive_model(self, header: FrameHeader) -> None:
-        self._forget_model()
-        self.model_loaded = receive_model(self.protocol, self.runtime, header)

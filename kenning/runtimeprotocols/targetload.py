@@ -8,6 +8,7 @@ clock now, so the host can mark the phase it measured on the target's clock.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from kenning.core.monitor import SystemMonitor, peak_rss_bytes
@@ -20,10 +21,15 @@ class TargetLoad:
     ----------
     interval : float
         Seconds between load samples.
+    peak_rss : callable
+        The peak resident memory to report (the model's process's or the server's).
     """
 
-    def __init__(self, interval: float = 0.2) -> None:
+    def __init__(
+        self, interval: float = 0.2, peak_rss: Callable[[], int] = peak_rss_bytes
+    ) -> None:
         self.interval = interval
+        self.peak_rss = peak_rss
         self.monitor: SystemMonitor | None = None
         #: on-target seconds of each inference since the previous report
         self.inference_times: list[float] = []
@@ -56,7 +62,7 @@ class TargetLoad:
     def report(self) -> dict[str, Any]:
         """Times and new load samples since the previous report (docs/protocol.md)."""
         times, self.inference_times = self.inference_times, []
-        stats: dict[str, Any] = {"inference_time_s": times, "peak_rss_bytes": peak_rss_bytes()}
+        stats: dict[str, Any] = {"inference_time_s": times, "peak_rss_bytes": self.peak_rss()}
         if self.monitor is not None:
             stats["clock_s"] = self.monitor.now()
             system, self._sent = self.monitor.samples_since(self._sent)

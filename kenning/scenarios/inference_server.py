@@ -67,6 +67,12 @@ def _scenario_arguments(parser: argparse.ArgumentParser) -> None:
         "hmac-sha256 without the cryptography package), aes-gcm, hmac-sha256, or none "
         "(only on loopback) (default: %(default)s)",
     )
+    parser.add_argument(
+        "--model-in-server",
+        action="store_true",
+        help="load and run models in the server's own process, not in one of their own: a "
+        "model that crashes then stops the server (for measuring what the process costs)",
+    )
 
 
 def main(argv: Sequence[str]) -> int:
@@ -87,6 +93,7 @@ def main(argv: Sequence[str]) -> int:
         args.monitor_interval,
         args.handshake_timeout,
         args.frame_auth,
+        not args.model_in_server,
     )
     runtime.check_ready()  # a missing delegate fails now, not when a model arrives
     protocol.initialize_server()
