@@ -135,7 +135,8 @@ class FrameTagger:
         """The next frame's tag (header and payload given whole)."""
         number = self._next()
         if self._gcm is not None:
-            return self._gcm.encrypt(number.to_bytes(12, "big"), header, payload or None)[-16:]
+            sealed = self._gcm.encrypt(number.to_bytes(12, "big"), header, payload or None)
+            return sealed[-TAG_SIZE:]  # the header's ciphertext is not sent
         mac = hmac.new(self.key, number.to_bytes(8, "big"), sha256)
         mac.update(header)
         mac.update(payload)

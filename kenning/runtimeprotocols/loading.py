@@ -16,7 +16,7 @@ from kenning.runtimeprotocols.modelinline import InlineModel
 from kenning.runtimeprotocols.modelworker import ModelWorker
 from kenning.runtimeprotocols.store import StorageError, store_stream
 from kenning.runtimeprotocols.wire import FrameHeader, MessageType
-from kenning.utils.errors import KenningError
+from kenning.utils.errors import error_text
 
 log = logging.getLogger("kenning.server")
 
@@ -35,7 +35,7 @@ def load_received(model: ModelWorker | InlineModel, size: int, sha256: str) -> t
     try:
         name, version = model.load(sha256)
     except Exception as exc:  # noqa: BLE001 - any load failure is reported to the host
-        text = str(exc) if isinstance(exc, KenningError) else f"{type(exc).__name__}: {exc}"
+        text = error_text(exc)
         log.warning("model failed to load: %s", text)
         return False, f"model failed to load: {text}".encode()
     info = {

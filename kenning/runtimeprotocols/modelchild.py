@@ -25,14 +25,15 @@ import logging
 import mmap
 import os
 import pickle
-import resource
 import socket
 import struct
 import sys
 import time
 from typing import Any
 
+from kenning.core.monitor import peak_rss_bytes
 from kenning.runtimeprotocols.modellink import LinkClosedError, ModelLink
+from kenning.utils.errors import error_text
 
 LOAD, RUN = 1, 3
 OK, ERROR = 0, 1
@@ -42,11 +43,6 @@ OPERATIONS = {LOAD: "loading the model", RUN: "running the model"}
 RUN_REQUEST = struct.Struct("<QB")
 #: the start of RUN's reply: seconds Runtime.run took, this process's peak RSS in bytes
 RUN_REPLY = struct.Struct("<dQ")
-
-
-def peak_rss() -> int:
-    """The peak resident memory of the process, in bytes (Linux reports KiB)."""
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
 
 
 class _Model:
@@ -69,7 +65,7 @@ class _Model:
             self.runtime = pickle.loads(payload)
             self.runtime.prepare_model(None)
             name, version = self.runtime.get_framework_and_version()
-            info = {"runtime": name, "version": version, "peak_rss_bytes": peak_rss()}
+            info = {"runtime": name, "version": version, "peak_rss_bytes": peak_rss_bytes()}
             return json.dumps(info).encode()
         if self.runtime is None:
             raise RuntimeError("no model loaded in this process")
@@ -80,14 +76,8 @@ class _Model:
             start = time.perf_counter()
             self.runtime.run()
             elapsed = time.perf_counter() - start
-            return RUN_REPLY.pack(elapsed, peak_rss()) + bytes(self.runtime.upload_output())
+            return RUN_REPLY.pack(elapsed, peak_rss_bytes()) + bytes(self.runtime.upload_output())
         raise ValueError(f"unknown operation {op}")
-
-
-def _text(exc: BaseException) -> str:
-    from kenning.utils.errors import KenningError
-
-    return str(exc) if isinstance(exc, KenningError) else f"{type(exc).__name__}: {exc}"
 
 
 def serve(link: ModelLink, model: _Model) -> None:
@@ -99,7 +89,7 @@ def serve(link: ModelLink, model: _Model) -> None:
         except MemoryError:
             status, reply = ERROR, f"out of memory {OPERATIONS.get(op, 'working')}".encode()
         except Exception as exc:  # noqa: BLE001 - every failure is the server's to report
-            status, reply = ERROR, _text(exc).encode()
+            status, reply = ERROR, error_text(exc).encode()
         link.send(status, reply, None)
 
 

@@ -24,8 +24,6 @@ class InlineModel:
         The server's runtime.
     """
 
-    pid = None
-
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.loaded = False

@@ -86,11 +86,6 @@ class ModelWorker:
         return self.runtime.save_model_path
 
     @property
-    def pid(self) -> int | None:
-        """The model's process, while there is one."""
-        return self._process.pid if self._process is not None else None
-
-    @property
     def loaded(self) -> bool:
         """Whether a model is loaded (its process lives)."""
         return self._link is not None and self.framework != ("", "")
@@ -265,17 +260,3 @@ def _signal_name(number: int) -> str:
         return f"{signal.Signals(number).name} (signal {number})"
     except ValueError:
         return f"signal {number}"
-
-
-def _peak_rss_of(pid: int | None) -> int:
-    """A process's peak resident set (``VmHWM``), 0 when it cannot be read."""
-    if pid is None:
-        return 0
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0

@@ -35,7 +35,7 @@ from kenning.runtimeprotocols.modelworker import ModelWorker
 from kenning.runtimeprotocols.requests import ModelRequests, RequestError
 from kenning.runtimeprotocols.store import check_destination
 from kenning.runtimeprotocols.wire import MessageType, type_name
-from kenning.utils.errors import KenningError, ProtocolError
+from kenning.utils.errors import ProtocolError, error_text
 
 log = logging.getLogger("kenning.server")
 
@@ -226,7 +226,7 @@ class InferenceServer:
         except ProtocolError:
             raise
         except Exception as exc:  # noqa: BLE001 - a broken model or input must not end the server
-            text = str(exc) if isinstance(exc, KenningError) else f"{type(exc).__name__}: {exc}"
+            text = error_text(exc)
             if isinstance(exc, MemoryError):
                 text = f"out of memory handling a {len(message.payload)}-byte {message.type.name}"
             if not isinstance(exc, RequestError):

@@ -5,7 +5,7 @@ followed by its payload (the layout is drawn in ``docs/protocol.md``)::
 
     offset size field
          0    4 magic            b"KENN"
-         4    1 version          2
+         4    1 version          3
          5    1 type             MessageType
          6    2 flags            bit 0 MORE: another frame of this message follows,
                                  bit 1 TAGGED: a 16-byte tag follows the payload

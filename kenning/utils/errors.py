@@ -157,3 +157,8 @@ class GroupError(KenningError):
             f"{len(self.failures)} of {total} {what} failed{f' ({note})' if note else ''}: "
             f"{listed}"
         )
+
+
+def error_text(exc: BaseException) -> str:
+    """What to tell a user about ``exc``: kenning's own message, else its type and message."""
+    return str(exc) if isinstance(exc, KenningError) else f"{type(exc).__name__}: {exc}"
