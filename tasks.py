@@ -137,7 +137,7 @@ def _farm_boards(coordinator: str, filters: list[str], places: int, priority: fl
                  keep_files: bool | None) -> Any:  # fmt: skip
     """Boards held from the farm for the run (``invoke bench --farm``)."""
     from kenning.farm import parse_filters
-    from kenning.toolchain.run.benchtask import resolve_boards
+    from kenning.toolchain.run.boardchoice import resolve_boards
     from kenning.toolchain.run.farmboards import FarmSettings, farm_boards
 
     if not filters:
@@ -206,7 +206,8 @@ def bench(
 ) -> None:
     """Compile for the boards, benchmark there through the protocol, and render one report."""
     from kenning.executors import select_executor
-    from kenning.toolchain.run.benchtask import resolve_boards, run_bench
+    from kenning.toolchain.run.benchtask import run_bench
+    from kenning.toolchain.run.boardchoice import resolve_boards
     from kenning.utils.errors import KenningError
 
     given = {"warmup": warmup if warmup >= 0 else None, "min_samples": min_samples or None,

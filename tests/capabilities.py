@@ -30,6 +30,10 @@ CAPABILITIES: dict[str, tuple[str, str]] = {
     "converters": ("the ONNX import converters", "make install"),
     "aarch64-gcc": ("the aarch64 cross compiler", "bash .ci/install-system-packages"),
     "chromium": ("Debian's chromium", "bash .ci/install-system-packages"),
+    "mcu": (
+        "the Arm cross compiler and QEMU (gcc-arm-none-eabi, qemu-system-arm)",
+        "bash .ci/install-system-packages",
+    ),
     "root": ("root (mount a tmpfs, create /run/sshd)", "run the tests as root, as CI does"),
     "apt": ("a Debian machine with apt-cache", "run on Debian (apt-get update)"),
 }

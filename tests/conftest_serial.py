@@ -25,9 +25,9 @@ def ser2net(device: str, folder: Path, baud: int = 115200) -> Iterator[str]:
     config = folder / f"ser2net-{port}.yaml"
     config.write_text(
         "connection: &uart\n"
-        f"  accepter: tcp,127.0.0.1,{port}\n"
+        f"  accepter: tcp(nodelay),127.0.0.1,{port}\n"
         f"  connector: serialdev,{device},{baud}n81,local\n"
-        "  options:\n    kickolduser: true\n"
+        "  options:\n    kickolduser: true\n    chardelay: false\n"
     )
     proc = subprocess.Popen(
         ["ser2net", "-n", "-u", "-c", str(config), "-P", str(folder / f"ser2net-{port}.pid")],

@@ -52,7 +52,7 @@ def test_shipped_inventory_validates() -> None:
     assert not jetson.protocol.expose  # loopback, through SSH
     assert isinstance(coral.protocol, NetworkProtocolConfig) and coral.protocol.expose
     for board in inventory.boards.values():
-        if not board.is_local:
+        if not (board.is_local or board.is_mcu):  # SSH boards
             assert board.host and board.user and (board.key or board.agent)
 
 
@@ -129,7 +129,8 @@ INVALID = [
         11,
         "rpi4-1",
         "runtimes",
-        "'tensorrt' is not a runtime; valid runtimes: null, onnxruntime, pytorch, tflite, tvm",
+        "'tensorrt' is not a runtime; valid runtimes: "
+        "null, onnx-c, onnxruntime, pytorch, tflite, tvm",
     ),
     (
         "bad protocol port",

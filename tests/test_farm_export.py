@@ -62,6 +62,23 @@ def test_every_board_but_local_becomes_a_group_and_a_place(inventory: Path, tmp_
     assert places["arm-1"].tags["tag_cortex_a72"] == "yes"
 
 
+def test_a_real_microcontroller_is_its_uart_and_an_emulated_one_stays_here(tmp_path: Path):
+    path = tmp_path / "inventory.yaml"
+    path.write_text(INVENTORY + (
+        "  m4-1: {deploy: mcu, machine: mps2-an386, emulator: none, secret_file: /k/m4-1,\n"
+        "         protocol: {kind: serial, device: /dev/ttyACM0}}\n"
+        "  qemu-m4: {deploy: mcu, machine: mps2-an386}\n"
+    ))  # fmt: skip
+    export = export_inventory(load_inventory(path), ["m4-1", "qemu-m4"])
+    assert export.groups == {"m4-1": {"RawSerialPort": {"port": "/dev/ttyACM0", "speed": 115200}}}
+    assert "kenning starts it" in export.skipped["qemu-m4"]
+    [place] = export.places
+    assert place.tags == {
+        "kenning": "yes", "arch": "mcu_mps2_an386", "deploy": "mcu", "protocol": "serial",
+        "machine": "mps2_an386", "runtime_onnx_c": "yes",
+    }  # fmt: skip
+
+
 def test_unknown_or_only_local_boards_are_refused(inventory: Path) -> None:
     with pytest.raises(FarmExportError, match="not in the inventory: nope"):
         export_inventory(load_inventory(inventory), ["nope"])

@@ -40,18 +40,31 @@ class Endpoint:
 
 
 class Board(Protocol):
-    """A place ``inference_server`` runs: this machine, or a board over SSH."""
+    """A place a target server runs: this machine, a board over SSH, a microcontroller."""
 
     name: str
     arch: str
+    #: what it is on this machine: ``"local"`` (the local board), ``"emulated"`` (a board
+    #: under QEMU) or None (elsewhere); the two kinds never run at once (QEMU would be load
+    #: beside the local board's measurement)
+    on_this_machine: str | None
 
     def serve(
-        self, runtime: str, suffix: str, folder: Path, args: Sequence[str] = ()
+        self,
+        runtime: str,
+        suffix: str,
+        folder: Path,
+        args: Sequence[str] = (),
+        *,
+        artifact: Path | None = None,
     ) -> AbstractContextManager[Endpoint]:
         """Start the server with ``runtime`` (models saved as ``model.SUFFIX``).
 
         ``folder`` is where the board's log and files are kept on this host; ``args`` are
         more runtime flags (a deployment's runtime parameters), after the board's own.
+        ``artifact`` is the compiled deployment: a board whose server is built with its
+        model (a microcontroller's firmware, :class:`kenning.boards.mcu.McuBoard`) starts
+        it; the others receive the model through the protocol and ignore it.
         """
         ...
 

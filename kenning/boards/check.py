@@ -19,6 +19,7 @@ from kenning.boards.inventory import BoardEntry, Inventory
 from kenning.boards.probe import (
     parse_probe,
     probe_local,
+    probe_mcu,
     probe_script,
     probe_ssh,
 )
@@ -43,6 +44,8 @@ def _probe(
     try:
         if board.is_local:
             status = probe_local(board)
+        elif board.is_mcu:
+            status = probe_mcu(board, timeout)
         else:
             status = probe_ssh(
                 board,
@@ -55,7 +58,7 @@ def _probe(
         if f"'{board.name}'" not in message:
             message = f"board '{board.name}': {message}"
         # a command that ran and failed means the board was reached
-        status = BoardStatus(board.name, board.arch, board.deploy, error=message)
+        status = BoardStatus(board.name, board.build_arch, board.deploy, error=message)
         status.reachable = isinstance(exc, ExecutionError)
     status.duration_s = time.monotonic() - started
     return status

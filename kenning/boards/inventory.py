@@ -31,6 +31,7 @@ from pydantic import (
     model_validator,
 )
 
+import kenning.boards.mcuentry as mcu
 from kenning.boards.errors import InventoryError
 from kenning.boards.protocolconfig import (
     NetworkProtocolConfig,
@@ -85,13 +86,14 @@ class BoardEntry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
-    deploy: Literal["local", "script", "image"] = Field(
+    deploy: Literal["local", "script", "image", "mcu"] = Field(
         "script",
         description="local: this machine; script: wheel + the board's python; "
-        "image: docker save -> ssh -> docker load",
+        "image: docker save -> ssh -> docker load; mcu: a microcontroller running kenning's "
+        "firmware (targets/mcu), under QEMU or reached on a serial line",
     )
-    arch: Literal["amd64", "arm64"] = Field(
-        None,  # filled in for local boards, else required
+    arch: Literal["amd64", "arm64"] | None = Field(
+        None,  # filled in for local boards, required for SSH boards, none for mcu boards
         validate_default=True,
         description="aarch64 and x86_64 are accepted; a local board defaults to this machine",
     )
@@ -119,6 +121,35 @@ class BoardEntry(BaseModel):
         description="extra inference_server flags per runtime, e.g. {tflite: [--num-threads, 4]}",
     )
     tags: list[str] = Field(default_factory=list)
+    machine: str | None = Field(
+        None, validate_default=True, description="mcu: a board of targets/mcu/boards/boards.json"
+    )
+    cpu: str | None = Field(None, description="mcu: the core (default: boards.json's)")
+    flash_bytes: int | None = Field(None, strict=True, gt=0, description="mcu: its flash")
+    ram_bytes: int | None = Field(None, strict=True, gt=0, description="mcu: its RAM")
+    emulator: Literal["qemu", "none"] | None = Field(
+        None, description="mcu: qemu (default), or none: a real board on `protocol: serial`"
+    )
+    secret_file: Annotated[Path | None, AfterValidator(mcu.check_secret_file)] = Field(
+        None,
+        validate_default=True,
+        description="mcu, emulator none: the file with the secret provisioned into its flash",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mcu_defaults(cls, data: Any) -> Any:
+        return mcu.mcu_defaults(data)
+
+    @field_validator("machine")
+    @classmethod
+    def _machine(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return mcu.check_machine(value, info.data.get("deploy"))
+
+    @field_validator("runtimes")
+    @classmethod
+    def _mcu_runtimes(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        return mcu.check_mcu_runtimes(value, info.data.get("deploy"))
 
     @model_validator(mode="before")
     @classmethod
@@ -137,6 +168,13 @@ class BoardEntry(BaseModel):
     @field_validator("arch", mode="before")
     @classmethod
     def _arch_alias(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.data.get("deploy") == "mcu":
+            if value is not None:
+                raise ValueError(
+                    "a `deploy: mcu` board has no Linux architecture: its firmware is built "
+                    "for its `machine:`; remove `arch:`"
+                )
+            return None
         if value is None and info.data.get("deploy") == "local":
             value = platform.machine()
         elif value is None:
@@ -147,8 +185,9 @@ class BoardEntry(BaseModel):
     @classmethod
     def _ssh_needs(cls, value: str | None, info: ValidationInfo) -> str | None:
         deploy = info.data.get("deploy")
-        if deploy == "local" and value is not None and info.field_name == "host":
-            raise ValueError("a `deploy: local` board runs on this machine and has no host")
+        if deploy in ("local", "mcu") and value is not None and info.field_name == "host":
+            where = "this machine" if deploy == "local" else "QEMU or a serial line"
+            raise ValueError(f"a `deploy: {deploy}` board runs on {where} and has no host")
         if deploy in ("script", "image") and not value:
             raise ValueError(f"is required for a `deploy: {deploy}` board")
         return value
@@ -169,6 +208,19 @@ class BoardEntry(BaseModel):
     def is_local(self) -> bool:
         """True for the machine kenning runs on (no SSH)."""
         return self.deploy == "local"
+
+    @property
+    def is_mcu(self) -> bool:
+        """True for a microcontroller running kenning's firmware."""
+        return self.deploy == "mcu"
+
+    @property
+    def build_arch(self) -> str:
+        """What artifacts are built for: ``amd64``, ``arm64``, or ``mcu-MACHINE``."""
+        if self.machine is not None:
+            return mcu.mcu_arch(self.machine)
+        assert self.arch is not None  # required of every other board
+        return self.arch
 
     @property
     def platform(self) -> str:

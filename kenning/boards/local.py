@@ -210,14 +210,23 @@ class LocalBoard:
         self.serial = serial
         self.arch = docker_arch(platform.machine())
         self.runtime_args = {k: list(v) for k, v in (runtime_args or {}).items()}
+        self.on_this_machine: str | None = "local"
         #: runtimes it offers (None: whatever is installed here)
         self.runtimes: list[str] | None = None
 
     @contextmanager
     def serve(
-        self, runtime: str, suffix: str, folder: Path, args: Sequence[str] = ()
+        self,
+        runtime: str,
+        suffix: str,
+        folder: Path,
+        args: Sequence[str] = (),
+        *,
+        artifact: Path | None = None,
     ) -> Iterator[Endpoint]:
         """Start ``inference_server`` here; its log is ``folder/server.log``.
+
+        ``artifact`` is not used: the model is sent through the protocol.
 
         Raises
         ------

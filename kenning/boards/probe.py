@@ -9,6 +9,7 @@ import shutil
 from importlib.util import find_spec
 from pathlib import Path, PurePosixPath
 
+from kenning.boards.base import Endpoint
 from kenning.boards.inventory import BoardEntry, normalize_arch
 from kenning.boards.runfolder import remote_path
 from kenning.boards.status import PYTHON_PROBE, BoardStatus, runtime_modules
@@ -23,7 +24,7 @@ def _existing_parent(path: Path) -> Path:
 
 def probe_local(board: BoardEntry) -> BoardStatus:
     """Probe this machine as ``board`` (in-process, no subprocess, no framework imported)."""
-    status = BoardStatus(board.name, board.arch, board.deploy, reachable=True)
+    status = BoardStatus(board.name, board.build_arch, board.deploy, reachable=True)
     status.machine = platform.machine()
     status.arch = normalize_arch(status.machine)
     status.python = platform.python_version()
@@ -42,6 +43,55 @@ def probe_local(board: BoardEntry) -> BoardStatus:
     except OSError:
         status.free_bytes = None  # reported as a problem, like a board whose df fails
     return status
+
+
+def probe_mcu(board: BoardEntry, timeout: float = 10.0) -> BoardStatus:
+    """Check a microcontroller board: its emulator is installed, or the real board answers.
+
+    A real board (``emulator: none``) is reached on its line and must complete the handshake
+    with the secret of its ``secret_file``: that proves kenning's firmware is flashed, with
+    that secret.
+
+    Raises
+    ------
+    MissingToolError
+        If ``qemu-system-arm`` is not installed (an emulated board).
+    BoardError
+        If a real board has no serial line or its secret file is missing.
+    KenningError
+        If a real board does not answer on its line or refuses the secret.
+    """
+    from kenning.boards.mcu import McuBoard
+
+    mcu = McuBoard(board)
+    mcu.preflight()
+    if board.emulator != "qemu":
+        _handshake(mcu.real_endpoint(), timeout)
+    status = BoardStatus(board.name, board.build_arch, board.deploy)
+    status.reachable = True
+    status.arch = board.build_arch
+    status.machine = board.machine
+    status.runtimes_found = {runtime: "firmware" for runtime in board.runtimes}
+    return status
+
+
+def _handshake(endpoint: Endpoint, timeout: float) -> None:
+    """A session with the board on ``endpoint``'s serial line: the handshake, then closed."""
+    from kenning.runtimeprotocols.client import ProtocolClient
+    from kenning.runtimeprotocols.serial import SerialProtocol
+
+    assert endpoint.serial is not None  # a real microcontroller's line
+    protocol = SerialProtocol(
+        port=endpoint.serial,
+        baudrate=endpoint.baud,
+        secret_file=str(endpoint.secret_file),
+        timeout=timeout,
+    )
+    client = ProtocolClient(protocol)
+    try:
+        client.connect()
+    finally:
+        client.close()
 
 
 def probe_script(board: BoardEntry) -> str:
@@ -125,7 +175,7 @@ def probe_ssh(
 
     if board.host is None:
         raise ConfigurationError(f"board '{board.name}' has no host to reach over SSH")
-    status = BoardStatus(board.name, board.arch, board.deploy)
+    status = BoardStatus(board.name, board.build_arch, board.deploy)
     stdout, stderr = io.StringIO(), io.StringIO()
     with SSHExecutor(
         board.host,

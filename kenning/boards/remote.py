@@ -86,7 +86,8 @@ class RemoteBoard:
             )
         self.entry = entry
         self.name = entry.name
-        self.arch: str = entry.arch
+        self.arch: str = entry.build_arch
+        self.on_this_machine: str | None = None
         self.runtimes = list(entry.runtimes)
         self.trust_host_key = trust_host_key
         self.known_hosts = known_hosts or entry.known_hosts
@@ -173,11 +174,12 @@ class RemoteBoard:
 
     @contextmanager
     def serve(
-        self, runtime: str, suffix: str, folder: Path, args: Sequence[str] = ()
+        self, runtime: str, suffix: str, folder: Path, args: Sequence[str] = (), **_: object
     ) -> Iterator[Endpoint]:
         """Deploy, start ``inference_server`` with ``runtime``, yield where to reach it.
 
-        The endpoint carries the run's secret file (here, mode 0600; removed at the end).
+        The endpoint carries the run's secret file (here, mode 0600; removed at the end);
+        ``artifact`` is not used: the model is sent through the protocol.
 
         Raises
         ------

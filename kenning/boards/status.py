@@ -102,6 +102,8 @@ class BoardStatus:
             found.append(
                 f"architecture is {self.machine}, the inventory says {self.expected_arch}"
             )
+        if self.deploy == "mcu":  # the firmware is the whole server: no python, no disk
+            return found
         if self.deploy == "image":
             if self.docker is None:
                 found.append("docker is not usable on the board (needed by `deploy: image`)")

@@ -123,7 +123,7 @@ def format_boards(inventory: Inventory, width: int | None = None, color: bool = 
         rows.append(
             [
                 (board.name + default, style),
-                board.arch,
+                board.build_arch,
                 board.deploy,
                 where,
                 " ".join(board.runtimes),

@@ -41,7 +41,8 @@ class PrecompiledModel(ModelCompiler):
         ModelError
             If the artifact or its specification is missing.
         """
-        if not self.compiled_model_path.is_file():
+        folder_model = (self.compiled_model_path / "model.json").is_file()  # onnx-c's
+        if not self.compiled_model_path.is_file() and not folder_model:
             raise ModelError(
                 f"{self.compiled_model_path} does not exist: compile it first "
                 "(e.g. `invoke compile`), or pass the real compiler instead of 'precompiled'",

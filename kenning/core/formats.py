@@ -46,6 +46,8 @@ FORMATS: dict[str, ModelFormat] = {
         ModelFormat("torch", (".pth", ".pt")),
         ModelFormat("torch-exported", (".pt2",), "torch-exported"),
         ModelFormat("tvm", (".so", ".tar")),
+        # a folder of C sources a firmware build compiles (kenning.compilers.onnxc)
+        ModelFormat("c-model", (".onnx-c",)),
     )
 }
 

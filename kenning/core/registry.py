@@ -35,6 +35,9 @@ SHORT_NAMES: dict[str, dict[str, str]] = {
             "kenning.modelwrappers.classification.tensorflow_digits.TensorFlowDigitsCNN"
         ),
         "torch-digits-cnn": "kenning.modelwrappers.classification.pytorch_digits.PyTorchDigitsCNN",
+        "torch-digits-mlp": (
+            "kenning.modelwrappers.classification.pytorch_digits_mlp.PyTorchDigitsMLP"
+        ),
         "torch-shapes-detector": (
             "kenning.modelwrappers.detection.pytorch_shapes.PyTorchShapesDetector"
         ),
@@ -52,6 +55,7 @@ SHORT_NAMES: dict[str, dict[str, str]] = {
     },
     "compiler": {
         "onnx": "kenning.compilers.onnx.ONNXCompiler",
+        "onnx-c": "kenning.compilers.onnxc.ONNXToCCompiler",
         "onnxruntime-quant": "kenning.compilers.onnxruntime.ONNXRuntimeQuantizer",
         "precompiled": "kenning.compilers.precompiled.PrecompiledModel",
         "pytorch": "kenning.compilers.pytorch.PyTorchCompiler",
@@ -64,6 +68,7 @@ SHORT_NAMES: dict[str, dict[str, str]] = {
         "tflite": "kenning.runtimes.tflite.TFLiteRuntime",
         "tvm": "kenning.runtimes.tvm.TVMRuntime",
         "null": "kenning.runtimes.null.NullRuntime",
+        "onnx-c": "kenning.runtimes.cmodel.CModelRuntime",
     },
     "protocol": {
         "network": "kenning.runtimeprotocols.network.NetworkProtocol",

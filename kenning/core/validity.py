@@ -17,7 +17,9 @@ The checks, over the run's measured phase (after warm-up, with the model loaded)
 * on the machine that ran the model (the target's series for a protocol run): the load
   monitor has no gap, other processes stayed under ``--max-other-load`` cores, no core's
   clock changed by more than 10 % and the kernel counted no throttling
-  (:func:`kenning.core.loadcheck.check_window`).
+  (:func:`kenning.core.loadcheck.check_window`). A microcontroller's firmware (a target that
+  reports ``firmware_model``) runs nothing but the server and the model on its core, timed by
+  the core's own counter: there is no other load to check, and the verdict says so.
 
 A resumed run is judged part by part: each part needs its own warm-up and clean machine.
 """
@@ -150,6 +152,7 @@ def judge(results: Any) -> RunVerdict:
     remote = any(f.role == "protocol" for f in results.frameworks) or any(
         s.ok_interval_s is not None for s in results.samples[:1]
     )
+    bare_metal = bool(((results.measurements or {}).get("target") or {}).get("firmware_model"))
     parts = [*results.parts, results]
     for number, part in enumerate(parts, 1):
         prefix = f"part {number} of {len(parts)}: " if len(parts) > 1 else ""
@@ -157,6 +160,12 @@ def judge(results: Any) -> RunVerdict:
             found.passed.append(f"{prefix}warmed up ({part.warmup.count} calls)")
         else:
             found.failed.append(f"{prefix}no warm-up: the cold first inferences count (--warmup)")
+        if remote and bare_metal:
+            found.passed.append(
+                f"{prefix}bare-metal target: only the model ran on its core while timed by the "
+                "core's counter (no other load to check)"
+            )
+            continue
         series = part.target_system if remote else part.system
         found.extend(check_window(series, settings.max_other_load), prefix)
     return RunVerdict.of(found)

@@ -13,7 +13,8 @@ clients see a ``NetworkSerialPort``), or a ``NetworkSerialPort`` when the invent
 device is already on the network (``rfc2217://HOST:PORT`` or ``socket://HOST:PORT``).
 labgrid reads the file as a Jinja2 template whose line statements start with ``#``, so its
 comments start with ``##``. ``deploy: local`` boards are the benchmarking machine itself and
-are not exported.
+are not exported, nor are emulated microcontrollers (kenning starts QEMU where it runs). A real
+microcontroller (``deploy: mcu``, ``emulator: none``) is exported as its UART alone.
 
 One place per board, with the same name (``places.yaml``, kenning's own file)::
 
@@ -85,10 +86,17 @@ def serial_resource(protocol: SerialProtocolConfig) -> dict[str, dict[str, Any]]
 
 
 def board_resources(board: BoardEntry) -> dict[str, dict[str, Any]]:
-    """The exporter group of ``board``: its SSH endpoint and, for a serial board, its UART."""
-    group: dict[str, dict[str, Any]] = {
-        "NetworkService": {"address": board.host, "username": board.user, "port": board.port}
-    }
+    """The exporter group of ``board``: its SSH endpoint and, for a serial board, its UART.
+
+    A real microcontroller has no SSH: its group is its UART alone.
+    """
+    group: dict[str, dict[str, Any]] = {}
+    if not board.is_mcu:
+        group["NetworkService"] = {
+            "address": board.host,
+            "username": board.user,
+            "port": board.port,
+        }
     if isinstance(board.protocol, SerialProtocolConfig):
         group.update(serial_resource(board.protocol))
     return group
@@ -117,6 +125,12 @@ def export_inventory(
         board = inventory.boards[name]
         if board.is_local:
             skipped[name] = "deploy: local is the benchmarking machine itself, not a farm board"
+            continue
+        if board.is_mcu and board.emulator == "qemu":
+            skipped[name] = (
+                "emulator: qemu runs on the benchmarking machine (kenning starts it), not a "
+                "farm board; a farm's microcontroller is flashed and wired (`emulator: none`)"
+            )
             continue
         groups[name] = board_resources(board)
         tags = check_tags(board_tags(board), f"board {name}")

@@ -9,6 +9,8 @@ Kenning's tags on a place made from an inventory board::
 
     kenning=yes arch=arm64 deploy=script protocol=network runtime_tflite=yes tag_cortex_a72=yes
 
+and for a microcontroller ``arch=mcu_mps2_an386 deploy=mcu machine=mps2_an386 runtime_onnx_c=yes``.
+
 and, while a kenning client holds the place, its lease (see :mod:`kenning.farm.lease`)::
 
     kenning_lease=<expiry, ms since the epoch>_<reservation token>_<holder, as tag text>
@@ -43,10 +45,12 @@ def board_tags(board: BoardEntry) -> dict[str, str]:
     """The tags of the place made from ``board`` (what reservations filter on)."""
     tags = {
         KENNING_TAG: "yes",
-        "arch": board.arch,
+        "arch": tag_text(board.build_arch),  # a microcontroller's: mcu_mps2_an386
         "deploy": board.deploy,
         "protocol": board.protocol.kind,
     }
+    if board.machine is not None:
+        tags["machine"] = tag_text(board.machine)
     tags.update({f"runtime_{tag_text(runtime)}": "yes" for runtime in board.runtimes})
     tags.update({f"tag_{tag_text(tag)}": "yes" for tag in board.tags})
     return tags

@@ -25,6 +25,7 @@ from kenning.core.results import Results
 from kenning.core.runset import compare_sets, run_set
 from kenning.reports import metadata, plots
 from kenning.reports.document import Figure, Table, fixed
+from kenning.reports.footprint import footprint_section
 from kenning.reports.stats import MS, evaluated
 from kenning.utils.errors import ResultsError
 
@@ -123,14 +124,16 @@ def _agreement(results: Results) -> str:
     return a.line()
 
 
-def model_fronts(runs: Sequence[Entry]) -> list[int]:
-    """Indices (into ``runs``) on the Pareto front of their own model: fronts never mix models."""
+def model_fronts(runs: Sequence[Entry], costs: Sequence[float] | None = None) -> list[int]:
+    """Indices (into ``runs``) on the Pareto front of their own model: fronts never mix models.
+
+    The cost is each run's latency p50 unless ``costs`` (one per run: flash, RAM) is given.
+    """
     front: list[int] = []
+    cost = list(costs) if costs is not None else [e.p50_ms or 0.0 for e in runs]
     for model in dict.fromkeys(e.model_key for e in runs):
         members = [i for i, e in enumerate(runs) if e.model_key == model]
-        chosen = pareto_front(
-            [runs[i].p50_ms or 0.0 for i in members], [runs[i].score or 0.0 for i in members]
-        )
+        chosen = pareto_front([cost[i] for i in members], [runs[i].score or 0.0 for i in members])
         front += [members[i] for i in chosen]
     return sorted(front)
 
@@ -258,6 +261,7 @@ def comparison_section(runs: list[Entry], stem: str = "") -> dict[str, Any]:
             )
         )
     return {
+        "footprint": footprint_section(runs, stem, model_fronts),
         "figure": f"{PRIMARY}: {FIGURES[PRIMARY]}",
         "listing": listing,
         "table": table,

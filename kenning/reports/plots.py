@@ -181,8 +181,9 @@ def pareto_plot(
     keys: Sequence[str],
     labels: Sequence[str],
     front: Sequence[int],
+    x_label: str = "latency p50 (ms)",
 ) -> Any:
-    """Latency against accuracy, one point per run, the Pareto front drawn and marked."""
+    """A cost (latency, or flash or RAM) against accuracy, one point per run, the front marked."""
     fig = new_figure(7.5, 4.5)
     ax = fig.add_subplot()
     on_front = set(front)
@@ -229,9 +230,9 @@ def pareto_plot(
     )
     if log:
         ax.set_xscale("log")
-    ax.set_xlabel("latency p50 (ms)")
+    ax.set_xlabel(x_label)
     ax.set_ylabel("accuracy")
-    ax.set_title("Latency against accuracy")
+    ax.set_title(f"{x_label.split(' (')[0].capitalize()} against accuracy")
     ax.grid(True, alpha=0.3)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), fontsize="small", ncols=1)
     return fig

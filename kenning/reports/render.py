@@ -128,6 +128,8 @@ def build_context(
     if several or "comparison" in report_types:
         context["comparison"] = comparison_section(keyed, f"{stem}_comparison")
         figures += context["comparison"]["figures"]
+        if context["comparison"]["footprint"]:
+            figures += context["comparison"]["footprint"]["figures"]
     for entry in keyed:
         results = entry.results
         caption = f"{entry.key}: " if several else ""

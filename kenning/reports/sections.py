@@ -18,6 +18,7 @@ from kenning.core.figures import Percentile
 from kenning.core.results import Results
 from kenning.reports import metadata, plots
 from kenning.reports.document import STATS_HEADER, Figure, Table, fixed, stats_cells
+from kenning.reports.footprint import info_rows
 from kenning.reports.stats import (
     FIGURE_TITLES,
     MS,
@@ -80,6 +81,7 @@ def run_section(results: Results, caption: str = "") -> dict[str, Any]:
         ("Samples planned", results.dataset.num_samples),
         ("Batch size", results.dataset.batch_size),
         ("Kenning version", results.kenning_version),
+        *info_rows(results),
         *((f"Provenance: {k}", v) for k, v in sorted(results.provenance.items())),
     ):
         info.add(field, value)

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from kenning.core.firmwaremodel import firmware_model_sha256
 from kenning.core.iospec import IOSpec
 from kenning.core.runtimeprotocol import Buffer
 from kenning.runtimeprotocols.errors import (
@@ -172,6 +173,9 @@ class ProtocolClient:
     def upload_model(self, path: Path) -> dict[str, Any]:
         """Stream a model file in ``packet_size`` chunks; return the target's description.
 
+        A folder is a model built into the target's firmware (a microcontroller): MODEL then
+        carries the model's SHA-256 alone, and the target answers whether it holds that model.
+
         Raises
         ------
         ModelError
@@ -181,6 +185,10 @@ class ProtocolClient:
         """
         protocol = self.protocol
         path = Path(path)
+        if path.is_dir():  # a model built into the firmware: name it, do not send it
+            digest = bytes.fromhex(firmware_model_sha256(path))
+            self.target_info = json.loads(bytes(self.request(MessageType.MODEL, digest)) or b"{}")
+            return self.target_info
         try:
             handle = open(path, "rb")
         except OSError as exc:

@@ -99,6 +99,11 @@ def read_secret(path: str | Path | None) -> bytes:
     return secret
 
 
+def new_secret() -> str:
+    """A fresh secret: 32 random bytes as 64 hex characters."""
+    return secrets.token_hex(32)
+
+
 @contextmanager
 def run_secret(folder: Path) -> Iterator[tuple[str, Path]]:
     """A fresh secret for one run and a private file holding it, removed afterwards.
@@ -112,7 +117,7 @@ def run_secret(folder: Path) -> Iterator[tuple[str, Path]]:
         The secret (64 hex characters) and the file's path.
     """
     folder.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_hex(32)
+    secret = new_secret()
     fd, name = tempfile.mkstemp(dir=folder, prefix=".secret-")
     path = Path(name)
     try:

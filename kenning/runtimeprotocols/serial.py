@@ -99,13 +99,13 @@ class SerialProtocol(FramedProtocol):
         self._open()
 
     def disconnect(self) -> None:
-        """Drop buffered input and the session's keys; the line stays open for the next host."""
+        """Drop the session's keys; the line stays open for the next host.
+
+        Input already on the line is kept: the host may send its next HELLO as soon
+        as it reads the session's last answer, and a server that wants the line clean
+        drains it (:meth:`resync`) before it answers, never after.
+        """
         self.reset_session()
-        if self.serial is not None:
-            try:
-                self.serial.reset_input_buffer()
-            except (self._serial_exception, OSError) as exc:
-                raise ConnectionClosedError(f"serial port {self.port} failed: {exc}") from exc
 
     def resync(self) -> None:
         """Discard input until the line has been quiet for :attr:`quiet_time` seconds."""

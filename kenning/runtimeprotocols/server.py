@@ -165,6 +165,8 @@ class InferenceServer:
                 reason = self._serve_requests(peer)
         except (DeadlineError, AuthenticationError, _IdleError) as exc:
             reason = f"dropped: {exc}"
+            if not protocol.has_connections:  # drained before the refusal, never after it:
+                protocol.resync()  # the host's next frame (sent on reading it) survives
             self._reply_error(str(exc))
         except ConnectionClosedError as exc:
             reason = f"host disconnected ({exc})" if exc.mid_frame else reason

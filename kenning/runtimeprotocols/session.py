@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from kenning.core.benchmark import Outcome
+from kenning.core.firmwaremodel import firmware_model_sha256
 from kenning.core.iospec import IOSpec, as_tensors
 from kenning.core.measurements import collector
 from kenning.core.model import ModelWrapper
@@ -28,7 +29,14 @@ from kenning.utils.errors import ModelError
 
 
 def file_sha256(path: Path) -> str:
-    """The hex SHA-256 of a file's bytes."""
+    """The hex SHA-256 of a file's bytes; of a firmware model folder, the model's.
+
+    A folder is a model built into a microcontroller's firmware (compiler ``onnx-c``): its
+    ``model.json`` names the SHA-256 of the model the firmware holds
+    (:func:`kenning.core.firmwaremodel.firmware_model_sha256`).
+    """
+    if Path(path).is_dir():
+        return firmware_model_sha256(Path(path))
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while chunk := handle.read(1 << 20):
@@ -49,11 +57,15 @@ class TargetStatistics:
         self.series: dict[str, Any] = {}
         self.peak_rss_bytes: int | None = None
         self.window: list[float | None] = [None, None]
+        #: a microcontroller's latest stack high-water mark (it grows as the model runs)
+        self.firmware: dict[str, Any] = {}
 
     def add(self, stats: dict[str, Any]) -> None:
         """Append one STATS reply (which holds what happened since the previous one)."""
         self.inference_times.extend(float(t) for t in stats.get("inference_time_s", []))
         self.peak_rss_bytes = stats.get("peak_rss_bytes", self.peak_rss_bytes)
+        if "stack_high_water_bytes" in stats:
+            self.firmware["stack_high_water_bytes"] = stats["stack_high_water_bytes"]
         for name, value in (stats.get("system") or {}).items():
             if isinstance(value, list) and isinstance(self.series.get(name, []), list):
                 self.series.setdefault(name, []).extend(value)
@@ -191,6 +203,7 @@ class RemoteSession:
         return {
             "target": dict(
                 self.info,
+                **self.target.firmware,
                 inference_time_s=self.target.inference_times,
                 peak_rss_bytes=self.target.peak_rss_bytes,
             ),

@@ -76,7 +76,8 @@ def main(argv: Sequence[str]) -> int:
     args = _parser().parse_args(argv)
     configure_logging(args.verbosity)
     from kenning.executors import select_executor
-    from kenning.toolchain.run.benchtask import load_job, resolve_boards
+    from kenning.toolchain.run.benchtask import load_job
+    from kenning.toolchain.run.boardchoice import resolve_boards
 
     job = load_job(args.scenario, overrides=args.set)
     build = args.build or Path("build") / job.scenario.name

@@ -7,6 +7,7 @@ scenario catches one type, prints its message on one line and exits non-zero::
     ├── ConfigurationError        bad flags, unknown class names, bad paths
     │   └── UnknownClassError     a class path or short name that does not resolve
     ├── MissingDependencyError    an optional framework is not installed
+    │   └── MissingToolError      a program kenning runs (cross compiler, QEMU) is missing
     ├── DatasetError              dataset files missing, corrupt or failing checksums
     │   └── DownloadError         the download itself failed
     ├── ModelError                a model file that cannot be loaded or saved
@@ -78,6 +79,23 @@ class MissingDependencyError(KenningError):
         super().__init__(
             f"'{module}' is not installed; install it with: pip install 'kenning[{extra}]'"
         )
+
+
+class MissingToolError(MissingDependencyError):
+    """A program kenning runs (a cross compiler, an emulator) is not installed.
+
+    Parameters
+    ----------
+    tool : str
+        The program's name.
+    install : str
+        The command that installs it.
+    """
+
+    def __init__(self, tool: str, install: str) -> None:
+        self.module = tool
+        self.extra = ""
+        KenningError.__init__(self, f"'{tool}' is not installed; install it with: {install}")
 
 
 class DatasetError(KenningError):

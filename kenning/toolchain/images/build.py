@@ -222,6 +222,10 @@ def _write_context(
                 and path.suffix not in _SKIP_SUFFIXES
             ):
                 _add(tar, path, path.relative_to(root).as_posix(), sources)
+        for extra in image.sources:
+            for path in sorted((root / extra).rglob("*")):
+                if path.is_file() and "build" not in path.relative_to(root / extra).parts:
+                    _add(tar, path, path.relative_to(root).as_posix(), sources)
         folder = images_dir(root) / image.name
         for path in sorted(folder.rglob("*")):
             if path.is_file():

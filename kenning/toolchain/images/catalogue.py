@@ -36,6 +36,9 @@ class ImageSpec:
     parent : str
         Catalogue image this one is built FROM (passed as ``TARGET_IMAGE`` instead of
         ``BASE_IMAGE``); its lock files count as this image's too. Empty: the Python base.
+    sources : tuple of str
+        Work-tree folders besides kenning's own the Dockerfile copies (sent in the build
+        context and counted in its sources hash), e.g. the firmware's ``targets/mcu``.
     """
 
     name: str
@@ -45,6 +48,7 @@ class ImageSpec:
     index_url: str = ""
     index_arg: str = ""
     parent: str = ""
+    sources: tuple[str, ...] = ()
 
     @property
     def tag(self) -> str:
@@ -72,6 +76,12 @@ CATALOGUE: dict[str, ImageSpec] = {
         ),
         ImageSpec("compile-tflite", "amd64", "TFLite converter (TensorFlow) and LiteRT"),
         ImageSpec("compile-tvm", "amd64", "Apache TVM 0.27, aarch64 cross compiler, ONNX Runtime"),
+        ImageSpec(
+            "compile-mcu",
+            "amd64",
+            "ONNX -> C (emx-onnx-cgen), arm-none-eabi-gcc, the MCU firmware's sources",
+            sources=("targets/mcu",),
+        ),
         ImageSpec("target-amd64", "amd64", "runtime only: LiteRT, ONNX Runtime, TVM runtime"),
         ImageSpec(
             "target-arm64", "arm64", "runtime only (arm64): LiteRT, ONNX Runtime, TVM runtime"

@@ -220,9 +220,18 @@ def _inventory_board(server: dict[str, Any]) -> Board:
         from kenning.boards.local import LocalBoard
 
         return LocalBoard(name)
-    from kenning.toolchain.run.benchtask import resolve_boards
+    from kenning.toolchain.run.boardchoice import resolve_boards
 
     return resolve_boards([name])[0]
+
+
+def _compiled_model(step: Step, workspace: Path) -> Path | None:
+    """The artifact the benchmark step reads (its ``--compiled-model-path``), in ``workspace``."""
+    words = step.argv()
+    if "--compiled-model-path" not in words[:-1]:
+        return None
+    path = Path(words[words.index("--compiled-model-path") + 1])
+    return path if path.is_absolute() else workspace / path
 
 
 def _run_step(
@@ -243,7 +252,8 @@ def _run_step(
     folder = workspace / "boards" / board.name / step.name
     suffix = str(server.get("model_suffix", "bin"))
     extra = [str(word) for word in server.get("runtime_args", [])]
-    with board.serve(str(server["runtime"]), suffix, folder, extra) as endpoint:
+    artifact = _compiled_model(step, workspace)
+    with board.serve(str(server["runtime"]), suffix, folder, extra, artifact=artifact) as endpoint:
         values = endpoint.protocol_args()
         if endpoint.secret_file is not None:
             values["secret_file"] = str(endpoint.secret_file)

@@ -9,12 +9,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from kenning.boards.mcuentry import arch_machine
 from kenning.core.formats import FORMATS
 from kenning.core.registry import load_class
 from kenning.toolchain.scenario.schema import Scenario
 
 #: a compiler's ``target`` for a board architecture, when the chain does not give one
 ARCH_TARGETS = {"tvm": {"amd64": "llvm", "arm64": "aarch64"}}
+#: compilers whose ``target`` is a microcontroller board's machine (``--target mps2-an386``)
+MCU_COMPILERS = ("onnx-c",)
 
 
 def dataset_argv(scenario: Scenario, model_file: Path) -> list[str]:
@@ -83,8 +86,16 @@ def flags(parameters: Mapping[str, Any]) -> list[str]:
 
 
 def target_parameters(compiler: str, parameters: Mapping[str, Any], arch: str) -> dict[str, Any]:
-    """A step's parameters with the board architecture's target when the file gives none."""
+    """A step's parameters with the board architecture's target when the file gives none.
+
+    A microcontroller's architecture (``mcu-MACHINE``) is the target of the compilers that
+    build its firmware (:data:`MCU_COMPILERS`): they refuse a model too big for the machine
+    and build ``firmware.elf`` into the artifact.
+    """
     chosen = dict(parameters)
+    machine = arch_machine(arch)
+    if "target" not in chosen and machine is not None and compiler in MCU_COMPILERS:
+        chosen["target"] = machine
     if "target" not in chosen and arch in ARCH_TARGETS.get(compiler, {}):
         chosen["target"] = ARCH_TARGETS[compiler][arch]
     return chosen

@@ -126,7 +126,10 @@ def bench_deployment(
     runs = run_files(out, job.measure.repeats)
     done: dict[Path, ExecutionRecord] = {}
     failure: tuple[Path, Path, ExecutionError] | None = None
-    with board.serve(planned.runtime, planned.suffix, folder, planned.runtime_flags) as endpoint:
+    serving = board.serve(
+        planned.runtime, planned.suffix, folder, planned.runtime_flags, artifact=planned.artifact
+    )
+    with serving as endpoint:
         for number, target in enumerate(runs, 1):
             if resume and is_complete(target):
                 continue  # a finished run of an earlier attempt stays as it is

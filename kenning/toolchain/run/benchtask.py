@@ -8,18 +8,17 @@ compares every run.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from kenning.boards.base import Board
-from kenning.boards.local import LocalBoard
 from kenning.core.measure import MeasureSettings
 from kenning.executors.base import ExecutionRecord, Executor
 from kenning.executors.errors import ExecutionError
 from kenning.executors.local import LocalExecutor
+from kenning.toolchain.run.boardchoice import choose_deployments
 from kenning.toolchain.run.compile import stage_model
 from kenning.toolchain.run.job import Job
 from kenning.toolchain.run.notes import slower_notes
@@ -29,7 +28,6 @@ from kenning.toolchain.run.workers import bench_boards
 from kenning.toolchain.scenario.chains import check_scenario
 from kenning.toolchain.scenario.load import ScenarioError, load_scenario
 from kenning.utils.errors import ConfigurationError, GroupError, KenningError, ModelError
-from kenning.utils.imports import require
 from kenning.utils.progress import progress
 
 log = logging.getLogger("kenning.bench")
@@ -83,81 +81,6 @@ def load_job(
     if problems:  # every bad setting at once, one line each
         raise ScenarioError("\n".join(problems))
     return Job(scenario, models, settings)
-
-
-def resolve_boards(
-    names: Sequence[str], *, trust_host_key: bool = False, keep_files: bool | None = None
-) -> list[Board]:
-    """Boards by name, or every board with a tag, from one reading of the inventory.
-
-    ``local`` is this machine (without the ssh extra there is no inventory, and it is the
-    only board). ``keep_files`` keeps each run's folder on SSH boards (None: as
-    ``KENNING_KEEP_BOARD_FILES`` says).
-
-    Raises
-    ------
-    ConfigurationError
-        If a name is neither a board nor a tag of the inventory, or the inventory is invalid.
-    MissingDependencyError
-        If pyyaml (the ``ssh`` extra) is not installed and a board other than ``local`` is named.
-    """
-    if list(names) == ["local"] * len(names) and importlib.util.find_spec("yaml") is None:
-        return [LocalBoard() for _ in names]
-    require("yaml", "ssh")
-    from kenning.boards.inventoryfile import load_inventory
-    from kenning.boards.protocolconfig import SerialProtocolConfig
-
-    inventory = load_inventory()
-    chosen: list[str] = []
-    for name in names:
-        tagged = [b for b, entry in inventory.boards.items() if name in entry.tags]
-        if name == "local" or name in inventory.boards:
-            chosen.append(name)
-        elif tagged:
-            chosen += tagged
-        else:
-            raise ConfigurationError(
-                f"no board or tag '{name}' in the inventory; boards: {', '.join(inventory.boards)}"
-            )
-    boards: list[Board] = []
-    for name in chosen:
-        entry = inventory.board(name)
-        if entry.deploy == "local":
-            serial = entry.protocol if isinstance(entry.protocol, SerialProtocolConfig) else None
-            board = LocalBoard(name, entry.runtime_args, serial)
-            board.runtimes = list(entry.runtimes)
-            boards.append(board)
-        else:
-            from kenning.boards.remote import RemoteBoard
-
-            boards.append(RemoteBoard(entry, trust_host_key=trust_host_key, keep_files=keep_files))
-    return boards
-
-
-def choose_deployments(job: Job, board: Board, names: Sequence[str]) -> list[str]:
-    """The deployments to bench on ``board``: the named ones, or all whose runtime it has.
-
-    Raises
-    ------
-    ConfigurationError
-        For an unknown name, or nothing the board runs.
-    """
-    deployments = job.scenario.deployments
-    if unknown := [n for n in names if n not in deployments]:
-        raise ConfigurationError(
-            f"scenario '{job.scenario.name}' has no deployment {', '.join(unknown)}; it has "
-            f"{', '.join(deployments)}"
-        )
-    if names:
-        return list(names)
-    offered = getattr(board, "runtimes", None)
-    chosen = [n for n, d in deployments.items() if offered is None or d.runtime.runtime in offered]
-    if not chosen:
-        raise ConfigurationError(
-            f"board '{board.name}' offers no runtime the deployments of "
-            f"scenario '{job.scenario.name}' use"
-        )
-    return chosen
 
 
 def check_models(job: Job, build: Path, names: Sequence[str]) -> None:

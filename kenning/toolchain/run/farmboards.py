@@ -63,6 +63,7 @@ class FarmBoard:
         self.lease = lease
         self.name = board.name
         self.arch = board.arch
+        self.on_this_machine = board.on_this_machine
         self.runtimes = getattr(board, "runtimes", None)
         self.farm = {
             "coordinator": coordinator,
@@ -71,7 +72,15 @@ class FarmBoard:
             "reservation": lease.token,
         }
 
-    def serve(self, runtime: str, suffix: str, folder: Path, args: Sequence[str] = ()) -> Any:
+    def serve(
+        self,
+        runtime: str,
+        suffix: str,
+        folder: Path,
+        args: Sequence[str] = (),
+        *,
+        artifact: Path | None = None,
+    ) -> Any:
         """The board's own :meth:`serve`, once the place is checked to be still ours.
 
         Raises
@@ -80,7 +89,7 @@ class FarmBoard:
             If the place was taken from this run (its lease could not be refreshed).
         """
         self.lease.check()
-        return self.board.serve(runtime, suffix, folder, args)
+        return self.board.serve(runtime, suffix, folder, args, artifact=artifact)
 
     def lost(self) -> str | None:
         """Why the run must stop using this board at once (its place was lost), else None.

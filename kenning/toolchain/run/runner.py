@@ -15,7 +15,8 @@ from kenning.boards.base import Board
 from kenning.boards.local import LocalBoard
 from kenning.core.results import write_atomically
 from kenning.executors.base import Executor
-from kenning.toolchain.run.benchtask import resolve_boards, run_bench
+from kenning.toolchain.run.benchtask import run_bench
+from kenning.toolchain.run.boardchoice import resolve_boards
 from kenning.toolchain.run.job import Job
 from kenning.toolchain.run.training import train_models
 from kenning.utils.errors import GroupError

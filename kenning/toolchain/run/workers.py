@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +36,31 @@ class BoardRuns:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+class TakingTurns:
+    """Lets boards of one kind run together and never beside a board of another kind."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._kind: str | None = None
+        self._count = 0
+
+    @contextmanager
+    def turn(self, kind: str | None) -> Iterator[None]:
+        """Wait until no board of another kind runs (``None``: a board elsewhere, at once)."""
+        if kind is None:
+            yield
+            return
+        with self._changed:
+            self._changed.wait_for(lambda: self._count == 0 or self._kind == kind)
+            self._kind, self._count = kind, self._count + 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._count -= 1
+                self._changed.notify_all()
+
+
 def bench_boards(
     executor: Executor,
     job: Job,
@@ -50,6 +76,10 @@ def bench_boards(
 ) -> BoardRuns:
     """Run each board's deployments (``plan``), boards in parallel.
 
+    Local and emulated boards (``on_this_machine``) take turns, a deployment at a time:
+    QEMU would be load beside the local board's measurement (boards of one kind still run
+    together: emulated time is an instruction count, and local boards stand in for boards).
+
     Parameters
     ----------
     workers : int
@@ -61,6 +91,7 @@ def bench_boards(
         Results and failures of every deployment on every board.
     """
     runs, artifacts, stop = BoardRuns(), Artifacts(), threading.Event()
+    this_machine = TakingTurns()
     several = len(plan) > 1
 
     def one_board(board: Board) -> None:
@@ -74,17 +105,18 @@ def bench_boards(
                     raise ConfigurationError(
                         f"not run: the reference run of model {source} refused its input"
                     )
-                path = bench_deployment(
-                    executor,
-                    board,
-                    build,
-                    job,
-                    name,
-                    before.get(source),
-                    resume=resume,
-                    reference=references.get(source),
-                    artifacts=artifacts,
-                )
+                with this_machine.turn(board.on_this_machine):
+                    path = bench_deployment(
+                        executor,
+                        board,
+                        build,
+                        job,
+                        name,
+                        before.get(source),
+                        resume=resume,
+                        reference=references.get(source),
+                        artifacts=artifacts,
+                    )
                 with runs.lock:
                     runs.done[key] = path
             except KenningError as exc:

@@ -36,6 +36,7 @@ COMPILER_IMAGES = {
     "onnxruntime-quant": "compile-tvm",
     "tvm": "compile-tvm",
     "tflite": "compile-tflite",
+    "onnx-c": "compile-mcu",
 }
 #: flags the toolchain sets itself
 RESERVED = {"model-path", "compiled-model-path", "save-model-path"}

@@ -10,7 +10,7 @@ before anything runs. See ``scenarios/*.yaml`` and docs/scenarios.md.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -157,6 +157,11 @@ class Deployment(_Strict):
     model: str | None = Field(None, description="which model, when the scenario has several")
     chain: list[ChainStep] = []
     runtime: RuntimeChoice
+    board_kind: Literal["mcu"] | None = Field(
+        None,
+        alias="board-kind",
+        description="mcu: only on microcontroller boards (the others run only on Linux boards)",
+    )
 
     @field_validator("chain", mode="before")
     @classmethod
