@@ -80,7 +80,8 @@ def test_process_replies_ok_then_ok_with_the_target_time(null_server: ThreadServ
     assert types == [MessageType.OK] * 7
     assert json.loads(replies[1][1])["model_bytes"] == 100
     assert replies[3][1] == b"" and len(replies[4][1]) == 8  # started, finished
-    assert 0 < struct.unpack("<d", replies[4][1])[0] < 0.01
+    # the null runtime does no work; a loaded machine may still preempt it for a few ms
+    assert 0 < struct.unpack("<d", replies[4][1])[0] < 0.5
     assert replies[5][1] == bytes(40)
     stats = json.loads(replies[6][1])
     assert len(stats["inference_time_s"]) == 1
