@@ -42,7 +42,6 @@ from conftest_protocol import (
 from kenning.runtimeprotocols.client import ProtocolClient
 from kenning.runtimeprotocols.errors import (
     AuthenticationError,
-    ConnectionClosedError,
     RemoteError,
 )
 from kenning.runtimeprotocols.frameauth import AES_GCM
@@ -271,14 +270,9 @@ def test_a_256_mib_data_header_under_a_600_mb_cap_costs_nothing(tmp_path: Path) 
         client.protocol.write([bytes(1 << 20)])
         client.close()  # and gone
         client = ready_client(port, tmp_path, secret=secret.encode())
-        # a whole 256 MiB input: not fatal. Whether the server runs out of memory reading
-        # it (ERROR "no memory for ...", and the connection is closed while the host still
-        # sends, which the host sees as a reset) or copying it for the model (ERROR "out of
-        # memory handling ...") depends on a few MB of this process's address space
-        with pytest.raises((RemoteError, ConnectionClosedError)) as refused:
-            client.upload_input(bytes(claim))
-        if isinstance(refused.value, RemoteError):
-            assert "out of memory" in str(refused.value)
+        # a whole 256 MiB input fits: it is received straight into the memory the model's
+        # process reads (no copy on the way), and a copy would not fit under the cap
+        client.upload_input(bytes(claim))
         client.close()
         client = ready_client(port, tmp_path, secret=secret.encode())
         full_exchange(client)

@@ -157,6 +157,17 @@ class IOSpec(BaseModel):
         """Quantise (when needed) and serialise input tensors."""
         return self._to_bytes(self.inputs, arrays)
 
+    def inputs_view(self, arrays: Sequence[np.ndarray]) -> bytes | memoryview:
+        """Serialise input tensors as :meth:`inputs_to_bytes` does, without a copy if possible.
+
+        One tensor already laid out as stored is viewed, not copied; the view is valid while
+        ``arrays`` is unchanged.
+        """
+        if len(arrays) == 1 and len(self.inputs) == 1:
+            flat = np.ascontiguousarray(self.inputs[0].quantize(arrays[0])).reshape(-1)
+            return flat.view(np.uint8).data
+        return self.inputs_to_bytes(arrays)
+
     def inputs_from_bytes(self, data: bytes) -> list[np.ndarray]:
         """Input tensors, in their stored dtype, from bytes."""
         return self._from_bytes(self.inputs, data)

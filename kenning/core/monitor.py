@@ -215,11 +215,15 @@ class SystemMonitor:
         return self.sampler_pid is not None
 
     # -- series, window ----------------------------------------------------------------
+    def watch(self, related: Sequence[int]) -> None:
+        """Count ``related`` (and their descendants) as the measurement's own from now on."""
+        self.related = [pid for pid in related if pid != os.getpid()]
+        self._send("watch " + " ".join(map(str, self.related)))
+
     def restart(self, related: Sequence[int] | None = None) -> None:
         """Begin a new series now (a server: each host's session), watching ``related``."""
         if related is not None:
-            self.related = [pid for pid in related if pid != os.getpid()]
-            self._send("watch " + " ".join(map(str, self.related)))
+            self.watch(related)
         self._read_lines()
         self.start_time = time.monotonic()
         self.series = empty_series(self.interval)

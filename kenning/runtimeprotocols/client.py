@@ -163,7 +163,8 @@ class ProtocolClient:
             If no valid reply arrives.
         """
         self.protocol.send_message(type, payload)
-        return self._reply(type.name, expect).payload
+        reply = self._reply(type.name, expect).payload
+        return reply if not isinstance(reply, memoryview) else bytes(reply)
 
     # -- session -------------------------------------------------------------------
     def upload_io_spec(self, spec: IOSpec) -> None:

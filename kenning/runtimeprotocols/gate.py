@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from kenning.core.runtimeprotocol import Buffer
 from kenning.runtimeprotocols.errors import AuthenticationError
 from kenning.runtimeprotocols.frameauth import session_keys
 from kenning.runtimeprotocols.handshake import (
@@ -65,7 +66,7 @@ class Gate:
         """The host proved the secret already (the transport ran the handshake)."""
         self.open = True
 
-    def hello(self, payload: bytes | bytearray) -> bytes:
+    def hello(self, payload: Buffer) -> bytes:
         """Answer a host's HELLO: the server's fresh nonce and its frame suite.
 
         Raises
@@ -81,7 +82,7 @@ class Gate:
         self._client, self._server = bytes(payload), nonce()
         return self._server + bytes([self.suite])
 
-    def auth(self, payload: bytes | bytearray) -> bytes:
+    def auth(self, payload: Buffer) -> bytes:
         """Check a host's AUTH; the server's own proof for the OK.
 
         Raises

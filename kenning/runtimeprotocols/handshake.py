@@ -57,7 +57,7 @@ def target_proof(secret: bytes, client_nonce: bytes, server_nonce: bytes, suite:
     return hmac.new(secret, message, sha256).digest()
 
 
-def same(a: bytes | bytearray, b: bytes) -> bool:
+def same(a: bytes | bytearray | memoryview, b: bytes) -> bool:
     """Compare two proofs in constant time."""
     return hmac.compare_digest(bytes(a), b)
 

@@ -65,6 +65,7 @@ def receive_model(
     ProtocolError
         If the message cannot be read or the reply sent.
     """
+    model.prepare()  # a model's process starts while its model arrives
     chunks = protocol.reader.iter_payload(header, protocol.timeout)
     try:
         sha256, previous = store_stream(model.save_model_path, chunks, keep=True)

@@ -20,6 +20,7 @@ socket.
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import mmap
@@ -94,8 +95,17 @@ def serve(link: ModelLink, model: _Model) -> None:
 
 
 def main(argv: list[str]) -> int:
-    """Serve the server on socket ``argv[0]`` with the shared input ``argv[1]``."""
+    """Serve the server on socket ``argv[0]`` with the shared input ``argv[1]``.
+
+    ``argv[2]``, when given, names the runtime's module: it is imported at once, while the
+    server still receives the model (a failure shows at ``LOAD``).
+    """
     logging.basicConfig(level=logging.WARNING, format="kenning.model: %(levelname)s %(message)s")
+    if len(argv) > 2:
+        try:
+            importlib.import_module(argv[2])
+        except Exception:  # noqa: BLE001 - LOAD imports it again and reports the failure
+            pass
     link = ModelLink(socket.socket(fileno=int(argv[0])), spin=0.0)  # requests come seldom
     try:
         serve(link, _Model(int(argv[1])))

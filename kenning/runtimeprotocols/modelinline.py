@@ -32,6 +32,13 @@ class InlineModel:
     def save_model_path(self) -> Any:
         return self.runtime.save_model_path
 
+    def prepare(self) -> None:
+        """Nothing to start: the model loads in this process."""
+
+    def close(self) -> None:
+        """The same as :meth:`stop`."""
+        self.stop()
+
     def load(self, sha256: str) -> tuple[str, str]:
         """Load the model at ``save_model_path``; the runtime's name and version."""
         self.loaded = False
@@ -39,7 +46,11 @@ class InlineModel:
         self.loaded = True
         return self.runtime.get_framework_and_version()
 
-    def prepare_input(self, data: bytes | bytearray) -> None:
+    def input_view(self, size: int) -> memoryview | None:
+        """``None``: the runtime keeps the bytes it is handed, so inputs arrive in new buffers."""
+        return None
+
+    def prepare_input(self, data: bytes | bytearray | memoryview) -> None:
         """Hand one batch of inputs to the model."""
         self.runtime.prepare_input(bytes(data))
 

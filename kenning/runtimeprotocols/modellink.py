@@ -3,8 +3,10 @@
 Both ends of a :class:`ModelLink` keep their socket non-blocking. A read first spins for up
 to :data:`SPIN_S` on the socket (a reply usually comes within microseconds, and waking a
 process that slept in the kernel costs tens of them on each side of every request), then
-waits in ``poll`` until its deadline. Payloads are read into one buffer that grows as
-needed and is reused, so a 150 KB input costs no fresh memory per request.
+waits in ``poll`` until its deadline; it spins only while that pays and the CPU is not
+contended (:class:`~kenning.runtimeprotocols.spinning.SpinPolicy`). Payloads are read into
+one buffer that grows as needed and is reused, so a 150 KB input costs no fresh memory per
+request.
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ import socket
 import struct
 import time
 
+from kenning.runtimeprotocols.spinning import SPIN_S, SpinPolicy
+
 #: an operation (or a reply's status) and the payload's length
 HEADER = struct.Struct("<BQ")
-#: seconds a read spins before it sleeps in poll
-SPIN_S = 100e-6
 
 
 class LinkClosedError(ConnectionError):
@@ -38,6 +40,7 @@ class ModelLink:
     def __init__(self, sock: socket.socket, spin: float = SPIN_S) -> None:
         self.sock = sock
         self.spin = spin
+        self._policy = SpinPolicy(spin)
         sock.setblocking(False)
         self._poll = select.poll()
         self._poll.register(sock, select.POLLIN)
@@ -98,17 +101,28 @@ class ModelLink:
 
     def _read(self, view: memoryview, deadline: float | None) -> None:
         got, size = 0, len(view)
-        spin_end = time.perf_counter() + self.spin
+        policy = self._policy
+        polling = self.spin > 0 and policy.should_poll()
+        start = time.perf_counter()
         while got < size:
             try:
                 count = self.sock.recv_into(view[got:])
             except BlockingIOError:
-                if time.perf_counter() < spin_end:
-                    continue
+                if polling:
+                    now = time.perf_counter()
+                    if now - start < self.spin:
+                        continue
+                    policy.polled(False)
+                    polling = False
+                slept = time.perf_counter()
                 self._wait(self._poll, deadline, "to answer")
+                policy.slept(time.perf_counter() - slept)
                 continue
             if count == 0:
                 raise LinkClosedError("the other end closed the socket")
+            if polling:
+                policy.polled(True)
+                polling = False
             got += count
 
     @staticmethod

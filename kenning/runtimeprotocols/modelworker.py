@@ -24,9 +24,7 @@ import mmap
 import os
 import pickle
 import signal
-import socket
 import subprocess
-import sys
 from typing import Any
 
 from kenning.core.monitor import peak_rss_bytes
@@ -40,20 +38,14 @@ from kenning.runtimeprotocols.modelchild import (
     RUN_REQUEST,
 )
 from kenning.runtimeprotocols.modellink import ModelLink
-from kenning.utils.errors import KenningError
+from kenning.runtimeprotocols.modelspawn import KILLED_S, ModelProcess, ModelProcessError, Spare
+
+__all__ = ["LOAD_TIMEOUT_S", "ModelProcessError", "ModelWorker"]
 
 log = logging.getLogger("kenning.server")
 
-#: seconds the model's process gets to start and load a model, and to exit when told
+#: seconds the model's process gets to start and load a model
 LOAD_TIMEOUT_S = 300.0
-STOP_TIMEOUT_S = 5.0
-_BUFFER = 4 << 20
-#: the module the model's process runs
-CHILD = "kenning.runtimeprotocols.modelchild"
-
-
-class ModelProcessError(KenningError):
-    """The model's process failed a request: it said why, crashed or stopped answering."""
 
 
 class ModelWorker:
@@ -72,9 +64,9 @@ class ModelWorker:
         self.timeout = timeout
         self.sha256 = ""
         self.framework: tuple[str, str] = ("", "")
-        self._process: subprocess.Popen[bytes] | None = None
+        self._child: ModelProcess | None = None
         self._link: ModelLink | None = None
-        self._memfd = -1
+        self._spare = Spare(type(runtime).__module__)
         self._shared: mmap.mmap | None = None
         self._input_length = 0
         self._new_input = False
@@ -91,8 +83,16 @@ class ModelWorker:
         return self._link is not None and self.framework != ("", "")
 
     # -- the server's requests -------------------------------------------------------
+    def prepare(self) -> None:
+        """Start the next model's process now, unless one is waiting (see ``modelspawn``).
+
+        Called when the server is idle and when a model starts to arrive: :meth:`load` then
+        finds the interpreter started, rather than waiting for it after the upload.
+        """
+        self._spare.fill()
+
     def load(self, sha256: str) -> tuple[str, str]:
-        """Start a fresh process and load the model at ``save_model_path`` in it.
+        """Load the model at ``save_model_path`` in a fresh process (a spare, when waiting).
 
         Returns
         -------
@@ -106,15 +106,36 @@ class ModelWorker:
         """
         self.stop()
         self.sha256, self.framework = sha256, ("", "")
-        self._start()
+        self._child = self._spare.take()
+        self._link = self._child.link
         reply = self._request(LOAD, pickle.dumps(self.runtime), LOAD_TIMEOUT_S)
         info = json.loads(bytes(reply))
         self._child_peak = int(info.get("peak_rss_bytes", 0))
         self.framework = (str(info["runtime"]), str(info["version"]))
         return self.framework
 
-    def prepare_input(self, data: bytes | bytearray) -> None:
+    def input_view(self, size: int) -> memoryview | None:
+        """Where the next input of ``size`` bytes can be received to: the shared memory.
+
+        The server reads a ``DATA`` payload straight into it (no copy); release the view
+        before the next request. ``None`` without a model.
+
+        Raises
+        ------
+        MemoryError
+            If the shared memory cannot grow to ``size``.
+        """
+        if self._link is None:
+            return None
+        if self._shared is None or len(self._shared) < size:
+            self._grow(size)
+        assert self._shared is not None
+        return memoryview(self._shared)[:size]
+
+    def prepare_input(self, data: bytes | bytearray | memoryview) -> None:
         """Put one batch of inputs where the model's process reads it at the next run.
+
+        ``data`` may already be there (received into :meth:`input_view`).
 
         Raises
         ------
@@ -126,10 +147,11 @@ class ModelWorker:
         if self._link is None:
             raise ModelProcessError("no model loaded: send IOSPEC and MODEL first")
         size = len(data)
-        if self._shared is None or len(self._shared) < size:
-            self._grow(size)
-        assert self._shared is not None
-        self._shared[:size] = data
+        if not (isinstance(data, memoryview) and data.obj is self._shared):
+            if self._shared is None or len(self._shared) < size:
+                self._grow(size)
+            assert self._shared is not None
+            self._shared[:size] = data
         self._input_length, self._new_input = size, True
 
     def run(self) -> float:
@@ -153,30 +175,6 @@ class ModelWorker:
         return max(peak_rss_bytes(), self._child_peak)
 
     # -- the process ------------------------------------------------------------------
-    def _start(self) -> None:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        for sock in (ours, theirs):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _BUFFER)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _BUFFER)
-        self._memfd = os.memfd_create("kenning-model-input")
-        # the server may run from a zip (a board): the child finds kenning where it did
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
-        fds = [theirs.fileno(), self._memfd]
-        try:
-            self._process = subprocess.Popen(
-                [sys.executable, "-m", CHILD, *map(str, fds)],
-                pass_fds=fds,
-                stdin=subprocess.DEVNULL,
-                stdout=sys.stderr.fileno(),
-                env=env,
-            )
-        except OSError as exc:
-            ours.close()
-            raise ModelProcessError(f"cannot start a process for the model: {exc}") from exc
-        finally:
-            theirs.close()
-        self._link = ModelLink(ours)
-
     def _grow(self, size: int) -> None:
         """Make the shared input at least ``size`` bytes (a power of two, from 64 KiB)."""
         capacity = max(1 << 16, 1 << (size - 1).bit_length())
@@ -184,8 +182,9 @@ class ModelWorker:
             self._shared.close()
             self._shared = None
         try:
-            os.ftruncate(self._memfd, capacity)
-            self._shared = mmap.mmap(self._memfd, capacity)
+            assert self._child is not None
+            os.ftruncate(self._child.memfd, capacity)
+            self._shared = mmap.mmap(self._child.memfd, capacity)
         except OSError as exc:
             if exc.errno in (errno.ENOMEM, errno.ENOSPC, errno.EFBIG):
                 raise MemoryError(f"no memory for a {size}-byte input") from exc
@@ -212,10 +211,10 @@ class ModelWorker:
 
     def _death(self, op: int) -> str:
         """What became of the process, which closed its end while ``op`` was under way."""
-        process, how = self._process, "closed its connection"
-        if process is not None:
+        child, how = self._child, "closed its connection"
+        if child is not None:
             try:
-                code = process.wait(STOP_TIMEOUT_S)
+                code = child.process.wait(KILLED_S)
             except subprocess.TimeoutExpired:
                 code = None
             if code is not None and code < 0:
@@ -231,28 +230,23 @@ class ModelWorker:
         return text
 
     def stop(self) -> None:
-        """End the model's process, at once.
+        """End the model's process, at once (a spare, if any, waits on).
 
         Closing its socket ends it; one not gone within 50 ms (a framework's slow teardown, a
         stuck model) is killed, so no host waits for it.
         """
-        link, process = self._link, self._process
-        self._link = self._process = None
+        child, self._child, self._link = self._child, None, None
         self._new_input = False
-        if link is not None:
-            link.close()
         if self._shared is not None:
             self._shared.close()
             self._shared = None
-        if self._memfd >= 0:
-            os.close(self._memfd)
-            self._memfd = -1
-        if process is not None and process.poll() is None:
-            try:
-                process.wait(0.05)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(STOP_TIMEOUT_S)
+        if child is not None:
+            child.close()
+
+    def close(self) -> None:
+        """End the model's process and the spare."""
+        self.stop()
+        self._spare.close()
 
 
 def _signal_name(number: int) -> str:

@@ -27,11 +27,10 @@ from kenning.runtimeprotocols.errors import (
 from kenning.runtimeprotocols.framed import FramedProtocol
 from kenning.runtimeprotocols.lobby import Lobby
 from kenning.runtimeprotocols.peers import is_loopback, peer_pid
+from kenning.runtimeprotocols.spinning import SPIN_S, SpinPolicy
 from kenning.utils.errors import ConfigurationError
 
 _SOCKET_BUFFER = 4 << 20
-#: seconds a read may spin before blocking (see NetworkProtocol._poll)
-_SPIN_S = 100e-6
 #: how a read waits: spin then block, block at once, or spin only while it pays (default)
 READ_MODES = ("spin", "block", "adaptive")
 _BROKEN = (errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED, errno.ENOTCONN, errno.ESHUTDOWN)
@@ -61,7 +60,8 @@ class NetworkProtocol(FramedProtocol):
     read_mode : str
         How a read waits for data: ``spin`` (poll up to 100 µs, then sleep in the kernel),
         ``block`` (sleep at once) or ``adaptive`` (poll, yielding the CPU between polls, only
-        while the previous reply came within the polling window: ``bench/protocol_spin.py``).
+        while the previous reply came within the polling window and the CPU is not contended:
+        :class:`~kenning.runtimeprotocols.spinning.SpinPolicy`, ``bench/protocol_limit.py``).
     """
 
     arguments_structure: ClassVar[tuple[Arg, ...]] = (
@@ -94,7 +94,7 @@ class NetworkProtocol(FramedProtocol):
         self.host = host
         self.port = port
         self.read_mode = read_mode
-        self._spin_paid = True  # adaptive: the last wait ended inside the polling window
+        self._policy = SpinPolicy()  # adaptive: whether polling pays
         self.listener: socket.socket | None = None
         self.lobby: Lobby | None = None
         self.sock: socket.socket | None = None
@@ -109,10 +109,11 @@ class NetworkProtocol(FramedProtocol):
         return self.host, self.port
 
     def peer_process(self) -> int | None:
-        if self.sock is None:
+        sock = self.sock  # may be closed meanwhile: the server looks it up in a thread
+        if sock is None:
             return None
         try:
-            local, peer = self.sock.getsockname(), self.sock.getpeername()
+            local, peer = sock.getsockname(), sock.getpeername()
         except OSError:
             return None
         return peer_pid(local, peer)
@@ -247,25 +248,29 @@ class NetworkProtocol(FramedProtocol):
     def _poll(self, sock: socket.socket, view: memoryview) -> int | None:
         """Poll briefly with non-blocking receives before sleeping in the kernel.
 
-        An answer usually arrives within tens of microseconds, and waking a sleeping process
-        costs about as much again per message. But polling burns the CPU the peer may need:
-        on a shared core the peer cannot answer while this side spins. ``adaptive`` polls
-        only while the previous wait ended inside the window, and yields the CPU between
-        polls, so a co-located peer still runs.
+        ``spin`` always polls; ``adaptive`` polls, yielding the CPU between polls so a peer on
+        the same core still runs, only when its :class:`SpinPolicy` says polling pays and the
+        CPU is not contended (when this thread waits for whole slices of other work on the
+        run queue, reads sleep at once for a while rather than lose those slices).
         """
-        if self.read_mode == "block" or (self.read_mode == "adaptive" and not self._spin_paid):
+        mode = self.read_mode
+        if mode == "block" or (mode == "adaptive" and not self._policy.should_poll()):
             return None
-        adaptive = self.read_mode == "adaptive"
-        deadline = time.perf_counter() + _SPIN_S
+        adaptive = mode == "adaptive"
+        deadline = time.perf_counter() + SPIN_S
+        count: int | None = None
         while True:
             try:
-                return sock.recv_into(view, 0, socket.MSG_DONTWAIT)
+                count = sock.recv_into(view, 0, socket.MSG_DONTWAIT)
+                break
             except BlockingIOError:
                 if time.perf_counter() >= deadline:
-                    self._spin_paid = False
-                    return None
+                    break
                 if adaptive:
                     os.sched_yield()
+        if adaptive:
+            self._policy.polled(count is not None)
+        return count
 
     def read_some(self, view: memoryview, timeout: float | None) -> int:
         sock = self._connected()
@@ -278,7 +283,7 @@ class NetworkProtocol(FramedProtocol):
                 start = time.perf_counter()
                 count = sock.recv_into(view)
                 # adaptive: poll again once a reply comes within the window after all
-                self._spin_paid = time.perf_counter() - start < _SPIN_S
+                self._policy.slept(time.perf_counter() - start)
         except BlockingIOError as exc:  # SO_RCVTIMEO passed
             raise ProtocolTimeoutError("data", timeout) from exc
         except OSError as exc:

@@ -227,28 +227,36 @@ class FrameReader(ByteStream):
         if bad:
             raise FrameError("checksum", bad, in_sync=True)
 
-    def read_payload(self, first: FrameHeader, timeout: float | None) -> bytes | bytearray:
+    def read_payload(
+        self, first: FrameHeader, timeout: float | None, into: memoryview | None = None
+    ) -> bytes | bytearray | memoryview:
         """The whole payload of the message that ``first`` starts (see :meth:`iter_payload`).
 
-        A message up to :data:`PREALLOCATE` bytes is read straight into one buffer; a
-        longer one into a buffer that grows as its bytes arrive, never ahead of them.
+        A message up to :data:`PREALLOCATE` bytes is read straight into one buffer (``into``,
+        of the message's length, when given); a longer one into a buffer that grows as its
+        bytes arrive, never ahead of them.
         """
-        if first.message_length <= PREALLOCATE:
-            payload = bytearray(first.message_length)
+        if into is not None or first.message_length <= PREALLOCATE:
+            whole = bytearray(first.message_length) if into is None else into
             self._begin_body(first, timeout)
             try:
-                for _ in self._pieces(first, timeout, memoryview(payload)):
+                for _ in self._pieces(first, timeout, memoryview(whole)):
                     pass
             finally:
                 self._message_deadline = None
-            return payload
+            return whole
         grown = bytearray()
         for piece in self.iter_payload(first, timeout):
             grown += piece
         return grown
 
-    def read_body(self, header: FrameHeader, timeout: float | None) -> Message:
+    def read_body(
+        self, header: FrameHeader, timeout: float | None, into: memoryview | None = None
+    ) -> Message:
         """The rest of the message that ``header`` starts, checked, as a whole.
+
+        ``into`` (as long as the message) receives the payload in place of a new buffer: a
+        server reads an input straight into the memory its model reads it from.
 
         Raises
         ------
@@ -262,13 +270,15 @@ class FrameReader(ByteStream):
         tag = TAG_SIZE if header.tagged else 0
         if not header.more and self._end - start >= length + tag:  # all buffered: usual
             view = self._view[start : start + length]
-            payload: bytes | bytearray = bytes(view)
             self._start = start + length + tag
             self._message_deadline = None
             if length != header.message_length:
                 raise FrameError(
                     "sequence", f"{length}-byte frame ends a {header.message_length}-byte message"
                 )
+            payload: bytes | bytearray | memoryview = bytes(view) if into is None else into
+            if into is not None:
+                into[:] = view
             tagger = self.tagger if tag else None
             if tagger is not None:  # the tag checks the payload (its CRC field is 0)
                 tagger.check(self._header, view, self._view[start + length : self._start])
@@ -279,7 +289,7 @@ class FrameReader(ByteStream):
                     in_sync=True,
                 )
         else:
-            payload = self.read_payload(header, timeout)
+            payload = self.read_payload(header, timeout, into)
         kind = message_type(header.type)
         if kind is None:
             raise FrameError("type", f"unknown message type {type_name(header.type)}", True)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pydantic import ValidationError
 
 from kenning.core.iospec import IOSpec
+from kenning.core.runtimeprotocol import Buffer
 from kenning.runtimeprotocols.framed import FramedProtocol
 from kenning.runtimeprotocols.loading import receive_model
 from kenning.runtimeprotocols.modelinline import InlineModel
@@ -57,7 +58,7 @@ class ModelRequests:
         self.spec: IOSpec | None = None
         #: inference times and the load series reported by STATS
         self.load = TargetLoad(monitor_interval, model.peak_rss_bytes)
-        self._handlers: dict[MessageType, Callable[[bytes | bytearray], bytes]] = {
+        self._handlers: dict[MessageType, Callable[[Buffer], bytes]] = {
             MessageType.DATA: self.data,
             MessageType.PROCESS: self.process,
             MessageType.OUTPUT: self.output,
@@ -76,7 +77,7 @@ class ModelRequests:
         if self.model_loaded and not self.model.loaded:
             self.forget()
 
-    def dispatch(self, type_: MessageType, payload: bytes | bytearray) -> bytes:
+    def dispatch(self, type_: MessageType, payload: Buffer) -> bytes:
         """The OK payload for a request (all but ``MODEL``, see :meth:`receive_model`).
 
         Raises
@@ -91,7 +92,7 @@ class ModelRequests:
             raise RequestError(f"unexpected {type_.name} from the host: it is a reply")
         return handler(payload)
 
-    def data(self, payload: bytes | bytearray) -> bytes:
+    def data(self, payload: Buffer) -> bytes:
         if not self.model_loaded:
             raise RequestError("no model loaded: send IOSPEC and MODEL before DATA")
         self.input_ready = self.output_ready = False
@@ -106,7 +107,7 @@ class ModelRequests:
         self.input_ready = True
         return b""
 
-    def process(self, payload: bytes | bytearray) -> bytes:
+    def process(self, payload: Buffer) -> bytes:
         if not self.input_ready:
             raise RequestError("no input: send DATA before PROCESS")
         self.protocol.send_message(MessageType.OK)  # inference starts
@@ -115,17 +116,17 @@ class ModelRequests:
         self.output_ready = True
         return TARGET_TIME.pack(elapsed)
 
-    def output(self, payload: bytes | bytearray) -> bytes:
+    def output(self, payload: Buffer) -> bytes:
         if not self.output_ready:
             raise RequestError("no output: send PROCESS before OUTPUT")
         return self.model.upload_output()
 
-    def stats(self, payload: bytes | bytearray) -> bytes:
+    def stats(self, payload: Buffer) -> bytes:
         return json.dumps(self.load.report(), separators=(",", ":")).encode()
 
-    def io_spec(self, payload: bytes | bytearray) -> bytes:
+    def io_spec(self, payload: Buffer) -> bytes:
         try:
-            spec = IOSpec.model_validate_json(payload)
+            spec = IOSpec.model_validate_json(bytes(payload))
         except ValidationError as exc:
             raise RequestError(f"malformed I/O specification: {exc}") from exc
         path = self.model.save_model_path
@@ -133,6 +134,22 @@ class ModelRequests:
         self.forget()
         self.spec = spec
         return b""
+
+    def input_view(self, header: FrameHeader) -> memoryview | None:
+        """Where a ``DATA`` that ``header`` starts is received to, when not a new buffer.
+
+        The memory the model's process reads its input from: no copy on the way. The
+        previous input is gone once a ``DATA`` starts, whether or not it arrives whole.
+
+        Raises
+        ------
+        MemoryError
+            If that memory cannot grow to the input's size.
+        """
+        if header.type != MessageType.DATA or not self.model_loaded or not header.message_length:
+            return None
+        self.input_ready = self.output_ready = False
+        return self.model.input_view(header.message_length)
 
     def receive_model(self, header: FrameHeader) -> None:
         """Receive, store and load the ``MODEL`` that ``header`` starts; answer the host."""

@@ -34,7 +34,7 @@ from kenning.runtimeprotocols.modelinline import InlineModel
 from kenning.runtimeprotocols.modelworker import ModelWorker
 from kenning.runtimeprotocols.requests import ModelRequests, RequestError
 from kenning.runtimeprotocols.store import check_destination
-from kenning.runtimeprotocols.wire import MessageType, type_name
+from kenning.runtimeprotocols.wire import Message, MessageType, type_name
 from kenning.utils.errors import ProtocolError, error_text
 
 log = logging.getLogger("kenning.server")
@@ -129,6 +129,7 @@ class InferenceServer:
         if initialize:
             self.protocol.initialize_server()
         self.load.start()
+        self.requests.model.prepare()  # the first model's process starts before its host
         try:
             while not self.stop_event.is_set():
                 if max_clients is not None and self.clients_served >= max_clients:
@@ -140,6 +141,7 @@ class InferenceServer:
                 self.serve_client(peer)
         finally:
             self.requests.forget()
+            self.requests.model.close()
             self.load.stop()
             self.protocol.close()
 
@@ -157,7 +159,7 @@ class InferenceServer:
                 protocol.start_tagging(protocol.frame_suite, protocol.handed_keys, "target")
             else:
                 self.gate.start(protocol, self.handshake_timeout)
-        self.load.new_host(protocol.peer_process())
+        self._watch_host(self.load.new_host())
         since = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         reason = "host disconnected"
         try:
@@ -176,6 +178,24 @@ class InferenceServer:
             protocol.reader.deadline = None
             protocol.disconnect()
         log.info("%s: %s", peer, reason)
+        if protocol.has_connections:  # the next host sends its own model: start its process
+            self.requests.forget()
+            self.requests.model.prepare()
+
+    def _watch_host(self, host: int) -> None:
+        """Find the host's process (on loopback: its CPU is the run's own) off its path.
+
+        Finding it reads every process's sockets (milliseconds): a thread does it while the
+        session goes on, rather than the host's first request waiting for it.
+        """
+        find = self.protocol.peer_process
+
+        def watch() -> None:
+            pid = find()
+            if pid:
+                self.load.watch(pid, host)
+
+        threading.Thread(target=watch, name="kenning-peer-lookup", daemon=True).start()
 
     def _serve_requests(self, peer: str) -> str:
         while not self.stop_event.is_set():
@@ -219,12 +239,26 @@ class InferenceServer:
         if header.type == MessageType.MODEL:
             self.requests.receive_model(header)
             return
+        into = None
         try:
-            message = protocol.reader.read_body(header, protocol.timeout)
+            into = self.requests.input_view(header)  # an input goes straight to the model
+            message = protocol.reader.read_body(header, protocol.timeout, into)
+            reply, failure = self._dispatch(message)
         except MemoryError:
             raise FrameError("oversized", f"no memory for {header.message_length} bytes") from None
+        finally:
+            if into is not None:
+                into.release()  # the model's memory may be resized or closed from now on
+        if failure is not None:
+            self.requests.check_model()
+            protocol.send_message(MessageType.ERROR, failure.encode())
+            return
+        protocol.send_message(MessageType.OK, reply)
+
+    def _dispatch(self, message: Message) -> tuple[bytes, str | None]:
+        """The OK payload of a request, or what to say in an ERROR when it failed."""
         try:
-            reply = self.requests.dispatch(message.type, message.payload)
+            return self.requests.dispatch(message.type, message.payload), None
         except ProtocolError:
             raise
         except Exception as exc:  # noqa: BLE001 - a broken model or input must not end the server
@@ -233,7 +267,4 @@ class InferenceServer:
                 text = f"out of memory handling a {len(message.payload)}-byte {message.type.name}"
             if not isinstance(exc, RequestError):
                 log.warning("%s failed: %s", message.type.name, text)
-            self.requests.check_model()
-            protocol.send_message(MessageType.ERROR, text.encode())
-            return
-        protocol.send_message(MessageType.OK, reply)
+            return b"", text

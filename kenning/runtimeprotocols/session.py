@@ -27,6 +27,9 @@ from kenning.runtimeprotocols.client import ProtocolClient
 from kenning.runtimeprotocols.framed import FramedProtocol
 from kenning.utils.errors import ModelError
 
+#: seconds between STATS requests while samples run (the target's load is sampled every 0.2 s)
+STATS_EVERY_S = 0.25
+
 
 def file_sha256(path: Path) -> str:
     """The hex SHA-256 of a file's bytes; of a firmware model folder, the model's.
@@ -111,12 +114,22 @@ class RemoteSession:
         The artifact's inputs and outputs.
     artifact : Path
         The compiled model sent to the target.
+    stats_every : float
+        Seconds between ``STATS`` requests while samples run (``0``: after every sample);
+        the target keeps what happened since the previous one, so nothing is lost between.
     """
 
     def __init__(
-        self, protocol: FramedProtocol, model: ModelWrapper, spec: IOSpec, artifact: Path
+        self,
+        protocol: FramedProtocol,
+        model: ModelWrapper,
+        spec: IOSpec,
+        artifact: Path,
+        stats_every: float = STATS_EVERY_S,
     ) -> None:
         self.client = ProtocolClient(protocol)
+        self.stats_every = stats_every
+        self._stats_due = 0.0  # time.perf_counter() of the next sample's STATS
         self.model = model
         self.spec = spec
         self._scored = model.scored_index()
@@ -153,17 +166,18 @@ class RemoteSession:
         return str(self.info.get("runtime")), str(self.info.get("version"))
 
     def infer(self, batch: np.ndarray) -> Outcome:
-        """One full exchange: DATA, PROCESS, OUTPUT, STATS, with pre- and postprocessing."""
+        """One full exchange: DATA, PROCESS, OUTPUT (STATS when due), pre- and postprocessing."""
         t0 = time.perf_counter()
         inputs = as_tensors(self.model.preprocess_input(batch))
         t1 = time.perf_counter()
-        self.client.upload_input(self.spec.inputs_to_bytes(inputs))
+        self.client.upload_input(self.spec.inputs_view(inputs))
         interval, on_target = self.client.request_processing()
         outputs = self.spec.outputs_from_bytes(bytes(self.client.download_output()))
         t2 = time.perf_counter()
         scores = self.model.postprocess_outputs(outputs[self._scored])
         t3 = time.perf_counter()
-        self.target.add(self.client.download_statistics())
+        if t3 >= self._stats_due:
+            self._statistics()
         return Outcome(
             scores,
             inference_s=on_target,
@@ -174,11 +188,16 @@ class RemoteSession:
             tensors=outputs,
         )
 
-    def begin_measuring(self) -> None:
-        """Mark the start of the measured phase on the target's clock (a STATS exchange)."""
+    def _statistics(self) -> dict[str, Any]:
+        """One STATS exchange, added to :attr:`target`; the next is due ``stats_every`` on."""
         stats = self.client.download_statistics()
         self.target.add(stats)
-        self.target.begin_window(stats)
+        self._stats_due = time.perf_counter() + self.stats_every
+        return stats
+
+    def begin_measuring(self) -> None:
+        """Mark the start of the measured phase on the target's clock (a STATS exchange)."""
+        self.target.begin_window(self._statistics())
 
     def end_measuring(self) -> None:
         """Mark its end, then wait until the target's load samples cover it.
@@ -188,7 +207,7 @@ class RemoteSession:
         ProtocolError
             If a STATS exchange fails.
         """
-        self.target.add(self.client.download_statistics())
+        self._statistics()
         interval = float(self.target.series.get("interval_s") or 0.2)
         deadline = time.monotonic() + 3 * interval + 2.0
         while not self.target.covered() and time.monotonic() < deadline:

@@ -33,6 +33,8 @@ class TargetLoad:
         self.monitor: SystemMonitor | None = None
         #: on-target seconds of each inference since the previous report
         self.inference_times: list[float] = []
+        #: the number of the host whose series this is
+        self.host = 0
         self._sent = 0
 
     def start(self) -> SystemMonitor:
@@ -53,11 +55,21 @@ class TargetLoad:
             self.monitor.stop()
             self.monitor = None
 
-    def new_host(self, related: int | None) -> None:
-        """Begin a new series for a host; ``related`` is its process on this machine."""
+    def new_host(self, related: int | None = None) -> int:
+        """Begin a new series for a host; ``related`` is its process on this machine.
+
+        Returns the host's number, for :meth:`watch`.
+        """
         self.inference_times, self._sent = [], 0
+        self.host += 1
         if self.monitor is not None:
             self.monitor.restart([related] if related else [])
+        return self.host
+
+    def watch(self, related: int, host: int) -> None:
+        """Count ``related`` as host number ``host``'s process, if that host is still served."""
+        if host == self.host and self.monitor is not None:
+            self.monitor.watch([related])
 
     def report(self) -> dict[str, Any]:
         """Times and new load samples since the previous report (docs/protocol.md)."""

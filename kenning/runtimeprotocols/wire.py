@@ -110,7 +110,7 @@ class Message(NamedTuple):
     """A whole received message."""
 
     type: MessageType
-    payload: bytes | bytearray
+    payload: bytes | bytearray | memoryview
 
 
 def encode_header(

@@ -44,7 +44,7 @@ from kenning.core.results import (
 )
 from kenning.core.runidentity import check_same_run, dataset_parameters
 from kenning.core.summary import summary_line
-from kenning.runtimeprotocols.session import RemoteSession, file_sha256
+from kenning.runtimeprotocols.session import STATS_EVERY_S, RemoteSession, file_sha256
 from kenning.scenarios.common import ClassSlot, build_parser, check_output_path, run
 from kenning.utils.errors import ConfigurationError
 
@@ -71,6 +71,14 @@ def _scenario_arguments(parser: argparse.ArgumentParser) -> None:
         "--resume",
         action="store_true",
         help="keep the samples of a partial OUTPUT and run only the missing ones",
+    )
+    parser.add_argument(
+        "--stats-every",
+        type=float,
+        default=STATS_EVERY_S,
+        metavar="SECONDS",
+        help="seconds between the target's statistics requests while samples run (0: after "
+        "every sample; nothing is lost between them) (default: %(default)s)",
     )
     add_measure_arguments(parser)
 
@@ -170,7 +178,9 @@ def main(argv: Sequence[str]) -> int:
     if protocol is not None:
         with collector.timed("compile_s"):
             spec = compiler.compile_wrapper(model)
-        session = RemoteSession(protocol, model, spec, compiler.compiled_model_path)
+        session = RemoteSession(
+            protocol, model, spec, compiler.compiled_model_path, stats_every=args.stats_every
+        )
     else:
         if args.save_model_path is None:
             args.save_model_path = compiler.compiled_model_path
