@@ -40,8 +40,6 @@ from kenning.runtimeprotocols.modelchild import (
 from kenning.runtimeprotocols.modellink import ModelLink
 from kenning.runtimeprotocols.modelspawn import KILLED_S, ModelProcess, ModelProcessError, Spare
 
-__all__ = ["LOAD_TIMEOUT_S", "ModelProcessError", "ModelWorker"]
-
 log = logging.getLogger("kenning.server")
 
 #: seconds the model's process gets to start and load a model

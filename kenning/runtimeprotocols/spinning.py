@@ -71,10 +71,6 @@ class SpinPolicy:
             self._check(now)
         return self.paid and now >= self.calm_from
 
-    def contended(self) -> bool:
-        """Whether reads sleep at once now because the CPU was found contended."""
-        return time.perf_counter() < self.calm_from
-
     def _check(self, now: float) -> None:
         self._next_check = now + CHECK_S
         current = _run_queue()

@@ -55,15 +55,12 @@ class TargetLoad:
             self.monitor.stop()
             self.monitor = None
 
-    def new_host(self, related: int | None = None) -> int:
-        """Begin a new series for a host; ``related`` is its process on this machine.
-
-        Returns the host's number, for :meth:`watch`.
-        """
+    def new_host(self) -> int:
+        """Begin a new series for a host; its number, for :meth:`watch` (its process)."""
         self.inference_times, self._sent = [], 0
         self.host += 1
         if self.monitor is not None:
-            self.monitor.restart([related] if related else [])
+            self.monitor.restart([])
         return self.host
 
     def watch(self, related: int, host: int) -> None:
