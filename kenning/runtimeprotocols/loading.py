@@ -68,7 +68,9 @@ def receive_model(
     model.prepare()  # a model's process starts while its model arrives
     chunks = protocol.reader.iter_payload(header, protocol.timeout)
     try:
-        sha256, previous = store_stream(model.save_model_path, chunks, keep=True)
+        sha256, previous = store_stream(
+            model.save_model_path, chunks, keep=True, size=header.message_length
+        )
     except StorageError as exc:
         for _ in chunks:  # the rest of the message, so the stream stays in sync
             pass

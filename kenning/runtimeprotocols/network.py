@@ -38,6 +38,9 @@ _BROKEN = (errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED, errno.ENOTCONN, er
 _IOV_MAX = 512
 #: TCP keepalive: first probe after 30 s of silence, then every 10 s, give up after 3
 _KEEPALIVE = (("TCP_KEEPIDLE", 30), ("TCP_KEEPINTVL", 10), ("TCP_KEEPCNT", 3))
+#: the largest payload of one frame by default: every frame carries its tag, so large frames
+#: mean fewer headers, tags and reads per message (``bench/protocol_limit.py``)
+PACKET_SIZE = 4 << 20
 
 
 def _timeval(timeout: float | None) -> bytes:
@@ -56,7 +59,8 @@ class NetworkProtocol(FramedProtocol):
     port : int
         TCP port; ``0`` lets the server's system pick one (see :attr:`address`).
     packet_size, timeout, max_payload_size
-        See :class:`~kenning.core.runtimeprotocol.RuntimeProtocol`.
+        See :class:`~kenning.core.runtimeprotocol.RuntimeProtocol`; ``packet_size`` defaults
+        to :data:`PACKET_SIZE`.
     read_mode : str
         How a read waits for data: ``spin`` (poll up to 100 µs, then sleep in the kernel),
         ``block`` (sleep at once) or ``adaptive`` (poll, yielding the CPU between polls, only
@@ -67,6 +71,7 @@ class NetworkProtocol(FramedProtocol):
     arguments_structure: ClassVar[tuple[Arg, ...]] = (
         Arg("--host", str, "127.0.0.1", "server address to bind or to connect to"),
         Arg("--port", int, 12345, "TCP port (0: the server picks a free one)"),
+        Arg("--packet-size", int, PACKET_SIZE, "largest payload of one frame, in bytes"),
         Arg(
             "--read-mode",
             str,
@@ -80,7 +85,7 @@ class NetworkProtocol(FramedProtocol):
         self,
         host: str = "127.0.0.1",
         port: int = 12345,
-        packet_size: int = 1 << 16,
+        packet_size: int = PACKET_SIZE,
         timeout: float = 30.0,
         max_payload_size: int = 1 << 28,
         read_mode: str = "adaptive",

@@ -19,7 +19,11 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from kenning.runtimeprotocols.spool import Spool
 from kenning.utils.errors import ConfigurationError, KenningError
+
+#: bytes from which a stream is written and hashed beside its arrival, in a thread
+BESIDE_FROM = 8 << 20
 
 
 class StorageError(KenningError):
@@ -99,9 +103,12 @@ def store_bytes(path: Path, data: bytes | bytearray) -> None:
 
 
 def store_stream(
-    path: Path, chunks: Iterable[memoryview], keep: bool = False
+    path: Path, chunks: Iterable[memoryview], keep: bool = False, size: int = 0
 ) -> tuple[str, Path | None]:
     """Write ``chunks`` to ``path`` through a private temporary file.
+
+    From :data:`BESIDE_FROM` bytes (``size``), a thread writes and hashes each chunk while the
+    next one arrives (:class:`~kenning.runtimeprotocols.spool.Spool`).
 
     Parameters
     ----------
@@ -113,6 +120,8 @@ def store_stream(
     keep : bool
         Move the file previously at ``path`` to a fresh name (freed later by the caller:
         freeing a large file is slow) rather than replacing it.
+    size : int
+        How many bytes are coming, when known.
 
     Returns
     -------
@@ -131,9 +140,14 @@ def store_stream(
         fd, partial = _fresh(path)
         try:
             with os.fdopen(fd, "wb") as out:
-                for chunk in chunks:
-                    out.write(chunk)
-                    digest.update(chunk)
+                if size >= BESIDE_FROM:
+                    with Spool(out, digest, path) as spool:
+                        for chunk in chunks:
+                            spool.put(chunk)
+                else:
+                    for chunk in chunks:
+                        out.write(chunk)
+                        digest.update(chunk)
             _refuse_folder(path)  # one may have appeared meanwhile
             if keep and os.path.lexists(path):
                 aside, previous = _fresh(path, ".previous")
