@@ -128,6 +128,7 @@ class Kenning:
         return took
 
     def upload(self, path: Path) -> float:
+        time.sleep(0.05)  # the server ends the session before (see _connects)
         client = self._client()
         client.connect()
         client.upload_io_spec(float_spec(16, 10))
