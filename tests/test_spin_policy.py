@@ -59,8 +59,8 @@ def test_a_yield_that_gives_the_core_to_a_hog_stops_polling() -> None:
     core = _core()
     with pinned(core), hog(core):
         policy = SpinPolicy()
-        stopped = any(policy.give_way() for _ in range(200))
-        assert stopped, f"no yield lost the core for {PREEMPTED_S * 1e3:g} ms to a hog"
+        stopped = [policy.give_way() for _ in range(20)]
+        assert any(stopped), f"no yield lost the core for {PREEMPTED_S * 1e6:.0f} µs to a hog"
         assert not policy.should_poll()  # reads sleep at once for a while
 
 
