@@ -179,14 +179,16 @@ def raw_handshake(sock: socket.socket, secret: bytes = b"") -> bool:
     return True
 
 
-def recv_frames(sock: socket.socket, timeout: float = 5.0) -> list[tuple[int, bytes]]:
-    """Every (type, payload) the peer sends until it closes or goes quiet."""
+def recv_frames(
+    sock: socket.socket, timeout: float = 5.0, quiet: float = 0.3
+) -> list[tuple[int, bytes]]:
+    """Every (type, payload) the peer sends until it closes or goes ``quiet`` seconds."""
     sock.settimeout(timeout)
     data = b""
     try:
         while chunk := sock.recv(65536):
             data += chunk
-            sock.settimeout(0.3)
+            sock.settimeout(quiet)
     except TimeoutError:
         pass
     except ConnectionResetError:

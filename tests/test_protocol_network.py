@@ -75,7 +75,7 @@ def test_process_replies_ok_then_ok_with_the_target_time(null_server: ThreadServ
         sock.sendall(frame(MessageType.DATA, SAMPLE) + frame(MessageType.PROCESS))
         sock.sendall(frame(MessageType.OUTPUT) + frame(MessageType.STATS))
         sock.shutdown(socket.SHUT_WR)
-        replies = recv_frames(sock)
+        replies = recv_frames(sock, quiet=10.0)  # the MODEL's OK waits for its process
     types = [t for t, _ in replies]
     assert types == [MessageType.OK] * 7
     assert json.loads(replies[1][1])["model_bytes"] == 100
