@@ -109,8 +109,8 @@ class FrameReader(ByteStream):
             if self._end == start:
                 self._fill(1, first_timeout if first_timeout is not None else timeout, "", True)
             if self._end - self._start < HEADER_SIZE:  # usually the whole frame came at once
-                if timeout is not None and self._message_deadline is None:  # twice the read
-                    self._start_message(2 * timeout, "a whole frame header")  # timeout: truncated
+                if timeout is not None and self._message_deadline is None:  # silent: truncated
+                    self._start_message(2 * timeout, "a whole frame header")
                 self._fill(HEADER_SIZE, timeout, "frame header")
             start = self._start
         raw = self._view[start : start + HEADER_SIZE]
