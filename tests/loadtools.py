@@ -27,11 +27,14 @@ QUIET_DEADLINE_S = 240.0
 
 
 @contextmanager
-def cpu_hogs(count: int, folder: Path) -> Iterator[list[int]]:
+def cpu_hogs(count: int, folder: Path, nice: int = 0) -> Iterator[list[int]]:
     """``count`` processes named ``cpu-hog`` that each keep one core busy; yields their PIDs.
 
     They are started detached (their parent exits at once), as another program's would be:
-    not descendants of the measuring process, whose children count as its own work.
+    not descendants of the measuring process, whose children count as its own work. With
+    ``nice`` they run at that niceness, and so does their session's autogroup where the
+    kernel groups sessions (else the group's fair share would undo the niceness): beside a
+    run that keeps every core busy they wait for a CPU nearly all the time.
     """
     script = folder / "cpu-hog"
     script.write_text("#!/bin/sh\nwhile :; do :; done\n")
@@ -40,13 +43,19 @@ def cpu_hogs(count: int, folder: Path) -> Iterator[list[int]]:
     try:
         for _ in range(count):
             started = subprocess.run(
-                ["sh", "-c", f"setsid {script} >/dev/null 2>&1 </dev/null & echo $!"],
+                [
+                    "sh",
+                    "-c",
+                    f"setsid nice -n {nice} {script} >/dev/null 2>&1 </dev/null & echo $!",
+                ],
                 capture_output=True,
                 text=True,
                 check=True,
                 timeout=10,
             )
             pids.append(int(started.stdout.strip()))
+            if nice:
+                _nice_autogroup(pids[-1], nice)
         time.sleep(0.3)  # running before the measurement starts
         yield pids
     finally:
@@ -57,15 +66,38 @@ def cpu_hogs(count: int, folder: Path) -> Iterator[list[int]]:
                 continue
 
 
+def _nice_autogroup(pid: int, nice: int, deadline_s: float = 10.0) -> None:
+    """Set the niceness of ``pid``'s session autogroup, once it has a session of its own.
+
+    Until ``setsid`` has run, the process is in its parent's autogroup, this test's: writing
+    then would nice the test itself. Kernels without autogroups have nothing to set.
+    """
+    end = time.monotonic() + deadline_s
+    while not _leads_session(pid):
+        if time.monotonic() > end:
+            raise AssertionError(f"cpu-hog {pid} did not start a session within {deadline_s:g} s")
+        time.sleep(0.005)
+    group = Path(f"/proc/{pid}/autogroup")
+    if group.exists():
+        group.write_text(f"{nice}\n")
+
+
+def _leads_session(pid: int) -> bool:
+    text = Path(f"/proc/{pid}/stat").read_text()
+    return int(text[text.rfind(")") + 2 :].split()[3]) == pid  # state, ppid, pgrp, session
+
+
 def measure_other_load(seconds: float) -> tuple[float, list[str]]:
-    """Cores other processes used over ``seconds`` (this process and its children excluded)."""
+    """Cores other processes wanted over ``seconds`` (used and waited for; this process and
+    its children excluded), and the busiest named."""
     with SystemMonitor(0.1) as monitor:
         monitor.begin_window()
         time.sleep(seconds)
         monitor.end_window()
     series = TimeSeries(**monitor.series)
     assert series.window_start_s is not None and series.window_end_s is not None
-    return other_load(series, series.window_start_s, series.window_end_s)
+    load = other_load(series, series.window_start_s, series.window_end_s)
+    return load.cores, load.named
 
 
 def wait_quiet(deadline_s: float = QUIET_DEADLINE_S) -> float:

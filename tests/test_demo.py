@@ -69,7 +69,7 @@ def test_demo_benchmarks_every_deployment_through_the_protocol(tmp_path: Path) -
         res = load_results(path)
         assert res.verdict is not None and res.verdict.state == "INVALID", path
         named = "; ".join(res.verdict.reasons)
-        assert "other load: other processes used" in named, (path, named)
+        assert "other load: other processes wanted" in named, (path, named)
         assert any(f"cpu-hog (pid {pid})" in named for pid in hogs), (path, named)
 
 

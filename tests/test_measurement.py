@@ -237,9 +237,9 @@ def test_other_load_is_weighted_by_the_share_of_the_window_each_sample_covers() 
 
     series = _series([0.5, 1.0, 1.5, 2.0], [200.0, 200.0, 100.0, 100.0], [100.0] * 4, (0.5, 2.0))
     # the first sample lies before the window; then 0.5 s at 1 other core and 1 s at none
-    cores, named = other_load(series, 0.5, 2.0)
-    assert cores == pytest.approx(1 / 3)
-    assert named == ["hog (pid 7) 0.33"]
+    load = other_load(series, 0.5, 2.0)
+    assert load.cores == pytest.approx(1 / 3) and load.waited is None
+    assert load.named == ["hog (pid 7) 0.33"]
 
 
 def test_load_is_judged_only_inside_the_window_and_needs_a_second() -> None:
@@ -255,3 +255,22 @@ def test_load_is_judged_only_inside_the_window_and_needs_a_second() -> None:
     unmarked.window_start_s = None  # a file from before the window was marked
     [why] = check_window(unmarked, 0.5).unverified
     assert why.startswith("load: the measured phase is not marked on the load series")
+
+
+def test_other_load_adds_the_cpu_other_processes_waited_for() -> None:
+    from kenning.core.loadcheck import check_window
+
+    # one other process got 0.4 cores and waited 0.6 more: it wanted a whole core
+    series = _series([0.5, 1.0, 1.5], [140.0] * 3, [100.0] * 3, (0.0, 1.5))
+    series.other_wait_percent = [60.0] * 3
+    series.other_processes = [[["hog", 7, 40.0, 60.0]]] * 3
+    found = check_window(series, 0.5)
+    [why] = found.failed
+    assert why.startswith("other load: other processes wanted 1.00 cores"), why
+    assert "(used 0.40, waited 0.60 for a CPU;" in why and why.endswith(
+        "hog (pid 7) 0.40 used + 0.60 waited"
+    ), why
+    series.other_wait_percent = None  # a kernel that does not count waits: judged by use
+    unseen = check_window(series, 0.5)
+    assert not unseen.failed and unseen.other_cores == pytest.approx(0.4)
+    assert any("no run-queue waits" in n for n in unseen.notes), unseen.notes

@@ -108,8 +108,26 @@ def test_two_cpu_hogs_make_the_run_invalid_and_are_named(tmp_path: Path) -> None
         results = measured_run(tmp_path)
     assert results.verdict is not None and results.verdict.state == "INVALID"
     text = reasons(results)
-    assert "other load: other processes used" in text, text
+    assert "other load: other processes wanted" in text, text
     assert any(f"cpu-hog (pid {pid})" in text for pid in pids), text
+
+
+def test_a_hog_the_run_keeps_from_the_cpu_is_other_load_by_its_waits(tmp_path: Path) -> None:
+    """A niced hog beside a run that keeps both cores busy gets almost no CPU but waits for
+    one all the time: judged by the CPU it used, the machine would look quiet."""
+    burner = subprocess.Popen(["sh", "-c", "while :; do :; done"])  # the run's own (a child)
+    try:
+        with cpu_hogs(1, tmp_path, nice=19) as [hog]:
+            results = measured_run(tmp_path, inference_time=0.002)
+    finally:
+        burner.kill()
+        burner.wait(timeout=10)
+    assert results.verdict is not None and results.verdict.state == "INVALID", results.verdict
+    text = reasons(results)
+    assert "other load: other processes wanted" in text, text
+    used = float(text.split("(used ")[1].split(",")[0])
+    assert used < 0.5, text  # what it used alone would pass the check
+    assert f"cpu-hog (pid {hog})" in text, text
 
 
 def test_no_warm_up_is_invalid(tmp_path: Path) -> None:
@@ -356,7 +374,7 @@ def test_a_killed_run_is_invalid_and_its_resume_judges_every_part(
     assert len(resumed.parts) == 1 and resumed.parts[0].samples <= kept
     assert resumed.parts[0].target_system is not None  # part 1's load travels with the run
     text = reasons(resumed)
-    assert "part 1 of 2: other load: other processes used" in text, text
+    assert "part 1 of 2: other load: other processes wanted" in text, text
     assert any(f"cpu-hog (pid {pid})" in text for pid in hogs), text
     assert "part 2 of 2: other load" not in text, text
     assert resumed.verdict is not None

@@ -5,13 +5,16 @@ measured: the window :class:`kenning.core.monitor.SystemMonitor` marks on the se
 warm-up, with the model loaded). A sample covers the time since the one before it, so the
 window's share of each sample weighs it. :func:`check_window` returns, for one series:
 
-* ``failed``: a check that ran and failed (other processes used more than the tolerated
-  cores, naming the busiest; no sample for more than :data:`GAP_INTERVALS` intervals; a
-  core's clock changed by more than :data:`FREQUENCY_TOLERANCE`; throttling events);
+* ``failed``: a check that ran and failed (other processes wanted more than the tolerated
+  cores: what they used and what they waited for a CPU, as a run that takes the CPU pushes
+  them onto the run queue; naming the three that wanted most; no sample for more than
+  :data:`GAP_INTERVALS` intervals; a core's clock changed by more than
+  :data:`FREQUENCY_TOLERANCE`; throttling events);
 * ``unverified``: a check that could not run (no series, no marked window, a window too
   short to measure load, a machine that reports no clock);
 * ``passed``: what was checked and held, in words a report can show;
-* ``notes``: what the machine cannot tell and no check needs (no throttling counter).
+* ``notes``: what the machine cannot tell and no check needs (no throttling counter, no
+  run-queue waits: other load is then judged by what other processes used).
 """
 
 from __future__ import annotations
@@ -78,23 +81,58 @@ def _gap(series: TimeSeries, start: float, end: float) -> str | None:
     return None
 
 
-def other_load(series: TimeSeries, start: float, end: float) -> tuple[float, list[str]]:
-    """Mean cores used by other processes over the window, and the busiest of them named."""
-    weighted = total = 0.0
-    names: dict[tuple[str, int], float] = {}
+@dataclass
+class OtherLoad:
+    """What other processes wanted over a window, in cores: used, and waited for a CPU.
+
+    ``waited`` is None where the series has no run-queue waits (a kernel that does not count
+    them, a file from an older kenning): then only the CPU they got is known, and a run that
+    kept them from a CPU looks quieter than the machine was.
+    """
+
+    used: float
+    waited: float | None
+    named: list[str]
+
+    @property
+    def cores(self) -> float:
+        """Cores wanted: used plus waited (used alone where waits are not known)."""
+        return self.used + (self.waited or 0.0)
+
+
+def other_load(series: TimeSeries, start: float, end: float) -> OtherLoad:
+    """What other processes wanted over the window, with the three that wanted most named."""
+    used = total = 0.0
+    waited: float | None = 0.0 if series.other_wait_percent is not None else None
+    names: dict[tuple[str, int], list[float]] = {}
     own = series.process_cpu_percent or []
+    waits = series.other_wait_percent or []
     tops = series.other_processes or []
     for i, span in _spans(series, start, end):
         busy = sum(series.cpu_percent[i]) if i < len(series.cpu_percent) else 0.0
-        weighted += span * max(0.0, busy - (own[i] if i < len(own) else 0.0)) / 100.0
+        used += span * max(0.0, busy - (own[i] if i < len(own) else 0.0)) / 100.0
+        if waited is not None:
+            waited += span * (waits[i] if i < len(waits) else 0.0) / 100.0
         total += span
-        for name, pid, percent in tops[i] if i < len(tops) else []:
-            names[(str(name), int(pid))] = names.get((str(name), int(pid)), 0.0) + span * percent
+        for name, pid, percent, *wait in tops[i] if i < len(tops) else []:
+            seen = names.setdefault((str(name), int(pid)), [0.0, 0.0])
+            seen[0] += span * float(percent) / 100.0
+            seen[1] += span * float(wait[0]) / 100.0 if wait else 0.0
     if total <= 0:
-        return 0.0, []
-    busiest = sorted(names.items(), key=lambda item: -item[1])[:3]
-    named = [f"{name} (pid {pid}) {used / total / 100.0:.2f}" for (name, pid), used in busiest]
-    return weighted / total, named
+        return OtherLoad(0.0, waited, [])
+    busiest = sorted(names.items(), key=lambda item: -sum(item[1]))[:3]
+    known = waited is not None
+    named = [
+        f"{name} (pid {pid}) {_wanted(u / total, w / total, known)}"
+        for (name, pid), (u, w) in busiest
+        if (u + w) / total >= 0.005  # shown as at least 0.01
+    ]
+    return OtherLoad(used / total, None if waited is None else waited / total, named)
+
+
+def _wanted(used: float, waited: float, known: bool) -> str:
+    """``0.45 used + 0.50 waited``, or ``0.45`` where waits are not counted."""
+    return f"{used:.2f} used + {waited:.2f} waited" if known else f"{used:.2f}"
 
 
 def _clock(series: TimeSeries, start: float, end: float, found: Findings) -> None:
@@ -167,16 +205,29 @@ def check_window(series: TimeSeries | None, max_other_load: float) -> Findings:
             f"the load beside it (needs {MIN_LOAD_SPAN_S:g} s: raise --min-duration)"
         )
     else:
-        cores, named = other_load(series, start, end)
-        found.other_cores = cores
-        if cores > max_other_load:
-            who = f": {', '.join(named)}" if named else ""
+        load = other_load(series, start, end)
+        found.other_cores = load.cores
+        how = (
+            f"used {load.used:.2f}, waited {load.waited:.2f} for a CPU"
+            if load.waited is not None
+            else "used; waits for a CPU not counted"
+        )
+        if load.cores > max_other_load:
+            who = f": {', '.join(load.named)}" if load.named else ""
             found.failed.append(
-                f"other load: other processes used {cores:.2f} cores while the model ran "
-                f"(tolerated {max_other_load:g}, --max-other-load){who}"
+                f"other load: other processes wanted {load.cores:.2f} cores while the model "
+                f"ran ({how}; tolerated {max_other_load:g}, --max-other-load){who}"
             )
         else:
-            found.passed.append(f"other load {cores:.2f} cores (tolerated {max_other_load:g})")
+            found.passed.append(
+                f"other load {load.cores:.2f} cores ({how}; tolerated {max_other_load:g})"
+            )
+        if load.waited is None:
+            found.notes.append(
+                "other load is what other processes used: this series has no run-queue waits "
+                "(the kernel keeps no /proc/PID/schedstat, or an older kenning wrote it), so "
+                "work the run kept from a CPU is not seen"
+            )
     _clock(series, start, end, found)
     _throttling(series, start, end, found)
     return found

@@ -25,6 +25,7 @@ def empty_series(interval: float) -> dict[str, Any]:
         "throttle_counts": [],
         "throttle_count": None,
         "other_processes": [],
+        "other_wait_percent": [],
         "gpu_available": False,
         "gpu_percent": None,
         "gpu_memory_bytes": None,
@@ -47,6 +48,10 @@ def add_sample(series: dict[str, Any], record: dict[str, Any], start_time: float
     series["ram_used_bytes"].append(record["ram_used"])
     series["ram_percent"].append(record["ram_percent"])
     series["other_processes"].append(record["top"])
+    if record.get("wait") is None:
+        series["other_wait_percent"] = None  # the kernel does not count run-queue waits
+    elif series["other_wait_percent"] is not None:
+        series["other_wait_percent"].append(record["wait"])
     series["throttle_counts"].append(record["throttle"])
     counts = [c for c in series["throttle_counts"] if c is not None]
     series["throttle_count"] = counts[-1] - counts[0] if counts else None

@@ -9,10 +9,11 @@ The monitor keeps one series per measurement (:meth:`SystemMonitor.restart` begi
 on a server whose sampler outlives its sessions): timestamps in seconds since the series
 began, CPU busy percent per core, the measuring processes' own CPU (the owner, its
 descendants, the sampler, and any process named in ``related``, e.g. on a local board the
-host at the other end of the connection), the processes that used the most CPU besides,
-memory, each core's clock with its source, the kernel's throttling count, and the
-*measured window* (:meth:`begin_window`, :meth:`end_window`): the part of the series the
-run's verdict judges, after warm-up with the model loaded.
+host at the other end of the connection), the CPU other processes waited for (ready to run,
+on a run queue), the processes that wanted the most CPU besides, memory, each core's clock
+with its source, the kernel's throttling count, and the *measured window*
+(:meth:`begin_window`, :meth:`end_window`): the part of the series the run's verdict judges,
+after warm-up with the model loaded.
 """
 
 from __future__ import annotations
@@ -20,23 +21,22 @@ from __future__ import annotations
 import json
 import logging
 import os
-import pkgutil
 import resource
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import IO, Any
 
+import kenning
 from kenning.core.loadseries import add_sample, empty_series
 from kenning.utils.errors import KenningError
 
 log = logging.getLogger("kenning.monitor")
 
-#: the sampler's module: run as a file where it is one, else its source is handed to
-#: ``python -I -c`` (from the server's zip on a board, where no file of it exists on disk)
+#: the sampler's module, imported by ``python -I`` from where this kenning is (a folder, or
+#: the server's zip on a board)
 SAMPLER = "kenning.core.sampler"
 #: seconds the sampler gets to start, to answer a request for a sample, and to stop
 START_TIMEOUT_S = 10.0
@@ -45,14 +45,15 @@ STOP_TIMEOUT_S = 2.0
 
 
 def _sampler_program() -> list[str]:
-    """The sampler as ``python -I`` arguments: its file, or its source read from a zip."""
-    on_disk = Path(__file__).with_name("sampler.py")
-    if on_disk.is_file():
-        return [str(on_disk)]
-    data = pkgutil.get_data("kenning.core", "sampler.py")
-    if data is None:
-        raise MonitorError(f"the load sampler's source ({SAMPLER}) cannot be read")
-    return ["-c", data.decode("utf-8")]
+    """The sampler as ``python -I`` arguments: import its module from this kenning's root."""
+    package = kenning.__file__
+    if package is None:
+        raise MonitorError(f"the load sampler ({SAMPLER}) cannot be found: kenning has no file")
+    root = os.path.dirname(os.path.dirname(package))  # a folder, or a zip on sys.path
+    boot = (
+        f"import sys; sys.path.insert(0, {root!r}); from {SAMPLER} import main; sys.exit(main())"
+    )
+    return ["-c", boot]
 
 
 def peak_rss_bytes() -> int:

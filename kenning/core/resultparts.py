@@ -113,7 +113,14 @@ class TimeSeries(BaseModel):
         None, description="where the clock was read: cpufreq (/sys) or cpuinfo (/proc)"
     )
     other_processes: list[list[list[Any]]] | None = Field(
-        None, description="per sample, the busiest other processes: [name, pid, CPU percent]"
+        None,
+        description="per sample, the other processes that wanted the most CPU: [name, pid, "
+        "CPU percent used, percent waited for a CPU (where counted)]",
+    )
+    other_wait_percent: list[float] | None = Field(
+        None,
+        description="per sample, CPU other processes waited for on a run queue (100 = one "
+        "core); None where the kernel does not count it",
     )
     sampler: str = Field("thread", description="process: sampled by a process of its own")
     window_start_s: float | None = Field(

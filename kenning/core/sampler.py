@@ -3,9 +3,9 @@
 A run's verdict rests on what this process sees while the model runs, so it must not share
 the fate of the process it watches: a framework import or a C call that holds the measured
 interpreter's lock for seconds does not stop it. :class:`kenning.core.monitor.SystemMonitor`
-starts it as ``python -I sampler.py`` (standard library only, so it starts in tens of
-milliseconds and runs on any target that has kenning's Python) and talks to it through two
-channels:
+starts it with ``python -I``, importing only this module and :mod:`kenning.core.procfs`
+(standard library only, so it starts in tens of milliseconds and runs on any target that has
+kenning's Python, from a folder or a zip) and talks to it through two channels:
 
 * its standard input takes one command per line: ``watch PID...`` (the measuring processes:
   their CPU, and their descendants', is the run's own, not other load), ``sample N`` (take a
@@ -17,17 +17,20 @@ channels:
 Each sample covers the time since the one before it: ``t`` (``CLOCK_MONOTONIC``, the same
 clock in every process of the machine), CPU busy percent per core (user, nice and system
 ticks of ``/proc/stat``; interrupts and steal belong to no process), ``own`` (CPU percent of
-the watched processes and their descendants, this one included), ``top`` (the three other
-processes that used the most CPU, with at least 5 % of a core), the owner's resident memory,
-RAM in use, each core's clock in MHz with where it came from, and the kernel's count of
-thermal throttling events. Clock and throttling are read through one seam, ``--clock-root``
-(``/`` by default), so a test can give the sampler a machine whose clock it controls.
+the watched processes and their descendants, this one included), ``wait`` (percent of a core
+the other processes spent ready to run but waiting for a CPU, summed over their threads from
+``/proc/PID/task/TID/schedstat``, kernel threads left out; None where the kernel keeps no
+such count; what they used and what they waited is what they wanted), ``top`` (the three
+other processes that wanted the most, with at least 5 % of a core: name, PID, percent used
+and percent waited), the owner's resident memory, RAM in use, each core's clock in MHz with
+where it came from, and the kernel's count of thermal throttling events. Clock and
+throttling are read through one seam, ``--clock-root`` (``/`` by default), so a test can
+give the sampler a machine whose clock it controls.
 """
 
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import os
 import select
@@ -35,123 +38,22 @@ import sys
 import time
 from typing import Any
 
-#: other processes below this CPU percent (of one core) over an interval are not named
+from kenning.core.procfs import (
+    PAGE,
+    TICK,
+    ClockSource,
+    Proc,
+    core_times,
+    descendants,
+    memory,
+    process_table,
+    read_text,
+    run_delays,
+)
+
+#: other processes that wanted less than this percent of a core (used and waited) are not named
 TOP_MIN_PERCENT = 5.0
 TOP_COUNT = 3
-_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-
-def _read(path: str) -> str | None:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read().decode("ascii", "replace")
-    except OSError:
-        return None
-
-
-def core_times() -> list[tuple[int, int]]:
-    """(busy, total) ticks of each core from ``/proc/stat``."""
-    out = []
-    for line in (_read("/proc/stat") or "").splitlines():
-        if line.startswith("cpu") and line[3:4].isdigit():
-            f = [int(v) for v in line.split()[1:9]]
-            f += [0] * (8 - len(f))
-            busy = f[0] + f[1] + f[2]  # user, nice, system
-            out.append((busy, busy + f[3] + f[4] + f[5] + f[6] + f[7]))  # + idle..steal
-    return out
-
-
-def process_table() -> dict[int, tuple[str, int, int, int]]:
-    """Every process: pid -> (name, parent pid, start tick, CPU ticks used so far)."""
-    table = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        text = _read(f"/proc/{entry}/stat")
-        if not text:
-            continue
-        close = text.rfind(")")
-        name = text[text.find("(") + 1 : close]
-        fields = text[close + 2 :].split()
-        try:
-            ppid, utime, stime, start = (int(fields[i]) for i in (1, 11, 12, 19))
-        except (IndexError, ValueError):
-            continue
-        table[int(entry)] = (name, ppid, start, utime + stime)
-    return table
-
-
-def descendants(roots: set[int], table: dict[int, tuple[str, int, int, int]]) -> set[int]:
-    """``roots`` and every process below them that is alive."""
-    children: dict[int, list[int]] = {}
-    for pid, (_, ppid, _, _) in table.items():
-        children.setdefault(ppid, []).append(pid)
-    found, stack = set(), [pid for pid in roots if pid in table]
-    while stack:
-        pid = stack.pop()
-        if pid not in found:
-            found.add(pid)
-            stack.extend(children.get(pid, ()))
-    return found
-
-
-def memory() -> tuple[int, float]:
-    """RAM in use (total minus available) in bytes and as a percentage."""
-    values = {}
-    for line in (_read("/proc/meminfo") or "").splitlines():
-        key, _, rest = line.partition(":")
-        if key in ("MemTotal", "MemAvailable"):
-            values[key] = int(rest.split()[0]) * 1024
-    total = values.get("MemTotal", 0)
-    used = total - values.get("MemAvailable", total)
-    return used, round(100.0 * used / total, 2) if total else 0.0
-
-
-class ClockSource:
-    """Each core's clock and the throttling count, read under ``root`` (the seam tests use).
-
-    The clock comes from cpufreq (``sys/devices/system/cpu/cpuN/cpufreq/scaling_cur_freq``,
-    what the governor set) where the kernel has it, else from ``proc/cpuinfo``'s ``cpu MHz``
-    (x86 kernels compute it from the cores' own counters); None where neither exists.
-    """
-
-    def __init__(self, root: str = "/") -> None:
-        self.root = root
-
-    def _path(self, relative: str) -> str:
-        return os.path.join(self.root, relative)
-
-    def frequencies(self) -> tuple[list[float] | None, str | None]:
-        """MHz per core and the source's name, or (None, None)."""
-        pattern = self._path("sys/devices/system/cpu/cpu[0-9]*/cpufreq/scaling_cur_freq")
-        paths = sorted(glob.glob(pattern), key=lambda p: int(p.split("/cpu")[-2] or 0))
-        values = [_number(_read(p)) for p in paths]
-        if values and all(v is not None for v in values):
-            return [round(float(v) / 1000.0, 1) for v in values if v is not None], "cpufreq"
-        info = _read(self._path("proc/cpuinfo")) or ""
-        mhz = [
-            _number(line.partition(":")[2])
-            for line in info.splitlines()
-            if line.startswith("cpu MHz")
-        ]
-        if mhz and all(v is not None for v in mhz):
-            return [round(float(v), 1) for v in mhz if v is not None], "cpuinfo"
-        return None, None
-
-    def throttle_events(self) -> int | None:
-        """Thermal throttling events the kernel counted so far (None where it does not)."""
-        pattern = self._path("sys/devices/system/cpu/cpu*/thermal_throttle/*_throttle_count")
-        counts = [_number(_read(p)) for p in glob.glob(pattern)]
-        found = [int(c) for c in counts if c is not None]
-        return sum(found) if found else None
-
-
-def _number(text: str | None) -> float | None:
-    try:
-        return float((text or "").strip())
-    except ValueError:
-        return None
 
 
 class Sampler:
@@ -164,11 +66,26 @@ class Sampler:
         self.gpu = gpu
         self.last_cores = core_times()
         self.last_table = process_table()
+        #: whether this kernel counts run-queue waits (``/proc/PID/schedstat``)
+        self.waits_known = read_text("/proc/self/schedstat") is not None
+        self.last_delays = self._delays(
+            self.last_table, descendants(self.watched, self.last_table)
+        )
         self.last_t = time.monotonic()
 
     def watch(self, pids: list[int]) -> None:
         """The measuring processes from now on: the owner, this one, and ``pids``."""
         self.watched = {self.owner, os.getpid(), *pids}
+
+    def _delays(self, table: dict[int, Proc], mine: set[int]) -> dict[int, int]:
+        """Run-queue waits of the other user processes.
+
+        A kernel thread waits when the run keeps the cores busy (the softirqs of its own
+        traffic, memory housekeeping): that is not other work wanting the CPU.
+        """
+        if not self.waits_known:
+            return {}
+        return run_delays({p for p, proc in table.items() if not proc.kernel and p not in mine})
 
     def sample(self, ack: int | None = None) -> dict[str, Any]:
         """One sample covering the time since the previous one."""
@@ -178,30 +95,37 @@ class Sampler:
         for (b0, t0), (b1, t1) in zip(self.last_cores, cores, strict=False):
             percent.append(round(100.0 * (b1 - b0) / (t1 - t0), 2) if t1 > t0 else 0.0)
         wall = max(t - self.last_t, 1e-9)
+        scale = 100.0 / (TICK * wall)  # ticks -> percent of a core
+        per_ns = 100.0 / (1e9 * wall)  # nanoseconds -> percent of a core
         mine = descendants(self.watched, table)
-        own, others = 0, []
-        for pid, (name, _, start, ticks) in table.items():
+        delays = self._delays(table, mine)
+        own, waited, others = 0, 0, []
+        for pid, (name, _, start, ticks, _) in table.items():
             before = self.last_table.get(pid)
-            used = ticks - before[3] if before is not None and before[2] == start else ticks
+            same = before is not None and before.start == start
+            used = ticks - before.ticks if before is not None and same else ticks
             if pid in mine:
                 own += used
-            elif used > 0:
-                others.append((used, name, pid))
-        scale = 100.0 / (_TICK * wall)
+                continue
+            last = self.last_delays.get(pid) if same else 0
+            wait = max(0, delays.get(pid, 0) - last) if last is not None else 0
+            waited += wait
+            if used * scale + wait * per_ns >= TOP_MIN_PERCENT:
+                others.append((used * scale + wait * per_ns, name, pid, used, wait))
         top = [
-            [name, pid, round(used * scale, 1)]
-            for used, name, pid in sorted(others, reverse=True)[:TOP_COUNT]
-            if used * scale >= TOP_MIN_PERCENT
+            [name, pid, round(used * scale, 1), round(wait * per_ns, 1)]
+            for _, name, pid, used, wait in sorted(others, reverse=True)[:TOP_COUNT]
         ]
         used_ram, ram_percent = memory()
-        statm = (_read(f"/proc/{self.owner}/statm") or "0 0").split()
+        statm = (read_text(f"/proc/{self.owner}/statm") or "0 0").split()
         freq, source = self.clock.frequencies()
         out: dict[str, Any] = {
             "t": round(t, 6),
             "cores": percent,
             "own": round(own * scale, 2),
+            "wait": round(waited * per_ns, 2) if self.waits_known else None,
             "top": top,
-            "rss": int(statm[1]) * _PAGE if len(statm) > 1 else 0,
+            "rss": int(statm[1]) * PAGE if len(statm) > 1 else 0,
             "ram_used": used_ram,
             "ram_percent": ram_percent,
             "freq": freq,
@@ -213,6 +137,7 @@ class Sampler:
         if ack is not None:
             out["ack"] = ack
         self.last_cores, self.last_table, self.last_t = cores, table, t
+        self.last_delays = delays
         return out
 
 
