@@ -4,10 +4,14 @@ The server keeps one load sampler for its whole life (so a host's connect does n
 for a process to start) and begins a new series for each host. ``STATS`` hands the host
 the times and the samples taken since the previous ``STATS``, with ``clock_s``, the series'
 clock now, so the host can mark the phase it measured on the target's clock.
+
+The host's process is found by a thread while its session goes on (:meth:`TargetLoad.watch`);
+a lock keeps that from landing in the next host's series when the first host left meanwhile.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -36,6 +40,8 @@ class TargetLoad:
         #: the number of the host whose series this is
         self.host = 0
         self._sent = 0
+        #: held while the series changes hands or a host's process joins it
+        self._lock = threading.Lock()
 
     def start(self) -> SystemMonitor:
         """Start the sampler once (before the server says it is listening).
@@ -51,22 +57,25 @@ class TargetLoad:
 
     def stop(self) -> None:
         """Stop the sampler."""
-        if self.monitor is not None:
-            self.monitor.stop()
-            self.monitor = None
+        with self._lock:
+            if self.monitor is not None:
+                self.monitor.stop()
+                self.monitor = None
 
     def new_host(self) -> int:
         """Begin a new series for a host; its number, for :meth:`watch` (its process)."""
-        self.inference_times, self._sent = [], 0
-        self.host += 1
-        if self.monitor is not None:
-            self.monitor.restart([])
-        return self.host
+        with self._lock:
+            self.inference_times, self._sent = [], 0
+            self.host += 1
+            if self.monitor is not None:
+                self.monitor.restart([])
+            return self.host
 
     def watch(self, related: int, host: int) -> None:
         """Count ``related`` as host number ``host``'s process, if that host is still served."""
-        if host == self.host and self.monitor is not None:
-            self.monitor.watch([related])
+        with self._lock:
+            if host == self.host and self.monitor is not None:
+                self.monitor.watch([related])
 
     def report(self) -> dict[str, Any]:
         """Times and new load samples since the previous report (docs/protocol.md)."""
