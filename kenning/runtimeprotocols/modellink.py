@@ -1,11 +1,10 @@
 """The socket between the server and a model's process: headers, payloads, and fast waits.
 
 Both ends of a :class:`ModelLink` keep their socket non-blocking. A read first spins for up
-to :data:`SPIN_S` on the socket, yielding the CPU between polls (a reply usually comes
-within microseconds, and waking a process that slept in the kernel costs tens of them on
-each side of every request), then waits in ``poll`` until its deadline; it spins only while
-that pays and the CPU is not contended
-(:class:`~kenning.runtimeprotocols.spinning.SpinPolicy`). Payloads are read into
+to :data:`SPIN_S` on the socket (a reply usually comes within microseconds, and waking a
+process that slept in the kernel costs tens of them on each side of every request), then
+waits in ``poll`` until its deadline; it spins only while that pays and the CPU is not
+contended (:class:`~kenning.runtimeprotocols.spinning.SpinPolicy`). Payloads are read into
 one buffer that grows as needed and is reused, so a 150 KB input costs no fresh memory per
 request.
 """
@@ -111,7 +110,7 @@ class ModelLink:
             except BlockingIOError:
                 if polling:
                     now = time.perf_counter()
-                    if now - start < self.spin and not policy.give_way():
+                    if now - start < self.spin:
                         continue
                     policy.polled(False)
                     polling = False

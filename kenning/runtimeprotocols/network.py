@@ -10,6 +10,7 @@ poll followed by the read.
 from __future__ import annotations
 
 import errno
+import os
 import socket
 import struct
 import time
@@ -255,21 +256,23 @@ class NetworkProtocol(FramedProtocol):
         ``spin`` always polls; ``adaptive`` polls, yielding the CPU between polls so a peer on
         the same core still runs, only when its :class:`SpinPolicy` says polling pays and the
         CPU is not contended (when this thread waits for whole slices of other work on the
-        run queue, or a yield gives the core away for one, reads sleep at once for a while).
+        run queue, reads sleep at once for a while rather than lose those slices).
         """
         mode = self.read_mode
         if mode == "block" or (mode == "adaptive" and not self._policy.should_poll()):
             return None
         adaptive = mode == "adaptive"
         deadline = time.perf_counter() + SPIN_S
+        count: int | None = None
         while True:
             try:
-                count: int | None = sock.recv_into(view, 0, socket.MSG_DONTWAIT)
+                count = sock.recv_into(view, 0, socket.MSG_DONTWAIT)
                 break
             except BlockingIOError:
-                if time.perf_counter() >= deadline or (adaptive and self._policy.give_way()):
-                    count = None
+                if time.perf_counter() >= deadline:
                     break
+                if adaptive:
+                    os.sched_yield()
         if adaptive:
             self._policy.polled(count is not None)
         return count

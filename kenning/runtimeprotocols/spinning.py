@@ -15,15 +15,12 @@ how long this thread waited on the kernel's run queue per time it was given the 
 within microseconds; work that keeps every core busy makes a thread wait for whole slices.
 When the mean wait exceeds :data:`CONTENDED_WAIT_S` and the waits add up to more than
 :data:`CONTENDED_SHARE` of the time (not one unlucky turn), reads sleep at once, as
-``--read-mode block`` does, for :data:`CONTENDED_S`; then polling is tried again. A poll
-that yields the CPU and gets it back only after :data:`PREEMPTED_S` saw other work take a
-whole turn on its core: that is contention too, found at once rather than at the next look.
+``--read-mode block`` does, for :data:`CONTENDED_S`; then polling is tried again.
 ``bench/protocol_limit.py --load N`` measures both placements.
 """
 
 from __future__ import annotations
 
-import os
 import time
 
 #: seconds a read polls before it sleeps
@@ -36,9 +33,6 @@ CONTENDED_WAIT_S = 300e-6
 CONTENDED_SHARE = 0.3
 #: seconds reads sleep at once once the CPU was found contended
 CONTENDED_S = 1.0
-#: seconds a poll's yield may keep it off the CPU before that counts as contention (a peer
-#: of the session hands the core back within tens of microseconds; other work takes a slice)
-PREEMPTED_S = 2e-3
 _SCHEDSTAT = "/proc/thread-self/schedstat"
 
 
@@ -91,16 +85,6 @@ class SpinPolicy:
             and waited > CONTENDED_SHARE * (now - last[0])
         ):
             self.calm_from = now + CONTENDED_S
-
-    def give_way(self) -> bool:
-        """Yield the CPU between two polls; whether polling must stop (the CPU is contended)."""
-        before = time.perf_counter()
-        os.sched_yield()
-        back = time.perf_counter()
-        if back - before <= PREEMPTED_S:
-            return False
-        self.calm_from = back + CONTENDED_S
-        return True
 
     def polled(self, got: bool) -> None:
         """A poll ended; ``got``: data came inside the window."""
