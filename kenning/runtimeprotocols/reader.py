@@ -2,19 +2,13 @@
 
 :class:`FrameReader` sits between a transport (which only moves bytes) and a
 session: it buffers what the transport delivers, decodes and checks headers
-with :func:`kenning.runtimeprotocols.wire.decode_header`, reassembles chunked
-messages and checks every payload CRC. It turns silence or a close inside a
-frame into a truncated-frame error, and between frames into a timeout or a
-clean close.
-
-Two limits keep a peer from holding a reader or its memory: a message's payload
-is taken in pieces of at most :data:`PIECE` bytes, so memory grows only as bytes
-arrive (a header claiming 256 MiB costs nothing until they come), and each
-message has a deadline: its header must be complete ``2 * timeout`` seconds after
-its first byte, and its payload ``timeout + length / min_rate`` seconds after
-the header (a peer dripping a byte every few seconds is dropped, whatever the
-per-read timeout). The owner may set an overall :attr:`FrameReader.deadline`
-too (the server's handshake).
+with :func:`kenning.runtimeprotocols.wire.decode_header` and hands out whole,
+checked messages; a payload of many frames is read by its base,
+:class:`~kenning.runtimeprotocols.payloads.PayloadReader`. It turns silence or a close
+inside a frame into a truncated-frame error, and between frames into a timeout or a
+clean close. A message's header must be complete ``2 * timeout`` seconds after its
+first byte; the owner may set an overall :attr:`FrameReader.deadline` too (the server's
+handshake).
 
 After the handshake the session sets :attr:`FrameReader.tagger`: from then on every frame
 must carry its tag (:mod:`kenning.runtimeprotocols.frameauth`), checked once the frame's
@@ -25,13 +19,19 @@ a wrong one raises :class:`~kenning.runtimeprotocols.errors.ForgedFrameError`.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 
 from kenning.runtimeprotocols.errors import ForgedFrameError, FrameError
-from kenning.runtimeprotocols.frameauth import TAG_SIZE, FrameTagger
-from kenning.runtimeprotocols.stream import ByteStream, ReadSome
+from kenning.runtimeprotocols.frameauth import TAG_SIZE
+from kenning.runtimeprotocols.payloads import PayloadReader
+from kenning.runtimeprotocols.stream import ReadSome
 from kenning.runtimeprotocols.wire import (
+    HEADER,
     HEADER_SIZE,
+    MAGIC,
+    PREFIX_SIZE,
+    TAGGED,
+    VERSION,
     FrameHeader,
     Message,
     MessageType,
@@ -40,13 +40,8 @@ from kenning.runtimeprotocols.wire import (
     type_name,
 )
 
-#: largest piece of a payload read (and held) at once before more bytes have arrived
-PIECE = 1 << 20
-#: a message up to this size is read straight into one buffer allocated from its header
-PREALLOCATE = 4 << 20
 
-
-class FrameReader(ByteStream):
+class FrameReader(PayloadReader):
     """Reads frames from a byte stream through a small buffer.
 
     Parameters
@@ -75,14 +70,9 @@ class FrameReader(ByteStream):
         min_rate: float | None = None,
         limits: Mapping[int, int] | None = None,
     ) -> None:
-        super().__init__(read_some, max(buffer_size, HEADER_SIZE))
+        super().__init__(read_some, max(buffer_size, HEADER_SIZE), min_rate)
         self.max_payload_size = max_payload_size
-        self.min_rate = min_rate
         self.limits: Mapping[int, int] = dict(limits or {})
-        #: checks the tags of the peer's frames once the handshake is done
-        self.tagger: FrameTagger | None = None
-        self._header = b""  # the raw header of the frame being read, when it is tagged
-        self._tag = memoryview(bytearray(TAG_SIZE))
 
     def read_header(
         self, timeout: float | None, first_timeout: float | None = None
@@ -131,125 +121,6 @@ class FrameReader(ByteStream):
             )
         return header
 
-    def _begin_body(self, header: FrameHeader, timeout: float | None) -> None:
-        """Start the deadline of the payload that ``header`` announces."""
-        if timeout is None or self.min_rate is None:
-            self._message_deadline = None
-            return
-        seconds = timeout + header.message_length / self.min_rate
-        self._start_message(
-            seconds, f"the {header.message_length}-byte {type_name(header.type)} message"
-        )
-
-    def iter_payload(self, first: FrameHeader, timeout: float | None) -> Iterator[memoryview]:
-        """Yield the payload of the message that ``first`` starts, piece by piece.
-
-        Pieces are views of a reused buffer of at most :data:`PIECE` bytes, valid until
-        the next iteration; a frame's checksum is known once its last piece has been
-        read, so a consumer keeps nothing until the iteration ends without an error.
-
-        Parameters
-        ----------
-        first : FrameHeader
-            The message's first header, from :meth:`read_header`.
-        timeout : float or None
-            Limit for each read (the message's deadline applies too).
-
-        Raises
-        ------
-        FrameError
-            If a frame fails its checksum (raised once the whole message has been
-            consumed, so the stream stays in sync), or a continuation frame does not
-            continue this message.
-        DeadlineError
-            If the message is not complete by its deadline.
-        """
-        self._begin_body(first, timeout)
-        try:
-            yield from self._pieces(first, timeout)
-        finally:
-            self._message_deadline = None
-
-    def _pieces(
-        self, first: FrameHeader, timeout: float | None, into: memoryview | None = None
-    ) -> Iterator[memoryview]:
-        header, offset, bad = first, 0, ""
-        scratch = (
-            into if into is not None else memoryview(bytearray(min(first.message_length, PIECE)))
-        )
-        while True:
-            crc, left = 0, header.payload_length
-            tagger = self.tagger if header.tagged else None
-            pieces = tagger.pieces(self._header) if tagger and into is None else None
-            while left:
-                if into is not None:  # the whole frame, in place
-                    start = offset + header.payload_length - left
-                    piece = into[start : start + left]
-                else:
-                    piece = scratch[: min(left, PIECE)]
-                self.read_exact(piece, timeout)
-                if pieces is not None:
-                    pieces.update(piece)
-                elif tagger is None:
-                    crc = zlib.crc32(piece, crc)
-                left -= len(piece)
-                yield piece
-            if tagger is not None:  # the tag checks the payload (its CRC field is 0)
-                self.read_exact(self._tag, timeout)
-                if pieces is not None:
-                    pieces.check(self._tag)
-                else:
-                    end = offset + header.payload_length
-                    tagger.check(self._header, into[offset:end], self._tag)  # type: ignore[index]
-            elif not bad and crc != header.payload_crc:
-                bad = (
-                    f"payload checksum mismatch in {type_name(first.type)} frame at byte {offset}"
-                )
-            offset += header.payload_length
-            more = header.more
-            if more != (offset < first.message_length):
-                raise FrameError(
-                    "sequence",
-                    f"message ends at byte {offset} of "
-                    f"{first.message_length} (MORE flag {'set' if more else 'clear'})",
-                )
-            if not more:
-                break
-            header = self.read_header(timeout)
-            if header.type != first.type or header.message_length != first.message_length:
-                raise FrameError(
-                    "sequence",
-                    f"{type_name(header.type)} frame of a {header.message_length}-byte message "
-                    f"inside a {first.message_length}-byte {type_name(first.type)} message",
-                )
-            if offset + header.payload_length > first.message_length:
-                raise FrameError("sequence", "frame runs past the end of its message")
-        if bad:
-            raise FrameError("checksum", bad, in_sync=True)
-
-    def read_payload(
-        self, first: FrameHeader, timeout: float | None, into: memoryview | None = None
-    ) -> bytes | bytearray | memoryview:
-        """The whole payload of the message that ``first`` starts (see :meth:`iter_payload`).
-
-        A message up to :data:`PREALLOCATE` bytes is read straight into one buffer (``into``,
-        of the message's length, when given); a longer one into a buffer that grows as its
-        bytes arrive, never ahead of them.
-        """
-        if into is not None or first.message_length <= PREALLOCATE:
-            whole = bytearray(first.message_length) if into is None else into
-            self._begin_body(first, timeout)
-            try:
-                for _ in self._pieces(first, timeout, memoryview(whole)):
-                    pass
-            finally:
-                self._message_deadline = None
-            return whole
-        grown = bytearray()
-        for piece in self.iter_payload(first, timeout):
-            grown += piece
-        return grown
-
     def read_body(
         self, header: FrameHeader, timeout: float | None, into: memoryview | None = None
     ) -> Message:
@@ -296,5 +167,52 @@ class FrameReader(ByteStream):
         return Message(kind, payload)
 
     def read_message(self, timeout: float | None, first_timeout: float | None = None) -> Message:
-        """Read one whole message (:meth:`read_header`, then :meth:`read_body`)."""
+        """Read one whole message (:meth:`read_header`, then :meth:`read_body`).
+
+        A message of one frame that came whole in one read (a reply, usually) is checked
+        and taken in one step: the same checks, fewer calls per message.
+        """
+        if self._end == self._start:
+            self._fill(1, first_timeout if first_timeout is not None else timeout, "", True)
+        whole = self._whole_frame()
+        if whole is not None:
+            return whole
         return self.read_body(self.read_header(timeout, first_timeout), timeout)
+
+    def _whole_frame(self) -> Message | None:
+        """The next message if it is one sound frame, all buffered; else ``None``.
+
+        ``None`` leaves the buffer as it was: :meth:`read_header` and :meth:`read_body`
+        then take the frame and raise whatever error it deserves. A wrong tag raises here.
+        """
+        start, view, tagger = self._start, self._view, self.tagger
+        if self._end - start < HEADER_SIZE:
+            return None
+        magic, version, type_, flags, total, length, crc, header_crc = HEADER.unpack_from(
+            view, start
+        )
+        tag = TAG_SIZE if tagger is not None else 0
+        body = start + HEADER_SIZE
+        if (
+            flags != (TAGGED if tag else 0)
+            or length != total
+            or self._end - body < length + tag
+            or magic != MAGIC
+            or version != VERSION
+            or total > self.limits.get(type_, self.max_payload_size)
+            or total > self.max_payload_size
+            or zlib.crc32(view[start : start + PREFIX_SIZE]) != header_crc
+        ):
+            return None
+        kind = message_type(type_)
+        if kind is None:
+            return None
+        payload = view[body : body + length]
+        self._start = body + length + tag
+        self._message_deadline = None
+        if tagger is not None:
+            tagger.check(bytes(view[start:body]), payload, view[body + length : self._start])
+        elif zlib.crc32(payload) != crc:
+            self._start = start  # read_body reports it, as for any frame
+            return None
+        return Message(kind, bytes(payload))

@@ -40,8 +40,10 @@ MAGIC = b"KENN"
 VERSION = 3
 _PREFIX = struct.Struct("<4sBBHIII")
 _CRC = struct.Struct("<I")
-_HEADER = struct.Struct("<4sBBHIIII")
-HEADER_SIZE = _HEADER.size
+HEADER = struct.Struct("<4sBBHIIII")
+HEADER_SIZE = HEADER.size
+#: the header bytes its CRC covers
+PREFIX_SIZE = _PREFIX.size
 MAX_MESSAGE_LENGTH = 0xFFFFFFFF
 #: payloads up to this size are copied behind their header and sent as one buffer
 _SMALL = 4096
@@ -71,8 +73,8 @@ class Flags(IntFlag):
 
 
 _MORE = int(Flags.MORE)
-_TAGGED = int(Flags.TAGGED)
-_KNOWN_FLAGS = _MORE | _TAGGED
+TAGGED = int(Flags.TAGGED)
+_KNOWN_FLAGS = _MORE | TAGGED
 _TYPES = {int(t): t for t in MessageType}
 
 
@@ -103,7 +105,7 @@ class FrameHeader(NamedTuple):
     @property
     def tagged(self) -> bool:
         """A tag follows the payload (frames after the handshake)."""
-        return bool(self.flags & _TAGGED)
+        return bool(self.flags & TAGGED)
 
 
 class Message(NamedTuple):
@@ -136,9 +138,21 @@ def encode_frame(
     if tagger is None:
         header = encode_header(type, _MORE if more else 0, total, size, zlib.crc32(chunk))
         return [header, chunk] if size else [header]
-    header = encode_header(type, (_MORE if more else 0) | _TAGGED, total, size, 0)
+    header = encode_header(type, (_MORE if more else 0) | TAGGED, total, size, 0)
     tag = tagger.tag(header, chunk)
     return [header, chunk, tag] if size else [header, tag]
+
+
+def _small_frame(
+    type: int, payload: bytes | bytearray | memoryview, size: int, tagger: FrameTagger | None
+) -> bytes:
+    """One frame, header, payload and tag, in one buffer (what :func:`encode_frame` joined)."""
+    if tagger is None:
+        prefix = _PREFIX.pack(MAGIC, VERSION, type, 0, size, size, zlib.crc32(payload))
+        return b"".join((prefix, _CRC.pack(zlib.crc32(prefix)), payload))
+    prefix = _PREFIX.pack(MAGIC, VERSION, type, TAGGED, size, size, 0)
+    header = prefix + _CRC.pack(zlib.crc32(prefix))
+    return b"".join((header, payload, tagger.tag(header, payload)))
 
 
 def encode_frames(
@@ -172,8 +186,7 @@ def encode_frames(
     """
     total = len(payload) if isinstance(payload, bytes) else memoryview(payload).nbytes
     if total <= _SMALL and total <= packet_size:
-        whole = payload if isinstance(payload, bytes) else memoryview(payload).cast("B")
-        return [b"".join(encode_frame(type, False, total, whole, tagger))]
+        return [_small_frame(type, payload, total, tagger)]
     if total > MAX_MESSAGE_LENGTH:
         raise ValueError(f"payload of {total} bytes exceeds the format's 4 GiB limit")
     if packet_size < 1:
@@ -198,7 +211,7 @@ def decode_header(data: bytes | bytearray | memoryview, max_payload_size: int) -
         On bad magic, version, header checksum, flags or lengths, or a message
         longer than ``max_payload_size``; the stream is then out of sync.
     """
-    magic, version, type_, flags, total, length, crc, header_crc = _HEADER.unpack_from(data)
+    magic, version, type_, flags, total, length, crc, header_crc = HEADER.unpack_from(data)
     if magic != MAGIC:
         raise FrameError("magic", f"bad magic {bytes(magic)!r} (expected {MAGIC!r})")
     if version != VERSION:
