@@ -47,7 +47,8 @@ class ModelLink:
         self._out = select.poll()
         self._out.register(sock, select.POLLOUT)
         self._buffer = bytearray(1 << 16)
-        self._head = memoryview(bytearray(HEADER.size))
+        #: bytes read past the end of the previous message (the next one's start), and where
+        self._kept, self._kept_at = 0, 0
 
     def close(self) -> None:
         """Close this end."""
@@ -83,6 +84,8 @@ class ModelLink:
     def receive(self, timeout: float | None) -> tuple[int, memoryview]:
         """The next header's code and its payload (valid until the next :meth:`receive`).
 
+        One read usually brings header and payload together.
+
         Raises
         ------
         TimeoutError
@@ -91,20 +94,38 @@ class ModelLink:
             If the other end closed the socket.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        self._read(self._head, deadline)
-        code, size = HEADER.unpack(self._head)
-        if size > len(self._buffer):
-            self._buffer = bytearray(size)
-        view = memoryview(self._buffer)[:size]
-        self._read(view, deadline)
-        return code, view
+        buffer, got = self._buffer, self._kept
+        if got and self._kept_at:
+            buffer[:got] = buffer[self._kept_at : self._kept_at + got]
+        if got < HEADER.size:
+            got += self._read(memoryview(buffer)[got:], HEADER.size - got, deadline, not got)
+        code, size = HEADER.unpack_from(buffer)
+        end = HEADER.size + size
+        if end > len(buffer):
+            grown = bytearray(end)
+            grown[:got] = memoryview(buffer)[:got]
+            self._buffer = buffer = grown
+        if got < end:
+            got += self._read(memoryview(buffer)[got:end], end - got, deadline)
+        self._kept, self._kept_at = got - end, end
+        return code, memoryview(buffer)[HEADER.size : end]
 
-    def _read(self, view: memoryview, deadline: float | None) -> None:
-        got, size = 0, len(view)
+    def _read(
+        self, view: memoryview, need: int, deadline: float | None, first: bool = False
+    ) -> int:
+        """Read at least ``need`` bytes into ``view`` (more when they came); how many.
+
+        ``first``: nothing of the message has come yet.
+        """
+        got = 0
         policy = self._policy
         polling = self.spin > 0 and policy.should_poll()
+        if first and not polling:  # a message is seldom there yet: sleep, then one read
+            slept = time.perf_counter()
+            self._wait(self._poll, deadline, "to answer")
+            policy.slept(time.perf_counter() - slept)
         start = time.perf_counter()
-        while got < size:
+        while got < need:
             try:
                 count = self.sock.recv_into(view[got:])
             except BlockingIOError:
@@ -124,6 +145,7 @@ class ModelLink:
                 policy.polled(True)
                 polling = False
             got += count
+        return got
 
     @staticmethod
     def _wait(poller: select.poll, deadline: float | None, what: str) -> None:

@@ -56,6 +56,7 @@ class ModelRequests:
         self.model = model
         #: the I/O specification the host sent last
         self.spec: IOSpec | None = None
+        self._sample_bytes = 0  # bytes of one sample of the spec's inputs (0: not known)
         #: inference times and the load series reported by STATS
         self.load = TargetLoad(monitor_interval, model.peak_rss_bytes)
         self._handlers: dict[MessageType, Callable[[Buffer], bytes]] = {
@@ -97,7 +98,7 @@ class ModelRequests:
             raise RequestError("no model loaded: send IOSPEC and MODEL before DATA")
         self.input_ready = self.output_ready = False
         if self.spec is not None:  # the model's process checks the rest
-            per_sample = sum(t.sample_size() for t in self.spec.inputs)
+            per_sample = self._sample_bytes
             if not payload or (per_sample and len(payload) % per_sample):
                 raise RequestError(
                     f"input of {len(payload)} bytes is not a whole number of "
@@ -133,6 +134,7 @@ class ModelRequests:
         store_bytes(spec.path_for(path), spec.model_dump_json(indent=2).encode())
         self.forget()
         self.spec = spec
+        self._sample_bytes = sum(t.sample_size() for t in spec.inputs)
         return b""
 
     def input_view(self, header: FrameHeader) -> memoryview | None:
