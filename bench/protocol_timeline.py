@@ -1,6 +1,7 @@
 """Where one sample's time goes: host, server and model process, event by event.
 
     python bench/protocol_timeline.py [--size 64] [--seconds 3] [--read-mode adaptive]
+                                      [--model-in-server]
 
 Runs kenning's real server (``inference_server network null``) and a host that sends samples
 (DATA + OK; PROCESS + OK + OK<time>; OUTPUT + OK<output>) for ``--seconds``, first untraced
@@ -110,6 +111,8 @@ def run(args: argparse.Namespace, tmp: Path, traced: bool) -> float:
     server_cmd = [sys.executable, "-m", "kenning.scenarios.inference_server", "network"]
     server_cmd += ["null", "--port", "0", "--read-mode", args.read_mode, "--max-clients", "1"]
     server_cmd += ["--save-model-path", str(tmp / "model.bin"), "--verbosity", "WARNING"]
+    if args.model_in_server:
+        server_cmd.append("--model-in-server")
     server = subprocess.Popen(server_cmd, stdout=subprocess.PIPE, text=True, env=env)
     try:
         assert server.stdout is not None
@@ -162,12 +165,19 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=64, help="input bytes per sample")
     parser.add_argument("--seconds", type=float, default=3.0, help="seconds of samples")
     parser.add_argument("--read-mode", default="adaptive", choices=("adaptive", "spin", "block"))
+    parser.add_argument(
+        "--model-in-server",
+        action="store_true",
+        help="the server runs the model itself (what the model's own process costs)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="kenning-timeline-") as name:
         tmp = Path(name)
         plain = run(args, tmp, traced=False)
         traced = run(args, tmp, traced=True)
-        print(f"{args.size}-byte input, --read-mode {args.read_mode}, {args.seconds:g} s")
+        where = "in the server" if args.model_in_server else "in its own process"
+        mode, seconds = args.read_mode, args.seconds
+        print(f"{args.size}-byte input, --read-mode {mode}, {seconds:g} s, model {where}")
         print(f"time per sample: {plain:.1f} us untraced, {traced:.1f} us traced")
         print(f"{'at (us)':>9} {'step':>7}  event (medians over samples)")
         for at, step, name in timeline(tmp):
