@@ -52,7 +52,8 @@ if _DIR:
 
     def write(self, buffers):
         first = memoryview(buffers[0]).cast("B")
-        _events.append((_now(), f"{_role()} sends {type_name(first[5])}"))
+        what = type_name(first[5]) if len(first) > 5 else "bytes"
+        _events.append((_now(), f"{_role()} sends {what}"))
         return _write(self, buffers)
 
     def read_some(self, view, timeout):

@@ -6,13 +6,14 @@ import struct
 import zlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest_protocol import frame
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kenning.runtimeprotocols.errors import ConnectionClosedError, FrameError, ProtocolTimeoutError
-from kenning.runtimeprotocols.frameauth import AES_GCM
+from kenning.runtimeprotocols.frameauth import AES_GCM, HMAC_SHA256, FrameTagger
 from kenning.runtimeprotocols.handshake import host_proof, target_proof
 from kenning.runtimeprotocols.reader import FrameReader
 from kenning.runtimeprotocols.wire import (
@@ -148,6 +149,22 @@ def test_any_messages_round_trip_through_any_read_sizes(
     with pytest.raises(ConnectionClosedError) as info:
         r.read_message(1.0)
     assert not info.value.mid_frame
+
+
+@pytest.mark.parametrize("suite", [None, AES_GCM, HMAC_SHA256])
+@pytest.mark.parametrize("count", [24, 3000])  # one small frame; several frames
+def test_any_buffer_is_sent_as_its_bytes(suite: int | None, count: int) -> None:
+    """A numpy array or a typed, shaped view goes out as its bytes, tagged or not."""
+    array = np.arange(count, dtype=np.float32).reshape(-1, 4)
+    key = bytes(range(32))
+    for payload in (array, memoryview(array), memoryview(array).cast("B"), array.tobytes()):
+        sender = FrameTagger(suite, key) if suite is not None else None
+        data = b"".join(encode_frames(MessageType.DATA, payload, 4096, sender))
+        r = reader(data, max_size=1 << 16)
+        r.tagger = FrameTagger(suite, key) if suite is not None else None
+        message = r.read_message(1.0)
+        assert message.type == MessageType.DATA
+        assert bytes(message.payload) == array.tobytes()
 
 
 def test_chunks_stream_without_the_whole_payload() -> None:

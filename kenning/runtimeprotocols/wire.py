@@ -186,7 +186,8 @@ def encode_frames(
     """
     total = len(payload) if isinstance(payload, bytes) else memoryview(payload).nbytes
     if total <= _SMALL and total <= packet_size:
-        return [_small_frame(type, payload, total, tagger)]
+        whole = payload if isinstance(payload, bytes) else memoryview(payload).cast("B")
+        return [_small_frame(type, whole, total, tagger)]
     if total > MAX_MESSAGE_LENGTH:
         raise ValueError(f"payload of {total} bytes exceeds the format's 4 GiB limit")
     if packet_size < 1:
