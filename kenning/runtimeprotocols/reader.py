@@ -26,12 +26,8 @@ from kenning.runtimeprotocols.frameauth import TAG_SIZE
 from kenning.runtimeprotocols.payloads import PayloadReader
 from kenning.runtimeprotocols.stream import ReadSome
 from kenning.runtimeprotocols.wire import (
-    HEADER,
     HEADER_SIZE,
-    MAGIC,
-    PREFIX_SIZE,
     TAGGED,
-    VERSION,
     FrameHeader,
     Message,
     MessageType,
@@ -180,31 +176,28 @@ class FrameReader(PayloadReader):
         return self.read_body(self.read_header(timeout, first_timeout), timeout)
 
     def _whole_frame(self) -> Message | None:
-        """The next message if it is one sound frame, all buffered; else ``None``.
+        """The next message if it is one frame, all buffered and sound; else ``None``.
 
-        ``None`` leaves the buffer as it was: :meth:`read_header` and :meth:`read_body`
-        then take the frame and raise whatever error it deserves. A wrong tag raises here.
+        The header is checked by :func:`~kenning.runtimeprotocols.wire.decode_header`, as
+        :meth:`read_header` checks it first (its error is the same); a frame that is not
+        one whole frame of this session's tagging, or over its type's limit, returns
+        ``None`` untouched, for :meth:`read_header` and :meth:`read_body` to take and judge.
+        A wrong tag raises here.
         """
-        start, view, tagger = self._start, self._view, self.tagger
-        if self._end - start < HEADER_SIZE:
+        start, end, view, tagger = self._start, self._end, self._view, self.tagger
+        if end - start < HEADER_SIZE:
             return None
-        magic, version, type_, flags, total, length, crc, header_crc = HEADER.unpack_from(
-            view, start
-        )
+        header = decode_header(view[start : start + HEADER_SIZE], self.max_payload_size)
         tag = TAG_SIZE if tagger is not None else 0
-        body = start + HEADER_SIZE
+        length, body = header.payload_length, start + HEADER_SIZE
         if (
-            flags != (TAGGED if tag else 0)
-            or length != total
-            or self._end - body < length + tag
-            or magic != MAGIC
-            or version != VERSION
-            or total > self.limits.get(type_, self.max_payload_size)
-            or total > self.max_payload_size
-            or zlib.crc32(view[start : start + PREFIX_SIZE]) != header_crc
+            header.flags != (TAGGED if tag else 0)
+            or length != header.message_length
+            or end - body < length + tag
+            or length > self.limits.get(header.type, length)
         ):
             return None
-        kind = message_type(type_)
+        kind = message_type(header.type)
         if kind is None:
             return None
         payload = view[body : body + length]
@@ -212,7 +205,7 @@ class FrameReader(PayloadReader):
         self._message_deadline = None
         if tagger is not None:
             tagger.check(bytes(view[start:body]), payload, view[body + length : self._start])
-        elif zlib.crc32(payload) != crc:
+        elif zlib.crc32(payload) != header.payload_crc:
             self._start = start  # read_body reports it, as for any frame
             return None
         return Message(kind, bytes(payload))

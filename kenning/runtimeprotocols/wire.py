@@ -42,8 +42,6 @@ _PREFIX = struct.Struct("<4sBBHIII")
 _CRC = struct.Struct("<I")
 HEADER = struct.Struct("<4sBBHIIII")
 HEADER_SIZE = HEADER.size
-#: the header bytes its CRC covers
-PREFIX_SIZE = _PREFIX.size
 MAX_MESSAGE_LENGTH = 0xFFFFFFFF
 #: payloads up to this size are copied behind their header and sent as one buffer
 _SMALL = 4096
@@ -143,18 +141,6 @@ def encode_frame(
     return [header, chunk, tag] if size else [header, tag]
 
 
-def _small_frame(
-    type: int, payload: bytes | bytearray | memoryview, size: int, tagger: FrameTagger | None
-) -> bytes:
-    """One frame, header, payload and tag, in one buffer (what :func:`encode_frame` joined)."""
-    if tagger is None:
-        prefix = _PREFIX.pack(MAGIC, VERSION, type, 0, size, size, zlib.crc32(payload))
-        return b"".join((prefix, _CRC.pack(zlib.crc32(prefix)), payload))
-    prefix = _PREFIX.pack(MAGIC, VERSION, type, TAGGED, size, size, 0)
-    header = prefix + _CRC.pack(zlib.crc32(prefix))
-    return b"".join((header, payload, tagger.tag(header, payload)))
-
-
 def encode_frames(
     type: int,
     payload: bytes | bytearray | memoryview = b"",
@@ -187,7 +173,7 @@ def encode_frames(
     total = len(payload) if isinstance(payload, bytes) else memoryview(payload).nbytes
     if total <= _SMALL and total <= packet_size:
         whole = payload if isinstance(payload, bytes) else memoryview(payload).cast("B")
-        return [_small_frame(type, whole, total, tagger)]
+        return [b"".join(encode_frame(type, False, total, whole, tagger))]
     if total > MAX_MESSAGE_LENGTH:
         raise ValueError(f"payload of {total} bytes exceeds the format's 4 GiB limit")
     if packet_size < 1:
